@@ -1,0 +1,41 @@
+"""``create_app(settings)``: wires engine, provider adapters, media files and admin."""
+from __future__ import annotations
+
+from aiohttp import web
+
+from .admin import add_admin_routes
+from .engine import Engine
+from .files import add_file_routes
+from .providers import PROVIDERS
+from .providers.base import ProviderAdapter
+from .settings import Settings
+
+ENGINE = web.AppKey("engine", Engine)
+SETTINGS = web.AppKey("settings", Settings)
+ADAPTERS = web.AppKey("adapters", dict)
+
+# Uploads go up to 50 MB (PixVerse media); the adapters enforce each provider's own
+# limits and answer in its words, so the framework cap only stops abuse.
+CLIENT_MAX_SIZE = 64 * 1024 * 1024
+
+
+def create_app(settings: Settings | None = None) -> web.Application:
+    """The whole fake as one aiohttp application.
+
+    Raises ``mockserver.contract.ContractError`` at start-up if a contract is missing
+    or does not describe an operation an adapter serves.
+    """
+    settings = settings or Settings()
+    engine = Engine(settings)
+    app = web.Application(client_max_size=CLIENT_MAX_SIZE)
+    app[SETTINGS] = settings
+    app[ENGINE] = engine
+    adapters: dict[str, ProviderAdapter] = {}
+    for adapter_cls in PROVIDERS:
+        adapter = adapter_cls(engine, settings)
+        app.router.add_routes(adapter.routes())
+        adapters[adapter.name] = adapter
+    app[ADAPTERS] = adapters
+    add_file_routes(app, engine.media)
+    add_admin_routes(app, engine, adapters)
+    return app

@@ -1,0 +1,223 @@
+"""Load ``contracts/<provider>.yaml`` (OpenAPI 3.1) and validate wire data against it.
+
+The contracts are the single source of truth for wire shapes: routes, request
+bodies, parameters and responses all come from them.  This module knows no HTTP
+framework; adapters turn the ``FieldError`` list into their provider's error body.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+import yaml
+
+HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head")
+
+
+class ContractError(Exception):
+    """The contract is unusable, or (strict mode) a response broke it."""
+
+
+@dataclass(slots=True, frozen=True)
+class FieldError:
+    """One reason a request failed its contract.
+
+    ``location`` is body|query|path|header; ``path`` the position inside it (keys and
+    indexes); ``kind`` the JSON-Schema keyword that failed (required, type, enum,
+    format, maxLength, ...); ``detail`` that keyword's parameters (``options`` for
+    enum, ``types`` for type, ``limit`` for bounds, ``property`` for required).
+    """
+
+    location: str
+    path: tuple[Any, ...]
+    kind: str
+    message: str
+    detail: dict[str, Any]
+    value: Any = None
+
+    @property
+    def field(self) -> str:
+        """Dotted name of the offending field (the missing one for ``required``)."""
+        parts = [str(p) for p in self.path]
+        if self.kind == "required" and "property" in self.detail:
+            parts.append(str(self.detail["property"]))
+        return ".".join(parts)
+
+
+@dataclass(slots=True)
+class Param:
+    name: str
+    location: str
+    required: bool
+    schema: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Operation:
+    """One OpenAPI operation with compiled validators."""
+
+    operation_id: str
+    method: str
+    path: str
+    route_path: str
+    body_required: bool
+    body_media_types: tuple[str, ...]
+    params: list[Param]
+    raw: dict[str, Any]
+    body_validator: Any = None
+    params_validator: dict[str, Any] = field(default_factory=dict)
+    response_validators: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+
+def _route_path(openapi_path: str) -> str:
+    # aiohttp variable names must be identifiers; `{task-id}` becomes `{task_id}`.
+    return re.sub(r"\{([^}]+)\}", lambda m: "{" + m.group(1).replace("-", "_") + "}", openapi_path)
+
+
+def _compile(schema: dict[str, Any]) -> Any:
+    return jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+
+
+def _coerce(value: str, schema: dict[str, Any]) -> Any:
+    """Query/path values arrive as text; give them the type the schema asks for so a
+    numeric id validates as a number and a non-number fails as a type error."""
+    kind = schema.get("type")
+    try:
+        if kind == "integer":
+            return int(value)
+        if kind == "number":
+            return float(value)
+        if kind == "boolean" and value in ("true", "false"):
+            return value == "true"
+    except ValueError:
+        return value
+    return value
+
+
+class Contract:
+    """A provider contract, dereferenced and compiled once at start-up.
+
+    Raises ContractError if the file is missing, is not OpenAPI 3.1, or has an
+    operation without an ``operationId``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        try:
+            document = yaml.safe_load(Path(path).read_text())
+        except FileNotFoundError as exc:
+            raise ContractError(f"no contract at {path}") from exc
+        if not str(document.get("openapi", "")).startswith("3.1"):
+            raise ContractError(f"{path}: expected an OpenAPI 3.1 document")
+        self.path = Path(path)
+        self.document = document
+        self.info = document.get("info", {})
+        resolved = jsonschema_rs.dereference(document)
+        self.operations: dict[str, Operation] = {}
+        for op_path, item in resolved.get("paths", {}).items():
+            shared_params = item.get("parameters", [])
+            for method in HTTP_METHODS:
+                raw = item.get(method)
+                if raw is None:
+                    continue
+                op_id = raw.get("operationId")
+                if not op_id:
+                    raise ContractError(f"{path}: {method.upper()} {op_path} has no operationId")
+                self.operations[op_id] = self._build(op_id, method, op_path, raw, shared_params)
+
+    def _build(self, op_id: str, method: str, op_path: str, raw: dict, shared: list) -> Operation:
+        params = [
+            Param(p["name"], p["in"], bool(p.get("required", p["in"] == "path")), p.get("schema", {}))
+            for p in [*shared, *raw.get("parameters", [])]
+        ]
+        body = raw.get("requestBody") or {}
+        content = body.get("content", {})
+        op = Operation(
+            operation_id=op_id,
+            method=method.upper(),
+            path=op_path,
+            route_path=_route_path(op_path),
+            body_required=bool(body.get("required", False)),
+            body_media_types=tuple(content),
+            params=params,
+            raw=raw,
+        )
+        json_body = content.get("application/json") or content.get("multipart/form-data")
+        if json_body and "schema" in json_body:
+            op.body_validator = _compile(json_body["schema"])
+        for location in ("query", "path"):
+            located = [p for p in params if p.location == location]
+            if located:
+                op.params_validator[location] = _compile(
+                    {
+                        "type": "object",
+                        "properties": {p.name: p.schema for p in located},
+                        "required": [p.name for p in located if p.required],
+                    }
+                )
+        for status, response in raw.get("responses", {}).items():
+            for media_type, media in (response.get("content") or {}).items():
+                if "schema" in media:
+                    op.response_validators[(str(status), media_type)] = _compile(media["schema"])
+        return op
+
+    def operation(self, op_id: str) -> Operation:
+        try:
+            return self.operations[op_id]
+        except KeyError:
+            raise ContractError(f"{self.path.name} has no operation {op_id!r}") from None
+
+    # requests ------------------------------------------------------------------------
+    @staticmethod
+    def _errors(location: str, validator: Any, instance: Any) -> list[FieldError]:
+        return [
+            FieldError(location, tuple(e.instance_path), e.kind.name, e.message, e.kind.as_dict(), e.instance)
+            for e in validator.iter_errors(instance)
+        ]
+
+    def coerce_params(self, op: Operation, location: str, values: dict[str, str]) -> dict[str, Any]:
+        """Typed copy of query/path values (path names as in the contract)."""
+        out: dict[str, Any] = {}
+        for p in op.params:
+            if p.location != location:
+                continue
+            key = p.name if location == "query" else p.name.replace("-", "_")
+            if key in values:
+                out[p.name] = _coerce(values[key], p.schema)
+        return out
+
+    def check_params(self, op: Operation, location: str, values: dict[str, Any]) -> list[FieldError]:
+        validator = op.params_validator.get(location)
+        return [] if validator is None else self._errors(location, validator, values)
+
+    def check_body(self, op: Operation, body: Any) -> list[FieldError]:
+        if op.body_validator is None:
+            return []
+        return self._errors("body", op.body_validator, body)
+
+    # responses -----------------------------------------------------------------------
+    def check_response(self, op: Operation, status: int, media_type: str, body: Any) -> list[str]:
+        """Messages for every way ``body`` breaks the documented response (empty if
+        it keeps to it).  An undocumented status or media type is itself a break."""
+        responses = op.raw.get("responses", {})
+        key = str(status)
+        if key not in responses:
+            key = f"{str(status)[0]}XX" if f"{str(status)[0]}XX" in responses else "default"
+        if key not in responses:
+            return [f"{op.operation_id}: status {status} is not documented"]
+        documented = responses[key].get("content") or {}
+        if not documented:
+            return []
+        if media_type not in documented:
+            return [f"{op.operation_id}: {status} {media_type} is not documented ({', '.join(documented)})"]
+        validator = op.response_validators.get((key, media_type))
+        if validator is None:
+            return []
+        return [f"{op.operation_id} {status}: {'/'.join(map(str, e.instance_path))}: {e.message}"
+                for e in validator.iter_errors(body)]
+
+
+def load_contract(contracts_dir: Path, name: str) -> Contract:
+    return Contract(Path(contracts_dir) / f"{name}.yaml")

@@ -1,0 +1,125 @@
+"""The one engine every provider adapter talks to."""
+from __future__ import annotations
+
+import random
+import string
+import uuid
+from typing import Any
+
+from ..settings import Settings
+from .clock import VirtualClock
+from .jobs import FAILED, MODERATED, SUCCEEDED, Job, Plan
+from .ledger import Ledger
+from .media import MediaLibrary
+from .store import JobStore, UploadStore
+
+_NANOID_ALPHABET = string.ascii_letters + string.digits
+
+
+class Engine:
+    """State and rules shared by all providers.
+
+    Everything random draws from ``self.rng`` (seeded by ``settings.seed``), so the
+    same seed and the same requests give the same ids, plans and outcomes.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.clock = VirtualClock(settings.time_scale)
+        self.rng = random.Random(settings.seed)
+        self.jobs = JobStore(settings.retention_max_jobs, settings.retention_seconds)
+        self.uploads = UploadStore(settings.retention_max_upload_bytes)
+        self.ledger = Ledger(settings.starting_credits)
+        self.media = MediaLibrary(settings.media_cache_dir)
+
+    # ids ---------------------------------------------------------------------------
+    def new_uuid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def new_hex(self, length: int = 32) -> str:
+        return f"{self.rng.getrandbits(length * 4):0{length}x}"
+
+    def new_int_id(self) -> int:
+        # PixVerse ids are ~15-digit int64s, kept below 2**53 so JavaScript clients
+        # read them exactly.
+        return self.rng.randrange(10**14, 2**53)
+
+    def new_token(self, length: int = 21) -> str:
+        return "".join(self.rng.choice(_NANOID_ALPHABET) for _ in range(length))
+
+    # jobs --------------------------------------------------------------------------
+    def now(self) -> float:
+        return self.clock.now()
+
+    def plan(self, quality: str, duration: int) -> Plan:
+        """Queue and generation seconds (virtual) and the outcome, drawn once."""
+        s = self.settings
+        queue_s = self.rng.uniform(*s.queue_seconds)
+        base = s.generation_seconds.get(quality, s.generation_seconds.get("720p", 60.0))
+        jitter = self.rng.uniform(1 - s.generation_jitter, 1 + s.generation_jitter)
+        run_s = base * max(duration, 1) / 5.0 * jitter
+        roll = self.rng.random()
+        if roll < s.moderation_rate:
+            outcome = MODERATED
+        elif roll < s.moderation_rate + s.failure_rate:
+            outcome = FAILED
+        else:
+            outcome = SUCCEEDED
+        return Plan(queue_s=queue_s, run_s=run_s, outcome=outcome)
+
+    def create_job(
+        self,
+        provider: str,
+        kind: str,
+        api_key: str,
+        job_id: str,
+        *,
+        quality: str,
+        width: int,
+        height: int,
+        duration: int,
+        outputs: int = 1,
+        request: dict[str, Any] | None = None,
+        cost: int = 0,
+        test_id: str | None = None,
+    ) -> Job:
+        now = self.now()
+        job = Job(
+            id=job_id,
+            provider=provider,
+            kind=kind,
+            api_key=api_key,
+            created_at=now,
+            plan=self.plan(quality, duration),
+            width=width,
+            height=height,
+            duration=duration,
+            outputs=outputs,
+            request=request or {},
+            test_id=test_id,
+            cost=cost,
+        )
+        self.jobs.add(job, now)
+        return job
+
+    def get_job(self, provider: str, job_id: str) -> Job | None:
+        """The live job, or None when unknown or expired (does not count as a poll)."""
+        return self.jobs.get(provider, job_id, self.now())
+
+    def observe(self, job: Job) -> str:
+        """A client's status read: counts the poll (for poll-count mode) and returns
+        the neutral status."""
+        job.polls += 1
+        return self.status(job)
+
+    def status(self, job: Job) -> str:
+        s = self.settings
+        return job.status(self.now(), s.progress_mode, s.queued_polls, s.running_polls)
+
+    def list_jobs(self, provider: str, api_key: str, kind: str) -> list[Job]:
+        return self.jobs.owned(provider, api_key, kind, self.now())
+
+    def reset(self) -> None:
+        self.jobs.clear()
+        self.uploads.clear()
+        self.ledger.clear()

@@ -1,0 +1,395 @@
+"""Placeholder media (MP4 videos, PNG images) handed out by the fake providers.
+
+Provider-neutral and HTTP-free on purpose: providers decide *which* shape a
+job produces (:func:`video_dimensions`), this module only renders and caches
+files for a shape. Serving them over HTTP lives in :mod:`mockserver.files`.
+
+Rendered files are cached on disk per shape, not per job, so any number of
+fake jobs with the same resolution/duration share one file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import colorsys
+import functools
+import os
+import tempfile
+import zlib
+from collections.abc import Callable, Hashable
+from fractions import Fraction
+from pathlib import Path
+
+__all__ = [
+    "ASPECT_RATIOS",
+    "IMAGE_MAX_SIDE",
+    "IMAGE_MIN_SIDE",
+    "MediaLibrary",
+    "VIDEO_MAX_DURATION_S",
+    "VIDEO_MAX_SIDE",
+    "VIDEO_MIN_DURATION_S",
+    "VIDEO_MIN_SIDE",
+    "VIDEO_QUALITIES",
+    "check_image_shape",
+    "check_video_shape",
+    "size_of",
+    "video_dimensions",
+]
+
+#: Quality label -> length of the SHORT side in pixels.
+VIDEO_QUALITIES: dict[str, int] = {
+    "360p": 360,
+    "540p": 540,
+    "720p": 720,
+    "1080p": 1080,
+}
+
+#: Aspect ratio label -> (width parts, height parts).
+ASPECT_RATIOS: dict[str, tuple[int, int]] = {
+    "16:9": (16, 9),
+    "4:3": (4, 3),
+    "1:1": (1, 1),
+    "3:4": (3, 4),
+    "9:16": (9, 16),
+}
+
+VIDEO_MIN_SIDE = 16  # pixels
+VIDEO_MAX_SIDE = 4096  # pixels
+VIDEO_MIN_DURATION_S = 1  # seconds
+VIDEO_MAX_DURATION_S = 30  # seconds
+IMAGE_MIN_SIDE = 16  # pixels
+IMAGE_MAX_SIDE = 10000  # pixels
+
+# High CRF: the content is flat colours, quality is irrelevant and small files
+# keep downloads in client tests fast.
+_X264_OPTIONS = {"preset": "ultrafast", "crf": "35"}
+
+
+def video_dimensions(quality: str, aspect_ratio: str = "16:9") -> tuple[int, int]:
+    """Return ``(width, height)`` in pixels for a quality label and aspect ratio.
+
+    ``quality`` (one of :data:`VIDEO_QUALITIES`, e.g. ``"720p"``) gives the
+    short side; the long side follows from ``aspect_ratio`` (one of
+    :data:`ASPECT_RATIOS`) and is rounded to the nearest even number, because
+    yuv420p / H.264 needs even dimensions.
+
+    >>> video_dimensions("720p", "9:16")
+    (720, 1280)
+
+    :raises ValueError: unknown quality or aspect ratio.
+    """
+    try:
+        short = VIDEO_QUALITIES[quality]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown video quality {quality!r}; expected one of {sorted(VIDEO_QUALITIES)}"
+        ) from None
+    try:
+        a, b = ASPECT_RATIOS[aspect_ratio]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown aspect ratio {aspect_ratio!r}; expected one of {list(ASPECT_RATIOS)}"
+        ) from None
+    big, small = max(a, b), min(a, b)
+    # Fraction keeps e.g. 1080 * 4/3 exact instead of 1439.9999.
+    long = 2 * round(Fraction(short * big, 2 * small))
+    return (long, short) if a >= b else (short, long)
+
+
+def size_of(path: os.PathLike[str] | str) -> int:
+    """Size of the file at ``path`` in bytes.
+
+    :raises OSError: the file does not exist or cannot be stat'ed.
+    """
+    return os.stat(path).st_size
+
+
+def _is_int(value: object) -> bool:
+    # bool is an int subclass; True as a width is surely a bug upstream.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_side(name: str, value: object, lo: int, hi: int, *, even: bool) -> None:
+    if not _is_int(value) or not lo <= value <= hi:  # type: ignore[operator]
+        raise ValueError(f"{name} must be an int in [{lo}, {hi}] pixels, got {value!r}")
+    if even and value % 2:  # type: ignore[operator]
+        raise ValueError(f"{name} must be even for yuv420p video, got {value!r}")
+
+
+def check_video_shape(width: int, height: int, duration_s: int) -> None:
+    """Validate a video shape without rendering anything.
+
+    :param width: pixels, even int in [VIDEO_MIN_SIDE, VIDEO_MAX_SIDE].
+    :param height: pixels, even int in [VIDEO_MIN_SIDE, VIDEO_MAX_SIDE].
+    :param duration_s: seconds, int in [VIDEO_MIN_DURATION_S, VIDEO_MAX_DURATION_S].
+    :raises ValueError: any argument out of bounds, odd, or not an int.
+    """
+    _check_side("width", width, VIDEO_MIN_SIDE, VIDEO_MAX_SIDE, even=True)
+    _check_side("height", height, VIDEO_MIN_SIDE, VIDEO_MAX_SIDE, even=True)
+    if not _is_int(duration_s) or not (
+        VIDEO_MIN_DURATION_S <= duration_s <= VIDEO_MAX_DURATION_S
+    ):
+        raise ValueError(
+            f"duration_s must be an int in [{VIDEO_MIN_DURATION_S}, "
+            f"{VIDEO_MAX_DURATION_S}] seconds, got {duration_s!r}"
+        )
+
+
+def check_image_shape(width: int, height: int) -> None:
+    """Validate an image size without rendering anything.
+
+    :param width: pixels, int in [IMAGE_MIN_SIDE, IMAGE_MAX_SIDE].
+    :param height: pixels, int in [IMAGE_MIN_SIDE, IMAGE_MAX_SIDE].
+    :raises ValueError: any argument out of bounds or not an int.
+    """
+    _check_side("width", width, IMAGE_MIN_SIDE, IMAGE_MAX_SIDE, even=False)
+    _check_side("height", height, IMAGE_MIN_SIDE, IMAGE_MAX_SIDE, even=False)
+
+
+def _shape_colours(*shape: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """Background and accent RGB (0..255) derived deterministically from a shape.
+
+    crc32 rather than hash(): str hashing is salted per process, and cached
+    files must look the same whichever worker rendered them.
+    """
+    hue = (zlib.crc32("x".join(map(str, shape)).encode()) % 360) / 360.0
+    bg = colorsys.hsv_to_rgb(hue, 0.55, 0.70)
+    fg = colorsys.hsv_to_rgb((hue + 0.5) % 1.0, 0.25, 1.0)
+    return (
+        tuple(round(c * 255) for c in bg),  # type: ignore[return-value]
+        tuple(round(c * 255) for c in fg),
+    )
+
+
+def _rgb_to_yuv(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
+    # BT.601 limited range: what players assume for untagged SD/HD yuv420p.
+    r, g, b = (c / 255.0 for c in rgb)
+    y = 16 + 65.481 * r + 128.553 * g + 24.966 * b
+    u = 128 - 37.797 * r - 74.203 * g + 112.0 * b
+    v = 128 + 112.0 * r - 93.786 * g - 18.214 * b
+    return tuple(max(0, min(255, round(c))) for c in (y, u, v))  # type: ignore[return-value]
+
+
+def _render_video(dest: Path, width: int, height: int, duration_s: int, fps: int) -> None:
+    """Encode a bar sweeping left to right over a solid background into ``dest``."""
+    import av  # heavy import; keep it off the module import path
+
+    frames = duration_s * fps
+    bg, fg = (_rgb_to_yuv(c) for c in _shape_colours(width, height, duration_s))
+    # Even bar width/position so the bar lands on whole chroma samples.
+    bar_w = max(2, (width // 8) & ~1)
+    time_base = Fraction(1, fps)
+
+    with av.open(
+        str(dest),
+        mode="w",
+        format="mp4",
+        # moov atom first, so players (and clients probing with Range requests)
+        # can start before the whole file is downloaded.
+        options={"movflags": "+faststart"},
+    ) as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width = width
+        stream.height = height
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = time_base
+        stream.options = dict(_X264_OPTIONS)
+
+        for i in range(frames):
+            x = ((width - bar_w) * i // max(frames - 1, 1)) & ~1
+            # A fresh frame per picture: the encoder may still hold a reference
+            # to the previous frame's buffers, so they must not be overwritten.
+            frame = av.VideoFrame(width, height, "yuv420p")
+            for plane, back, front, sub in zip(frame.planes, bg, fg, (1, 2, 2)):
+                bx, bw = x // sub, bar_w // sub
+                # Every row is identical (vertical bar), so build one padded
+                # row and repeat it: no numpy needed, and it is fast.
+                row = (
+                    bytes((back,)) * bx
+                    + bytes((front,)) * bw
+                    + bytes((back,)) * (plane.line_size - bx - bw)
+                )
+                plane.update(row * plane.height)
+            frame.pts = i
+            frame.time_base = time_base
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def _render_image(dest: Path, width: int, height: int) -> None:
+    """Write a flat PNG placeholder with a border, diagonals and its size as text."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    bg, fg = _shape_colours(width, height)
+    # Palette mode: 1 byte/pixel keeps a 10000x10000 placeholder at ~100 MB of
+    # RAM instead of ~300 MB for RGB.
+    img = Image.new("P", (width, height), 0)
+    img.putpalette([*bg, *fg])
+    draw = ImageDraw.Draw(img)
+    line = max(1, min(width, height) // 100)
+    draw.rectangle((0, 0, width - 1, height - 1), outline=1, width=line)
+    draw.line((0, 0, width - 1, height - 1), fill=1, width=line)
+    draw.line((0, height - 1, width - 1, 0), fill=1, width=line)
+    label = f"{width}x{height}"
+    try:
+        font = ImageFont.load_default(size=max(8, min(width, height) // 16))
+    except (ImportError, OSError):  # Pillow built without FreeType
+        font = ImageFont.load_default()
+    # Centred near the top edge: the only spot the diagonals never cross.
+    left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
+    draw.text(((width - (right - left)) // 2 - left, line * 3 - top), label, fill=1, font=font)
+    # Flat content compresses well at any level; level 1 is the fast one.
+    img.save(dest, format="PNG", compress_level=1)
+
+
+class MediaLibrary:
+    """Renders placeholder media on demand and caches it in ``cache_dir``.
+
+    Files are named by shape (``video_{w}x{h}_{d}s.mp4``,
+    ``image_{w}x{h}.png``) and written to a temporary file first, then
+    ``os.replace``-d into place, so readers never see a partial file, even
+    when several processes share the cache directory. Cached files are never
+    invalidated: delete the directory to force re-rendering.
+
+    :param cache_dir: directory for rendered files; created if missing.
+    :param fps: frame rate of rendered videos, in frames per second. Low by
+        default because nobody watches these and encoding time scales with it.
+    :raises ValueError: ``fps`` is not an int in [1, 60].
+    """
+
+    def __init__(self, cache_dir: Path, fps: int = 8) -> None:
+        if not _is_int(fps) or not 1 <= fps <= 60:
+            raise ValueError(f"fps must be an int in [1, 60], got {fps!r}")
+        self.cache_dir = Path(cache_dir)
+        self.fps = fps
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        # Renders in progress, so concurrent requests for one shape share it.
+        self._inflight: dict[Hashable, asyncio.Future[Path]] = {}
+
+    size_of = staticmethod(size_of)
+
+    # -- videos -------------------------------------------------------------
+
+    def video_file(self, width: int, height: int, duration_s: int) -> Path:
+        """Where the video for this shape is (or will be) cached; renders nothing.
+
+        :raises ValueError: shape out of bounds (see :meth:`video_path`).
+        """
+        check_video_shape(width, height, duration_s)
+        return self.cache_dir / f"video_{width}x{height}_{duration_s}s.mp4"
+
+    def video_path(self, width: int, height: int, duration_s: int) -> Path:
+        """Return the path of a cached H.264/yuv420p MP4 of this shape, rendering it if needed.
+
+        Blocking (CPU-bound encode, typically well under a second for 1080p at
+        the default fps); use :meth:`video` from async code.
+
+        :param width: frame width in pixels, even, 16..4096.
+        :param height: frame height in pixels, even, 16..4096.
+        :param duration_s: duration in whole seconds, 1..30; the file holds
+            exactly ``duration_s * fps`` frames.
+        :raises ValueError: any argument out of bounds or not an int.
+        """
+        final = self.video_file(width, height, duration_s)
+        if not final.exists():
+            self._write_atomically(
+                final,
+                functools.partial(
+                    _render_video,
+                    width=width,
+                    height=height,
+                    duration_s=duration_s,
+                    fps=self.fps,
+                ),
+            )
+        return final
+
+    async def video(self, width: int, height: int, duration_s: int) -> Path:
+        """Async :meth:`video_path`: renders in the loop's default executor.
+
+        Concurrent calls for the same shape share a single render.
+
+        :raises ValueError: shape out of bounds (raised before any thread hop).
+        """
+        final = self.video_file(width, height, duration_s)
+        if final.exists():
+            return final
+        return await self._render_once(
+            ("video", width, height, duration_s),
+            functools.partial(self.video_path, width, height, duration_s),
+        )
+
+    # -- images -------------------------------------------------------------
+
+    def image_file(self, width: int, height: int) -> Path:
+        """Where the PNG for this size is (or will be) cached; renders nothing.
+
+        :raises ValueError: size out of bounds (see :meth:`image_path`).
+        """
+        check_image_shape(width, height)
+        return self.cache_dir / f"image_{width}x{height}.png"
+
+    def image_path(self, width: int, height: int) -> Path:
+        """Return the path of a cached PNG placeholder of this size, rendering it if needed.
+
+        :param width: image width in pixels, 16..10000.
+        :param height: image height in pixels, 16..10000.
+        :raises ValueError: any argument out of bounds or not an int.
+        """
+        final = self.image_file(width, height)
+        if not final.exists():
+            self._write_atomically(
+                final, functools.partial(_render_image, width=width, height=height)
+            )
+        return final
+
+    async def image(self, width: int, height: int) -> Path:
+        """Async :meth:`image_path`; concurrent calls for one size share a render.
+
+        :raises ValueError: size out of bounds.
+        """
+        final = self.image_file(width, height)
+        if final.exists():
+            return final
+        return await self._render_once(
+            ("image", width, height),
+            functools.partial(self.image_path, width, height),
+        )
+
+    # -- internals ----------------------------------------------------------
+
+    def _write_atomically(self, final: Path, render: Callable[[Path], None]) -> None:
+        fd, tmp_name = tempfile.mkstemp(
+            dir=self.cache_dir, prefix=f".{final.stem}.", suffix=".tmp"
+        )
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            render(tmp)
+            # mkstemp creates 0600; cached media is meant to be readable.
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, final)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    async def _render_once(self, key: Hashable, render: Callable[[], Path]) -> Path:
+        loop = asyncio.get_running_loop()
+        fut = self._inflight.get(key)
+        # A future from another (e.g. closed test) loop cannot be awaited here.
+        if fut is None or fut.get_loop() is not loop:
+            fut = loop.run_in_executor(None, render)
+            self._inflight[key] = fut
+            fut.add_done_callback(functools.partial(self._render_done, key))
+        # shield: one cancelled waiter must not cancel the render for the others.
+        return await asyncio.shield(fut)
+
+    def _render_done(self, key: Hashable, fut: asyncio.Future[Path]) -> None:
+        if self._inflight.get(key) is fut:
+            del self._inflight[key]
+        if not fut.cancelled():
+            # Mark the error retrieved: if every waiter was cancelled nobody
+            # else will, and asyncio would log "exception never retrieved".
+            fut.exception()

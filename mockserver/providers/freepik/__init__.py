@@ -1,0 +1,3 @@
+from .adapter import FreepikAdapter
+
+__all__ = ["FreepikAdapter"]

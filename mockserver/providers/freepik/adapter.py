@@ -1,0 +1,133 @@
+"""Freepik / Magnific: PixVerse V5 image-to-video, transition and text-to-video.
+
+Wire format from seed 000 (official OpenAPI) and providers/freepik-aiml-pixwith.md
+section A; the contract is ``contracts/freepik.yaml``.
+Errors: 401 ``{"message": "Missing API key" | "Invalid API key"}``; 400
+``{"message": "Your request parameters didn't validate.", "invalid_params": [...]}``;
+404 ``{"message": "AI resource not found"}`` for an unknown task id.
+"""
+from __future__ import annotations
+
+from aiohttp import web
+
+from ...contract import FieldError, Operation
+from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job
+from ...engine.media import video_dimensions
+from ...files import video_url
+from ..base import Call, ProviderAdapter, Reply
+
+STATUS = {QUEUED: "CREATED", RUNNING: "IN_PROGRESS", SUCCEEDED: "COMPLETED",
+          FAILED: "FAILED", MODERATED: "FAILED"}
+
+ASPECT = {"widescreen_16_9": "16:9", "classic_4_3": "4:3", "square_1_1": "1:1",
+          "traditional_3_4": "3:4", "social_story_9_16": "9:16"}
+
+# operationId -> the neutral job kind behind it
+KINDS = {
+    "create_pixverse_v5_video": "image-to-video",
+    "get_pixverse_v5_videos": "image-to-video",
+    "get_pixverse_v5_video": "image-to-video",
+    "create_pixverse_v5_transition_video": "transition",
+    "get_pixverse_v5_transition_videos": "transition",
+    "get_pixverse_v5_transition_video": "transition",
+    "create_pixverse_v5_text_to_video": "text-to-video",
+    "get_pixverse_v5_text_to_videos": "text-to-video",
+    "get_pixverse_v5_text_to_video": "text-to-video",
+}
+
+_DIDNT_VALIDATE = "Your request parameters didn't validate."
+
+
+def _reason(error: FieldError) -> str:
+    name = error.field or "body"
+    d = error.detail
+    if error.kind == "required":
+        return f"Parameter '{name}' is required"
+    if error.kind == "enum":
+        return f"Parameter '{name}' must be one of: {', '.join(map(str, d.get('options', [])))}"
+    if error.kind == "type":
+        return f"Parameter '{name}' must be of type {' or '.join(d.get('types', []))}"
+    if error.kind == "format":
+        return f"Parameter '{name}' must be a valid {d.get('format', 'value')}"
+    return f"Parameter '{name}' is not valid"
+
+
+class FreepikAdapter(ProviderAdapter):
+    name = "freepik"
+    title = "Freepik / Magnific"
+    contract_name = "freepik"
+    upstream = "https://api.freepik.com"
+    client_base_path = ""
+    auth_hint = "x-freepik-api-key or x-magnific-api-key: <any key>"
+    handlers = {
+        "create_pixverse_v5_video": "create",
+        "create_pixverse_v5_transition_video": "create",
+        "create_pixverse_v5_text_to_video": "create",
+        "get_pixverse_v5_videos": "list_tasks",
+        "get_pixverse_v5_transition_videos": "list_tasks",
+        "get_pixverse_v5_text_to_videos": "list_tasks",
+        "get_pixverse_v5_video": "get_task",
+        "get_pixverse_v5_transition_video": "get_task",
+        "get_pixverse_v5_text_to_video": "get_task",
+    }
+
+    # errors --------------------------------------------------------------------------
+    def api_key(self, request: web.Request) -> str | None:
+        key = request.headers.get("x-freepik-api-key")
+        return key if key is not None else request.headers.get("x-magnific-api-key")
+
+    def auth_error(self, op: Operation, request: web.Request, missing: bool) -> Reply:
+        return Reply({"message": "Missing API key" if missing else "Invalid API key"}, 401)
+
+    def _problem(self, params: list[dict[str, str]]) -> Reply:
+        body = {"message": _DIDNT_VALIDATE, "invalid_params": params}
+        return Reply({"problem": body} if self.settings.freepik.problem_wrapped else body, 400)
+
+    def malformed_body(self, op: Operation, request: web.Request) -> Reply:
+        return self._problem([{"name": "body", "reason": "Request body is not valid JSON"}])
+
+    def invalid(self, op: Operation, request: web.Request, errors: list[FieldError]) -> Reply:
+        if any(e.location == "path" for e in errors):
+            return self._not_found()
+        return self._problem([{"name": e.field or "body", "reason": _reason(e)} for e in errors])
+
+    @staticmethod
+    def _not_found() -> Reply:
+        return Reply({"message": "AI resource not found"}, 404)
+
+    # wire shapes ---------------------------------------------------------------------
+    def _task(self, job: Job, status: str, base_url: str) -> dict:
+        generated = []
+        if status == SUCCEEDED:
+            generated = [video_url(base_url, job.width, job.height, job.duration, job.id)]
+        return {"task_id": job.id, "status": STATUS[status], "generated": generated}
+
+    # handlers ------------------------------------------------------------------------
+    async def create(self, call: Call) -> Reply:
+        body = call.body
+        kind = KINDS[call.op.operation_id]
+        resolution = body.get("resolution", "720p")
+        duration = body.get("duration", 5)
+        if resolution == "1080p" and duration == 8:
+            return self._problem([{"name": "duration",
+                                   "reason": "1080p videos are limited to 5 seconds"}])
+        aspect = ASPECT[body.get("aspect_ratio", "widescreen_16_9")] if kind == "text-to-video" \
+            else self.settings.default_aspect_ratio
+        width, height = video_dimensions(resolution, aspect)
+        job = self.engine.create_job(
+            self.name, kind, call.api_key, self.engine.new_uuid(),
+            quality=resolution, width=width, height=height, duration=duration,
+            request=body, test_id=call.test_id,
+        )
+        return Reply({"data": self._task(job, QUEUED, call.base_url)})
+
+    async def get_task(self, call: Call) -> Reply:
+        job = self.engine.get_job(self.name, call.path["task-id"])
+        if job is None or job.api_key != call.api_key or job.kind != KINDS[call.op.operation_id]:
+            return self._not_found()
+        return Reply({"data": self._task(job, self.engine.observe(job), call.base_url)})
+
+    async def list_tasks(self, call: Call) -> Reply:
+        kind = KINDS[call.op.operation_id]
+        jobs = self.engine.list_jobs(self.name, call.api_key, kind)
+        return Reply({"data": [{"task_id": j.id, "status": STATUS[self.engine.status(j)]} for j in jobs]})
