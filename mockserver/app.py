@@ -36,6 +36,6 @@ def create_app(settings: Settings | None = None) -> web.Application:
         app.router.add_routes(adapter.routes())
         adapters[adapter.name] = adapter
     app[ADAPTERS] = adapters
-    add_file_routes(app, engine.media)
+    add_file_routes(app, engine.media, engine.uploads)
     add_admin_routes(app, engine, adapters)
     return app

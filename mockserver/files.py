@@ -23,8 +23,9 @@ import re
 from aiohttp import web
 
 from mockserver.engine.media import MediaLibrary, check_image_shape, check_video_shape
+from mockserver.engine.store import UploadStore
 
-__all__ = ["FILES_PREFIX", "NAME_PATTERN", "add_file_routes", "image_url", "video_url"]
+__all__ = ["FILES_PREFIX", "NAME_PATTERN", "add_file_routes", "image_url", "upload_url", "video_url"]
 
 FILES_PREFIX = "/__files"
 
@@ -84,12 +85,23 @@ def image_url(base_url: str, width: int, height: int, name: str) -> str:
     return f"{base_url.rstrip('/')}{FILES_PREFIX}/images/{width}x{height}/{name}.png"
 
 
+def upload_url(base_url: str, provider: str, upload_id: str, filename: str = "file") -> str:
+    """Absolute URL at which the fake serves back a file a client uploaded.
+
+    ``filename`` is cosmetic (clients like URLs that end in ``.png``); characters
+    outside ``[A-Za-z0-9_.:-]`` are replaced with ``_``.
+    """
+    safe = re.sub(r"[^A-Za-z0-9_.:-]", "_", filename) or "file"
+    return f"{base_url.rstrip('/')}{FILES_PREFIX}/uploads/{provider}/{upload_id}/{safe}"
+
+
 def _not_found() -> web.Response:
     return web.json_response({"message": "Not Found"}, status=404)
 
 
-def add_file_routes(app: web.Application, media: MediaLibrary) -> None:
-    """Register the ``/__files/`` GET/HEAD routes on ``app``, serving from ``media``.
+def add_file_routes(app: web.Application, media: MediaLibrary, uploads: UploadStore | None = None) -> None:
+    """Register the ``/__files/`` GET/HEAD routes on ``app``, serving from ``media``
+    and, under ``/__files/uploads/{provider}/{id}/{name}``, the bytes in ``uploads``.
 
     Out-of-bounds shapes and any other path under ``/__files/`` get a JSON
     ``{"message": "Not Found"}`` 404 rather than aiohttp's plain-text one.
@@ -115,10 +127,18 @@ def add_file_routes(app: web.Application, media: MediaLibrary) -> None:
         path = await media.image(*shape)
         return web.FileResponse(path, headers={"Content-Type": "image/png"})
 
+    async def get_upload(request: web.Request) -> web.Response:
+        info = request.match_info
+        item = uploads.get(info["provider"], info["upload_id"]) if uploads is not None else None
+        if item is None:
+            return _not_found()
+        return web.Response(body=item.data, content_type=item.content_type)
+
     async def not_found(request: web.Request) -> web.Response:
         return _not_found()
 
     app.router.add_get(_VIDEO_ROUTE, get_video)
     app.router.add_get(_IMAGE_ROUTE, get_image)
+    app.router.add_get(FILES_PREFIX + "/uploads/{provider}/{upload_id}/{name}", get_upload)
     # Registered last: aiohttp matches routes in registration order.
     app.router.add_get(FILES_PREFIX + "/{tail:.*}", not_found)

@@ -1,0 +1,3 @@
+from .adapter import AimlapiAdapter
+
+__all__ = ["AimlapiAdapter"]

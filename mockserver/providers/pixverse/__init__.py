@@ -1,0 +1,3 @@
+from .adapter import PixverseAdapter
+
+__all__ = ["PixverseAdapter"]

@@ -1,0 +1,3 @@
+from .adapter import PixwithAdapter
+
+__all__ = ["PixwithAdapter"]
