@@ -29,6 +29,9 @@ class FieldError:
     indexes); ``kind`` the JSON-Schema keyword that failed (required, type, enum,
     format, maxLength, ...); ``detail`` that keyword's parameters (``options`` for
     enum, ``types`` for type, ``limit`` for bounds, ``property`` for required).
+    ``hint`` is the contract's own wording for the failed rule: the deepest
+    ``x-message`` on the schema path (used for rules the docs state in prose,
+    such as "1080p videos are limited to 5 seconds").
     """
 
     location: str
@@ -37,6 +40,7 @@ class FieldError:
     message: str
     detail: dict[str, Any]
     value: Any = None
+    hint: str | None = None
 
     @property
     def field(self) -> str:
@@ -68,6 +72,7 @@ class Operation:
     params: list[Param]
     raw: dict[str, Any]
     body_validator: Any = None
+    body_schema: dict[str, Any] | None = None
     params_validator: dict[str, Any] = field(default_factory=dict)
     response_validators: dict[tuple[str, str], Any] = field(default_factory=dict)
 
@@ -146,7 +151,8 @@ class Contract:
         )
         json_body = content.get("application/json") or content.get("multipart/form-data")
         if json_body and "schema" in json_body:
-            op.body_validator = _compile(json_body["schema"])
+            op.body_schema = json_body["schema"]
+            op.body_validator = _compile(op.body_schema)
         for location in ("query", "path"):
             located = [p for p in params if p.location == location]
             if located:
@@ -171,9 +177,25 @@ class Contract:
 
     # requests ------------------------------------------------------------------------
     @staticmethod
-    def _errors(location: str, validator: Any, instance: Any) -> list[FieldError]:
+    def _hint(schema: dict[str, Any] | None, schema_path: list[Any]) -> str | None:
+        node: Any = schema
+        hint = None
+        for step in schema_path:
+            if isinstance(node, dict):
+                hint = node.get("x-message", hint)
+                node = node.get(step)
+            elif isinstance(node, list) and isinstance(step, int) and step < len(node):
+                node = node[step]
+            else:
+                break
+        return hint
+
+    @classmethod
+    def _errors(cls, location: str, validator: Any, instance: Any,
+                schema: dict[str, Any] | None = None) -> list[FieldError]:
         return [
-            FieldError(location, tuple(e.instance_path), e.kind.name, e.message, e.kind.as_dict(), e.instance)
+            FieldError(location, tuple(e.instance_path), e.kind.name, e.message, e.kind.as_dict(),
+                       e.instance, cls._hint(schema, list(e.schema_path)))
             for e in validator.iter_errors(instance)
         ]
 
@@ -195,7 +217,7 @@ class Contract:
     def check_body(self, op: Operation, body: Any) -> list[FieldError]:
         if op.body_validator is None:
             return []
-        return self._errors("body", op.body_validator, body)
+        return self._errors("body", op.body_validator, body, op.body_schema)
 
     # responses -----------------------------------------------------------------------
     def check_response(self, op: Operation, status: int, media_type: str, body: Any) -> list[str]:

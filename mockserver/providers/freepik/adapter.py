@@ -41,6 +41,8 @@ _DIDNT_VALIDATE = "Your request parameters didn't validate."
 def _reason(error: FieldError) -> str:
     name = error.field or "body"
     d = error.detail
+    if error.hint:
+        return error.hint
     if error.kind == "required":
         return f"Parameter '{name}' is required"
     if error.kind == "enum":
@@ -108,9 +110,6 @@ class FreepikAdapter(ProviderAdapter):
         kind = KINDS[call.op.operation_id]
         resolution = body.get("resolution", "720p")
         duration = body.get("duration", 5)
-        if resolution == "1080p" and duration == 8:
-            return self._problem([{"name": "duration",
-                                   "reason": "1080p videos are limited to 5 seconds"}])
         aspect = ASPECT[body.get("aspect_ratio", "widescreen_16_9")] if kind == "text-to-video" \
             else self.settings.default_aspect_ratio
         width, height = video_dimensions(resolution, aspect)
