@@ -135,3 +135,12 @@ async def test_unknown_and_foreign_task_ids_are_404(client):
 async def test_unknown_fields_are_tolerated(client):
     resp = await client.post(I2V, json={**SEED_REQUEST, "extra": True}, headers=KEY)
     assert resp.status == 200
+
+
+async def test_integral_floats_count_as_integers(client, engine):
+    """JSON Schema accepts 5.0 for an integer; the media URL must still be built."""
+    created = (await (await client.post(I2V, json={**SEED_REQUEST, "duration": 5.0}, headers=KEY)).json())["data"]
+    engine.clock.advance(3600)
+    done = await client.get(f"{I2V}/{created['task_id']}", headers=KEY)
+    assert done.status == 200
+    assert (await done.json())["data"]["generated"][0].endswith(f"/5s/{created['task_id']}.mp4")

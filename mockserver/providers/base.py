@@ -55,6 +55,18 @@ class Call:
 Handler = Callable[[Call], Awaitable[Reply]]
 
 
+def _integral(value: Any) -> Any:
+    """JSON Schema counts 5.0 as an integer; hand adapters 5 so ids, durations and
+    media shapes built from it stay integers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
+
+
 class ProviderAdapter:
     """Base for the four provider adapters.
 
@@ -166,7 +178,7 @@ class ProviderAdapter:
                 errors += self.contract.check_body(op, body)
             if errors:
                 return self.respond(op, self.invalid(op, request, errors))
-            call = Call(request, op, key, body, query, path, self.base_url(request),
+            call = Call(request, op, key, _integral(body), query, path, self.base_url(request),
                         request.headers.get("X-Mock-Test-Id"))
             return self.respond(op, await self.around(call, handler))
 

@@ -1,13 +1,142 @@
-"""Placeholder: being written."""
+"""pixwith.ai: PixVerse V5 (``model_id`` "2-27") text-to-video and image-to-video.
+
+Wire format from seed 001 (pixwith.ai's PixVerse V5 page) and
+providers/freepik-aiml-pixwith.md section C; the contract is ``contracts/pixwith.yaml``.
+Every operation is a POST with a JSON body and the ``Api-Key`` header; every answer,
+errors included, is HTTP 200 with the envelope ``{"code", "message", "data"}``:
+
+- ``create_task`` POST /api/task/create -> ``data {task_id: 32 hex, estimated_time: int s}``
+- ``get_task`` POST /api/task/get ``{task_id}`` -> ``data {task_id, status, result_urls}``,
+  ``status`` 1 processing | 2 completed | 3 failed; ``result_urls`` one video URL per
+  ``options.num_outputs`` once completed, else ``[]``
+- ``get_credits`` POST /api/task/get_credits (no body) -> ``data {credits: int}``
+
+Errors: ``code`` 0, ``data`` null, ``message`` one of "Invalid API KEY" (missing, empty
+or not allowed key), "Invalid JSON body", "Invalid model_id" (present but not "2-27"),
+"Invalid parameter: <field> <problem>[; ...]", "Task not found".
+"""
 from __future__ import annotations
 
-from ..base import ProviderAdapter
+from typing import Any
+
+from aiohttp import web
+
+from ...contract import FieldError, Operation
+from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job
+from ...engine.media import video_dimensions
+from ...files import video_url
+from ..base import Call, ProviderAdapter, Reply
+
+STATUS = {QUEUED: 1, RUNNING: 1, SUCCEEDED: 2, FAILED: 3, MODERATED: 3}
+
+
+def _problem(error: FieldError) -> str:
+    reason = _reason(error)
+    # A rule's x-message says why; the keyword alone only says which value was expected.
+    return f"{reason} ({error.hint})" if error.hint else reason
+
+
+def _reason(error: FieldError) -> str:
+    name = error.field or "body"
+    d = error.detail
+    if error.kind == "required":
+        return f"{name} is required"
+    if error.kind == "enum":
+        return f"{name} must be one of {', '.join(map(str, d.get('options', [])))}"
+    if error.kind == "const":
+        return f"{name} must be {d.get('expected_value')}"
+    if error.kind == "type":
+        return f"{name} must be of type {' or '.join(d.get('types', []))}"
+    if error.kind == "format":
+        return f"{name} must be a valid {d.get('format', 'value')}"
+    if error.kind == "minimum":
+        return f"{name} must be at least {d.get('limit')}"
+    if error.kind == "maximum":
+        return f"{name} must be at most {d.get('limit')}"
+    if error.kind == "minItems":
+        return f"{name} must hold at least {d.get('limit')} item(s)"
+    if error.kind == "maxItems":
+        return f"{name} must hold at most {d.get('limit')} item(s)"
+    return f"{name} is not valid"
+
+
+def _error(message: str) -> Reply:
+    # pixwith reports failures in `code`, not in the HTTP status (see x-fake-notes).
+    return Reply({"code": 0, "message": message, "data": None})
+
+
+def _ok(data: dict[str, Any]) -> Reply:
+    return Reply({"code": 1, "message": "success", "data": data})
 
 
 class PixwithAdapter(ProviderAdapter):
     name = "pixwith"
-    title = "pixwith"
+    title = "pixwith.ai"
     contract_name = "pixwith"
-    upstream = ""
-    auth_hint = ""
-    handlers: dict[str, str] = {}
+    upstream = "https://api.pixwith.ai"
+    client_base_path = ""
+    auth_hint = "Api-Key: <any key>"
+    handlers = {
+        "create_task": "create_task",
+        "get_task": "get_task",
+        "get_credits": "get_credits",
+    }
+
+    # auth and errors -----------------------------------------------------------------
+    def api_key(self, request: web.Request) -> str | None:
+        return request.headers.get("Api-Key")
+
+    def key_accepted(self, key: str) -> bool:
+        # The documented public test key works whatever the allow-list says.
+        return key == self.settings.pixwith.test_api_key or super().key_accepted(key)
+
+    def auth_error(self, op: Operation, request: web.Request, missing: bool) -> Reply:
+        return _error("Invalid API KEY")
+
+    def malformed_body(self, op: Operation, request: web.Request) -> Reply:
+        return _error("Invalid JSON body")
+
+    def invalid(self, op: Operation, request: web.Request, errors: list[FieldError]) -> Reply:
+        # The model decides which options are valid, so a wrong model_id is the one answer.
+        if any(e.field == "model_id" and e.kind != "required" for e in errors):
+            return _error("Invalid model_id")
+        # One clause per field: a wrong type also fails the enum, and saying both is noise.
+        reasons: dict[str, str] = {}
+        for e in errors:
+            reasons.setdefault(e.field or "body", _problem(e))
+        return _error("Invalid parameter: " + "; ".join(reasons.values()))
+
+    # wire shapes ---------------------------------------------------------------------
+    def _result(self, job: Job, status: str, base_url: str) -> dict[str, Any]:
+        urls = []
+        if status == SUCCEEDED:
+            urls = [video_url(base_url, job.width, job.height, job.duration, f"{job.id}_{n}")
+                    for n in range(job.outputs)]
+        return {"task_id": job.id, "status": STATUS[status], "result_urls": urls}
+
+    # handlers ------------------------------------------------------------------------
+    async def create_task(self, call: Call) -> Reply:
+        body = call.body
+        options = body["options"]
+        # JSON Schema counts 5.0 as an integer; the engine and the file URLs need ints.
+        duration = int(options["duration"])
+        outputs = int(options["num_outputs"])
+        resolution = options["resolution"]
+        width, height = video_dimensions(resolution, options["aspect_ratio"])
+        kind = "image-to-video" if "image_urls" in body else "text-to-video"
+        job = self.engine.create_job(
+            self.name, kind, call.api_key, self.engine.new_hex(32),
+            quality=resolution, width=width, height=height, duration=duration,
+            outputs=outputs, request=body, test_id=call.test_id,
+        )
+        return _ok({"task_id": job.id,
+                    "estimated_time": round(job.plan.queue_s + job.plan.run_s)})
+
+    async def get_task(self, call: Call) -> Reply:
+        job = self.engine.get_job(self.name, call.body["task_id"])
+        if job is None or job.api_key != call.api_key:
+            return _error("Task not found")
+        return _ok(self._result(job, self.engine.observe(job), call.base_url))
+
+    async def get_credits(self, call: Call) -> Reply:
+        return _ok({"credits": self.engine.ledger.balance(self.name, call.api_key)})
