@@ -73,6 +73,10 @@ class Operation:
     raw: dict[str, Any]
     body_validator: Any = None
     body_schema: dict[str, Any] | None = None
+    # A top-level oneOf with an OpenAPI discriminator: property name and, per value of
+    # that property, the branch schema and its validator.
+    discriminator: str | None = None
+    branches: dict[Any, tuple[dict[str, Any], Any]] = field(default_factory=dict)
     params_validator: dict[str, Any] = field(default_factory=dict)
     response_validators: dict[tuple[str, str], Any] = field(default_factory=dict)
 
@@ -84,6 +88,14 @@ def _route_path(openapi_path: str) -> str:
 
 def _compile(schema: dict[str, Any]) -> Any:
     return jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+
+
+def _const_of(schema: dict[str, Any], prop: str) -> Any:
+    """The ``const`` a schema (or one of its allOf parts) pins ``prop`` to."""
+    found = schema.get("properties", {}).get(prop, {}).get("const")
+    for part in schema.get("allOf", []):
+        found = found if found is not None else _const_of(part, prop)
+    return found
 
 
 def _coerce(value: str, schema: dict[str, Any]) -> Any:
@@ -153,6 +165,11 @@ class Contract:
         if json_body and "schema" in json_body:
             op.body_schema = json_body["schema"]
             op.body_validator = _compile(op.body_schema)
+            prop = (op.body_schema.get("discriminator") or {}).get("propertyName")
+            if prop and "oneOf" in op.body_schema:
+                op.discriminator = prop
+                for branch in op.body_schema["oneOf"]:
+                    op.branches[_const_of(branch, prop)] = (branch, _compile(branch))
         for location in ("query", "path"):
             located = [p for p in params if p.location == location]
             if located:
@@ -215,8 +232,28 @@ class Contract:
         return [] if validator is None else self._errors(location, validator, values)
 
     def check_body(self, op: Operation, body: Any) -> list[FieldError]:
+        """Contract failures of a JSON body.
+
+        A discriminated oneOf (AI/ML API's one schema per ``model``) is checked against
+        the branch the discriminator selects, as the providers' own validators do; a
+        missing or unknown discriminator is reported as ``required`` or ``enum`` on it.
+        """
         if op.body_validator is None:
             return []
+        if op.discriminator is not None:
+            prop = op.discriminator
+            if not isinstance(body, dict):
+                return [FieldError("body", (), "type", "the body must be an object",
+                                   {"types": ["object"]}, body)]
+            if prop not in body:
+                return [FieldError("body", (), "required", f"{prop!r} is a required property",
+                                   {"property": prop}, body)]
+            branch = op.branches.get(body[prop]) if isinstance(body[prop], (str, int)) else None
+            if branch is None:
+                options = list(op.branches)
+                return [FieldError("body", (prop,), "enum", f"{body[prop]!r} is not one of {options}",
+                                   {"options": options}, body[prop])]
+            return self._errors("body", branch[1], body, branch[0])
         return self._errors("body", op.body_validator, body, op.body_schema)
 
     # responses -----------------------------------------------------------------------
