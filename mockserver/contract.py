@@ -6,6 +6,7 @@ framework; adapters turn the ``FieldError`` list into their provider's error bod
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -279,4 +280,16 @@ class Contract:
 
 
 def load_contract(contracts_dir: Path, name: str) -> Contract:
-    return Contract(Path(contracts_dir) / f"{name}.yaml")
+    """The contract ``<contracts_dir>/<name>.yaml``, parsed once per file version:
+    compiled contracts are read-only, so apps in one process share them."""
+    path = (Path(contracts_dir) / f"{name}.yaml").resolve()
+    try:
+        stamp = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        raise ContractError(f"no contract at {path}") from None
+    return _load(path, stamp)
+
+
+@functools.lru_cache(maxsize=32)
+def _load(path: Path, stamp: int) -> Contract:
+    return Contract(path)

@@ -115,6 +115,14 @@ def test_upload_store_is_bounded_by_bytes():
     assert store.get("p", "2") is not None
 
 
+def test_upload_store_is_bounded_by_count():
+    store = UploadStore(max_bytes=10**9, max_items=2)
+    for i in range(3):
+        store.add(Upload(id=str(i), provider="p", api_key="k", kind="image",
+                         content_type="image/png", data=b""))
+    assert store.get("p", "0") is None and store.get("p", "2") is not None
+
+
 def _engine(**overrides) -> Engine:
     return Engine(Settings(**overrides))
 

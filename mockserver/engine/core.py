@@ -8,6 +8,7 @@ from typing import Any
 
 from ..settings import Settings
 from .clock import VirtualClock
+from .idempotency import IdempotencyStore
 from .jobs import FAILED, MODERATED, SUCCEEDED, Job, Plan
 from .ledger import Ledger
 from .media import MediaLibrary
@@ -28,8 +29,10 @@ class Engine:
         self.clock = VirtualClock(settings.time_scale)
         self.rng = random.Random(settings.seed)
         self.jobs = JobStore(settings.retention_max_jobs, settings.retention_seconds)
-        self.uploads = UploadStore(settings.retention_max_upload_bytes)
+        self.uploads = UploadStore(settings.retention_max_upload_bytes, settings.retention_max_jobs)
         self.ledger = Ledger(settings.starting_credits)
+        # Replayed answers per (provider-scoped) idempotency key, e.g. PixVerse Ai-trace-id.
+        self.idempotency: IdempotencyStore = IdempotencyStore()
         self.media = MediaLibrary(settings.media_cache_dir)
 
     # ids ---------------------------------------------------------------------------
@@ -123,3 +126,4 @@ class Engine:
         self.jobs.clear()
         self.uploads.clear()
         self.ledger.clear()
+        self.idempotency.clear()

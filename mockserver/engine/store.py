@@ -99,10 +99,12 @@ class Upload:
 
 
 class UploadStore:
-    """Uploads keyed by (provider, id), bounded by total bytes (oldest dropped first)."""
+    """Uploads keyed by (provider, id), bounded by total bytes and by count (URL
+    uploads hold no bytes), oldest dropped first."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, max_items: int = 100_000) -> None:
         self.max_bytes = max_bytes
+        self.max_items = max_items
         self._items: OrderedDict[tuple[str, str], Upload] = OrderedDict()
         self._bytes = 0
 
@@ -110,7 +112,7 @@ class UploadStore:
         key = (upload.provider, upload.id)
         self._items[key] = upload
         self._bytes += len(upload.data)
-        while self._bytes > self.max_bytes and len(self._items) > 1:
+        while (self._bytes > self.max_bytes or len(self._items) > self.max_items) and len(self._items) > 1:
             _, old = self._items.popitem(last=False)
             self._bytes -= len(old.data)
 
