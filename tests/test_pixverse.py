@@ -479,3 +479,12 @@ async def test_upload_with_neither_field(client):
 @pytest.mark.parametrize("url", ["ftp://example.com/a.png", "not a url", "/local/a.png", "file:///etc/passwd"])
 async def test_upload_bad_image_url(client, url):
     assert_error(await call(client, "POST", UPLOAD, data=form(image_url=url)), 500042)
+
+
+async def test_multipart_part_with_undecodable_headers(client):
+    """A part header with raw non-ASCII bytes (found by schemathesis) is a binding error, not a 500."""
+    body = (b"--abc\r\nContent-Disposition: form-data; name=\"6pH\xf2\xbb\xb6\x87\x10\"\r\n\r\nx\r\n--abc--\r\n")
+    resp = await client.post(UPLOAD, data=body, headers={
+        **headers(), "Content-Type": "multipart/form-data; boundary=abc"})
+    assert resp.status == 200
+    assert_error(await resp.json(), 400013)

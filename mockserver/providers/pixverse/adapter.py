@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ...contract import FieldError, Operation
 from ...engine import Engine
@@ -182,9 +183,9 @@ class PixverseAdapter(ProviderAdapter):
             form = await request.post()
         except web.HTTPRequestEntityTooLarge:
             raise PixverseError(ErrCode.IMAGE_TOO_LARGE) from None
-        except ValueError:
-            # aiohttp's multipart reader reports a broken body (bad boundary, missing
-            # headers) as ValueError.
+        except (ValueError, HttpProcessingError):
+            # aiohttp's multipart reader reports a broken body as ValueError (bad
+            # boundary) or as an HTTP parsing error (undecodable part headers).
             raise PixverseError(ErrCode.BAD_BINDING) from None
         image = form.get("image")
         if isinstance(image, web.FileField):
