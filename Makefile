@@ -13,7 +13,11 @@ PROFILE ?=
 SERVE_ARGS := --host $(HOST) --port $(PORT) --time-scale $(TIME_SCALE) \
 	$(if $(SEED),--seed $(SEED)) $(if $(PROFILE),--profile $(PROFILE))
 
-.PHONY: install run test clean
+BASE_URL ?=
+API_KEY ?=
+PROVIDERS ?= freepik,pixwith,aimlapi,pixverse
+
+.PHONY: install run test contract clean
 
 install: $(STAMP)
 
@@ -30,6 +34,12 @@ run: install
 ## The whole test suite.
 test: install
 	$(BIN)/python -m pytest -q
+
+## Schemathesis against the fake, or with BASE_URL=... API_KEY=... against any server
+## (a real provider costs real credits). PROVIDERS=freepik,... picks the contracts.
+contract: install
+	CONTRACT_BASE_URL='$(BASE_URL)' CONTRACT_API_KEY='$(API_KEY)' CONTRACT_PROVIDERS='$(PROVIDERS)' \
+		$(BIN)/python -m pytest -q tests/test_contract_fuzz.py -k test_fake_keeps_its_contract
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .hypothesis *.egg-info
