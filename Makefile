@@ -17,7 +17,7 @@ BASE_URL ?=
 API_KEY ?=
 PROVIDERS ?= freepik,pixwith,aimlapi,pixverse
 
-.PHONY: install run test contract clean
+.PHONY: install run test contract bench clean
 
 install: $(STAMP)
 
@@ -40,6 +40,11 @@ test: install
 contract: install
 	CONTRACT_BASE_URL='$(BASE_URL)' CONTRACT_API_KEY='$(API_KEY)' CONTRACT_PROVIDERS='$(PROVIDERS)' \
 		$(BIN)/python -m pytest -q tests/test_contract_fuzz.py -k test_fake_keeps_its_contract
+
+## The fake against a bare aiohttp app under wrk, on loopback (installs wrk if missing).
+bench: install
+	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(BIN)/python loadtests/bench.py --duration $${DURATION:-10} --connections 32 --threads 2
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .hypothesis *.egg-info

@@ -15,6 +15,8 @@ from typing import Any
 import jsonschema_rs
 import yaml
 
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head")
 
 
@@ -124,7 +126,8 @@ class Contract:
 
     def __init__(self, path: Path) -> None:
         try:
-            document = yaml.safe_load(Path(path).read_text())
+            # libyaml's loader parses the contracts ~8x faster: start-up time is part of the spec.
+            document = yaml.load(Path(path).read_text(), Loader=_YamlLoader)
         except FileNotFoundError as exc:
             raise ContractError(f"no contract at {path}") from exc
         if not str(document.get("openapi", "")).startswith("3.1"):
@@ -211,6 +214,9 @@ class Contract:
     @classmethod
     def _errors(cls, location: str, validator: Any, instance: Any,
                 schema: dict[str, Any] | None = None) -> list[FieldError]:
+        # Most requests are valid: a yes/no check is cheaper than collecting errors.
+        if validator.is_valid(instance):
+            return []
         return [
             FieldError(location, tuple(e.instance_path), e.kind.name, e.message, e.kind.as_dict(),
                        e.instance, cls._hint(schema, list(e.schema_path)))
