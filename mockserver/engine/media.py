@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import colorsys
+import dataclasses
 import functools
+import io
 import os
 import tempfile
 import zlib
@@ -24,7 +26,10 @@ __all__ = [
     "ASPECT_RATIOS",
     "IMAGE_MAX_SIDE",
     "IMAGE_MIN_SIDE",
+    "MEDIA_FORMATS",
+    "MediaInfo",
     "MediaLibrary",
+    "MediaProbeError",
     "VIDEO_MAX_DURATION_S",
     "VIDEO_MAX_SIDE",
     "VIDEO_MIN_DURATION_S",
@@ -32,6 +37,8 @@ __all__ = [
     "VIDEO_QUALITIES",
     "check_image_shape",
     "check_video_shape",
+    "probe_media",
+    "sniff_media_format",
     "size_of",
     "video_dimensions",
 ]
@@ -170,8 +177,11 @@ def _rgb_to_yuv(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
     return tuple(max(0, min(255, round(c))) for c in (y, u, v))  # type: ignore[return-value]
 
 
-def _render_video(dest: Path, width: int, height: int, duration_s: int, fps: int) -> None:
-    """Encode a bar sweeping left to right over a solid background into ``dest``."""
+def _render_video(
+    dest: Path, width: int, height: int, duration_s: int, fps: int, audio: bool = False
+) -> None:
+    """Encode a bar sweeping left to right over a solid background into ``dest``,
+    with ``audio`` a mono AAC tone track of the same length."""
     import av  # heavy import; keep it off the module import path
 
     frames = duration_s * fps
@@ -194,6 +204,8 @@ def _render_video(dest: Path, width: int, height: int, duration_s: int, fps: int
         stream.pix_fmt = "yuv420p"
         stream.time_base = time_base
         stream.options = dict(_X264_OPTIONS)
+        # Every stream must exist before the first packet is muxed.
+        tone = _add_tone_stream(container) if audio else None
 
         for i in range(frames):
             x = ((width - bar_w) * i // max(frames - 1, 1)) & ~1
@@ -216,6 +228,51 @@ def _render_video(dest: Path, width: int, height: int, duration_s: int, fps: int
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+        if tone is not None:
+            _encode_tone(container, tone, duration_s)
+
+
+# A quiet 440 Hz sine at a low sample rate: enough for clients that probe or play
+# the track, small enough to keep downloads fast.
+_TONE_RATE = 16_000  # samples per second
+_TONE_HZ = 440
+_TONE_AMPLITUDE = 0.1  # of full scale
+
+
+def _add_tone_stream(container):
+    stream = container.add_stream("aac", rate=_TONE_RATE)
+    stream.layout = "mono"
+    return stream
+
+
+def _encode_tone(container, stream, duration_s: int) -> None:
+    """Encode ``duration_s`` seconds of the tone into ``stream`` (mono AAC, float
+    planar samples) of an open output container."""
+    import math
+    import struct
+
+    import av
+
+    chunk = stream.codec_context.frame_size or 1024
+    total = duration_s * _TONE_RATE
+    # One second of samples: 440 whole periods, so indexing modulo the rate keeps
+    # the tone continuous across frames.
+    table = [_TONE_AMPLITUDE * math.sin(2 * math.pi * _TONE_HZ * i / _TONE_RATE)
+             for i in range(_TONE_RATE)]
+    for start in range(0, total, chunk):
+        n = min(chunk, total - start)
+        frame = av.AudioFrame(format="fltp", layout="mono", samples=n)
+        plane = frame.planes[0]
+        samples = struct.pack(f"<{n}f", *(table[(start + i) % _TONE_RATE] for i in range(n)))
+        # The plane may be padded past n samples for alignment.
+        plane.update(samples + bytes(plane.buffer_size - len(samples)))
+        frame.sample_rate = _TONE_RATE
+        frame.pts = start
+        frame.time_base = Fraction(1, _TONE_RATE)
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
 
 
 def _render_image(dest: Path, width: int, height: int) -> None:
@@ -272,15 +329,16 @@ class MediaLibrary:
 
     # -- videos -------------------------------------------------------------
 
-    def video_file(self, width: int, height: int, duration_s: int) -> Path:
+    def video_file(self, width: int, height: int, duration_s: int, audio: bool = False) -> Path:
         """Where the video for this shape is (or will be) cached; renders nothing.
 
         :raises ValueError: shape out of bounds (see :meth:`video_path`).
         """
         check_video_shape(width, height, duration_s)
-        return self.cache_dir / f"video_{width}x{height}_{duration_s}s.mp4"
+        suffix = "_audio" if audio else ""
+        return self.cache_dir / f"video_{width}x{height}_{duration_s}s{suffix}.mp4"
 
-    def video_path(self, width: int, height: int, duration_s: int) -> Path:
+    def video_path(self, width: int, height: int, duration_s: int, audio: bool = False) -> Path:
         """Return the path of a cached H.264/yuv420p MP4 of this shape, rendering it if needed.
 
         Blocking (CPU-bound encode, typically well under a second for 1080p at
@@ -290,9 +348,10 @@ class MediaLibrary:
         :param height: frame height in pixels, even, 16..4096.
         :param duration_s: duration in whole seconds, 1..30; the file holds
             exactly ``duration_s * fps`` frames.
+        :param audio: also hold a mono AAC tone track of the same length.
         :raises ValueError: any argument out of bounds or not an int.
         """
-        final = self.video_file(width, height, duration_s)
+        final = self.video_file(width, height, duration_s, audio)
         if not final.exists():
             self._write_atomically(
                 final,
@@ -302,23 +361,24 @@ class MediaLibrary:
                     height=height,
                     duration_s=duration_s,
                     fps=self.fps,
+                    audio=audio,
                 ),
             )
         return final
 
-    async def video(self, width: int, height: int, duration_s: int) -> Path:
+    async def video(self, width: int, height: int, duration_s: int, audio: bool = False) -> Path:
         """Async :meth:`video_path`: renders in the loop's default executor.
 
         Concurrent calls for the same shape share a single render.
 
         :raises ValueError: shape out of bounds (raised before any thread hop).
         """
-        final = self.video_file(width, height, duration_s)
+        final = self.video_file(width, height, duration_s, audio)
         if final.exists():
             return final
         return await self._render_once(
-            ("video", width, height, duration_s),
-            functools.partial(self.video_path, width, height, duration_s),
+            ("video", width, height, duration_s, audio),
+            functools.partial(self.video_path, width, height, duration_s, audio),
         )
 
     # -- images -------------------------------------------------------------
@@ -393,3 +453,165 @@ class MediaLibrary:
             # Mark the error retrieved: if every waiter was cancelled nobody
             # else will, and asyncio would log "exception never retrieved".
             fut.exception()
+
+
+# -- probing uploads ------------------------------------------------------------------
+
+#: Container format -> (kind, MIME type) for what :func:`probe_media` recognises.
+MEDIA_FORMATS: dict[str, tuple[str, str]] = {
+    "mp4": ("video", "video/mp4"),
+    "mov": ("video", "video/quicktime"),
+    "webm": ("video", "video/webm"),
+    "mkv": ("video", "video/x-matroska"),
+    "avi": ("video", "video/x-msvideo"),
+    "mp3": ("audio", "audio/mpeg"),
+    "wav": ("audio", "audio/wav"),
+    "m4a": ("audio", "audio/mp4"),
+    "aac": ("audio", "audio/aac"),
+    "ogg": ("audio", "audio/ogg"),
+    "flac": ("audio", "audio/flac"),
+}
+
+
+class MediaProbeError(ValueError):
+    """``data`` is not usable media.  ``reason`` is ``"format"`` (no known video or
+    audio signature) or ``"unreadable"`` (a known signature over data the decoder
+    cannot read: truncated, corrupt, no stream)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MediaInfo:
+    """What :func:`probe_media` read from an uploaded video or audio file.
+
+    ``kind`` is ``"video"`` or ``"audio"``; ``format`` a key of
+    :data:`MEDIA_FORMATS` (``"mp4"``, ``"mov"``, ``"webm"``, ``"mp3"``, ``"wav"``,
+    ``"m4a"``, ``"aac"`` ...) decided from the bytes, never from a file name;
+    ``mime`` its MIME type.  ``width``/``height`` are pixels (0 for audio),
+    ``duration_s`` seconds (0.0 when the container does not say), ``frames`` the
+    video frame count (estimated from duration and frame rate when the container
+    does not store it; 0 for audio), ``video_codec`` the decoder name (``"h264"``,
+    ``"hevc"``, ``"vp9"`` ...; "" for audio), ``has_audio`` whether an audio stream
+    exists.
+    """
+
+    kind: str
+    format: str
+    mime: str
+    width: int
+    height: int
+    duration_s: float
+    has_audio: bool
+    frames: int = 0
+    video_codec: str = ""
+
+
+def sniff_media_format(data: bytes) -> str | None:
+    """The :data:`MEDIA_FORMATS` key whose signature ``data`` starts with, else None.
+
+    ISO base media files are told apart by their ``ftyp`` brand (``qt`` is MOV,
+    ``M4A``/``M4B`` audio, anything else MP4); Matroska by its DocType (``webm``
+    or not).  MPEG audio without an ID3 tag is recognised by its frame sync:
+    layer III is MP3, layer bits 00 an ADTS AAC stream.
+    """
+    head = data[:64]
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand == b"qt  ":
+            return "mov"
+        if brand in (b"M4A ", b"M4B ", b"M4P "):
+            return "m4a"
+        return "mp4"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "webm" if b"webm" in head else "mkv"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "wav"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "avi"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[:4] == b"fLaC":
+        return "flac"
+    if head[:3] == b"ID3":
+        return "mp3"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        layer = (head[1] >> 1) & 0x3
+        if layer == 0 and head[1] & 0xF0 == 0xF0:
+            return "aac"
+        if layer == 1:
+            return "mp3"
+    return None
+
+
+def probe_media(data: bytes) -> MediaInfo:
+    """Identify an uploaded video or audio file from its bytes and read its shape.
+
+    The format comes from the signature (:func:`sniff_media_format`); PyAV then
+    reads streams, size and duration without decoding more than it must.  An
+    MP4/MOV holding audio only counts as ``m4a`` audio; a WebM or Matroska file
+    without a video stream is rejected as unreadable (no audio WebM in the map).
+
+    :raises MediaProbeError: ``"format"`` when no known signature matches,
+        ``"unreadable"`` when the decoder fails or finds no usable stream.
+    """
+    fmt = sniff_media_format(data)
+    if fmt is None:
+        raise MediaProbeError("format", "no known video or audio signature")
+    import av  # heavy import; keep it off the module import path
+
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            videos = [s for s in container.streams.video if not _attached_picture(s)]
+            audios = list(container.streams.audio)
+            duration = _duration_s(container, videos or audios)
+            if videos:
+                stream = videos[0]
+                width, height = int(stream.width or 0), int(stream.height or 0)
+                if width <= 0 or height <= 0:
+                    raise MediaProbeError("unreadable", "video stream without a size")
+                frames = int(stream.frames or 0)
+                if frames <= 0 and stream.average_rate:
+                    frames = round(duration * float(stream.average_rate))
+                codec = stream.codec_context.name or ""
+            elif audios:
+                width = height = frames = 0
+                codec = ""
+            else:
+                raise MediaProbeError("unreadable", "no video or audio stream")
+    except MediaProbeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - PyAV raises many types on bad data
+        raise MediaProbeError("unreadable", str(exc)) from None
+    kind = "video" if videos else "audio"
+    if kind == "audio" and fmt in ("mp4", "mov"):
+        fmt = "m4a"
+    if kind == "video" and MEDIA_FORMATS[fmt][0] == "audio":
+        # A cover picture aside, audio containers hold no video we would accept.
+        kind = "audio"
+    if kind == "audio" and MEDIA_FORMATS[fmt][0] == "video":
+        raise MediaProbeError("unreadable", f"{fmt} file without a video stream")
+    return MediaInfo(kind=kind, format=fmt, mime=MEDIA_FORMATS[fmt][1], width=width,
+                     height=height, duration_s=duration, has_audio=bool(audios),
+                     frames=frames, video_codec=codec)
+
+
+def _attached_picture(stream) -> bool:
+    # MP3/M4A cover art shows up as a one-frame video stream.
+    try:
+        import av
+
+        return bool(stream.disposition & av.stream.Disposition.attached_pic)
+    except (AttributeError, TypeError):
+        return False
+
+
+def _duration_s(container, streams) -> float:
+    if container.duration:
+        return container.duration / 1_000_000
+    for stream in streams:
+        if stream.duration and stream.time_base:
+            return float(stream.duration * stream.time_base)
+    return 0.0

@@ -7,6 +7,7 @@ shared/providers/pixverse-platform.md section 3), so this module only names the 
 """
 from __future__ import annotations
 
+import re
 from enum import IntEnum
 from typing import Any
 
@@ -14,7 +15,12 @@ from ...contract import Contract, ContractError, FieldError
 
 
 class ErrCode(IntEnum):
-    """The ErrCodes the fake sends (a subset of the documented table)."""
+    """The documented ErrCodes (pixverse-platform.md section 3).
+
+    The adapter's own rules send the first group; the rest exist for faults, account
+    limits and moderation at submit (injected elsewhere), so every documented code
+    has a name and, through ``x-errcodes``, a message.
+    """
 
     SUCCESS = 0
     PARAM_EMPTY = 400011
@@ -27,8 +33,22 @@ class ErrCode(IntEnum):
     IMAGE_TOO_LARGE = 500030
     IMAGE_UNREADABLE = 500031
     IMAGE_FORMAT = 500032
+    IMAGE_SIZE = 500033
     IMAGE_PATH = 500042
+    CONTENT_DELETED = 500064
+    TEMPLATE_NOT_ACTIVATED = 500070
+    RESOLUTION_UNSUPPORTED = 500071
     INSUFFICIENT_BALANCE = 500090
+    # Not sent by the adapter's rules: the auth setting, faults, account limits.
+    INVALID_ACCOUNT = 400012
+    NO_PERMISSION = 500020
+    UPLOAD_FAILED = 500041
+    CONCURRENCY_LIMIT = 500044
+    IMAGE_MODERATED = 500054
+    EFFECT_ACTIVATION_LIMIT = 500060
+    PRE_MODERATION = 500063
+    HIGH_LOAD = 500069
+    DATABASE_ERROR = 500100
 
 
 class PixverseError(Exception):
@@ -60,22 +80,44 @@ def envelope(code: int, message: str, resp: Any = None) -> dict[str, Any]:
 
 
 # Field -> ErrCode for a too-long value; any other length error is a plain bad value.
-_TOO_LONG = {"prompt": ErrCode.PROMPT_TOO_LONG, "negative_prompt": ErrCode.NEGATIVE_PROMPT_TOO_LONG}
+_TOO_LONG = {"prompt": ErrCode.PROMPT_TOO_LONG, "restyle_prompt": ErrCode.PROMPT_TOO_LONG,
+             "negative_prompt": ErrCode.NEGATIVE_PROMPT_TOO_LONG}
+
+# A rule the contract states in prose-turned-schema names its ErrCode at the start of
+# its ``x-message`` ("400011 exactly one of ..."); a rule without one is 400017.
+_HINT_CODE = re.compile(r"^\s*(\d{6})\b")
+
+
+def _hinted(error: FieldError) -> ErrCode | None:
+    match = _HINT_CODE.match(error.hint or "")
+    if match is None:
+        return None
+    try:
+        return ErrCode(int(match.group(1)))
+    except ValueError:
+        return None
 
 
 def code_for(errors: list[FieldError]) -> ErrCode:
     """The one ErrCode for a request that failed its contract.
 
     Precedence mirrors how a Go binding layer fails (decode first, then required
-    checks, then value checks): wrong JSON type 400013; missing field 400011;
-    prompt / negative_prompt too long 400018 / 400019; anything else 400017.
+    checks, then value checks): wrong JSON type 400013; a missing field, or a rule
+    whose ``x-message`` names 400011 (neither of an either-or pair), 400011; a
+    ``prompt``/``restyle_prompt`` or ``negative_prompt`` too long, at any depth,
+    400018 / 400019; another code a rule names; anything else 400017.
     """
     kinds = {e.kind for e in errors}
     if "type" in kinds:
         return ErrCode.BAD_BINDING
-    if "required" in kinds:
+    hinted = [_hinted(e) for e in errors]
+    if "required" in kinds or ErrCode.PARAM_EMPTY in hinted:
         return ErrCode.PARAM_EMPTY
     for e in errors:
-        if e.kind == "maxLength" and e.field in _TOO_LONG:
-            return _TOO_LONG[e.field]
+        name = e.field.rsplit(".", 1)[-1]
+        if e.kind == "maxLength" and name in _TOO_LONG:
+            return _TOO_LONG[name]
+    for code in hinted:
+        if code is not None:
+            return code
     return ErrCode.INVALID_PARAM

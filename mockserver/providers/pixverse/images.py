@@ -43,14 +43,17 @@ class ImageInfo:
     height: int
 
 
-def inspect_image(data: bytes, max_bytes: int, max_side: int) -> ImageInfo:
+def inspect_image(data: bytes, max_bytes: int, max_side: int, min_side: int = 16) -> ImageInfo:
     """Identify ``data`` and enforce PixVerse's upload limits.
 
     :param max_bytes: largest accepted size in bytes.
     :param max_side: largest accepted width or height in pixels.
-    :raises PixverseError: 500030 over ``max_bytes`` or ``max_side``; 500032 not a
-        JPEG, PNG or WebP by its signature (whatever the file is called); 500031 a
-        JPEG, PNG or WebP signature over data Pillow cannot read (corrupt, truncated).
+    :param min_side: smallest accepted width or height in pixels (PixVerse documents
+        none; the fake's floor).
+    :raises PixverseError: 500030 over ``max_bytes`` or ``max_side``; 500033 under
+        ``min_side``; 500032 not a JPEG, PNG or WebP by its signature (whatever the
+        file is called); 500031 a JPEG, PNG or WebP signature over data Pillow cannot
+        read (corrupt, truncated).
     """
     if len(data) > max_bytes:
         raise PixverseError(ErrCode.IMAGE_TOO_LARGE)
@@ -70,6 +73,8 @@ def inspect_image(data: bytes, max_bytes: int, max_side: int) -> ImageInfo:
                 width, height = img.size
                 if max(width, height) > max_side:
                     raise PixverseError(ErrCode.IMAGE_TOO_LARGE)
+                if min(width, height) < min_side:
+                    raise PixverseError(ErrCode.IMAGE_SIZE)
                 # verify() walks the data without decoding pixels, so a corrupt file
                 # fails here at no memory cost even at 10000 x 10000.
                 img.verify()
