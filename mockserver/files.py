@@ -18,16 +18,28 @@ CDN. Anything else under ``/__files/`` is a JSON 404.
 
 from __future__ import annotations
 
+import asyncio
 import re
+from pathlib import Path
 
 from aiohttp import web
 
+from mockserver import faultwire
+from mockserver.engine.faults import (DRIBBLE_HEADER, FAULT_HEADER, FILES, LATENCY_HEADER,
+                                      TEST_ID_HEADER, Decision, FaultContext, FaultSet)
 from mockserver.engine.media import MediaLibrary, check_image_shape, check_video_shape
 from mockserver.engine.store import UploadStore
 
-__all__ = ["FILES_PREFIX", "NAME_PATTERN", "add_file_routes", "image_url", "upload_url", "video_url"]
+__all__ = ["FAULTS", "FILES_PREFIX", "NAME_PATTERN", "add_file_routes", "image_url", "upload_url",
+           "video_url"]
 
 FILES_PREFIX = "/__files"
+
+#: Where the media routes find the fault rules (set by ``admin.faults.add_fault_routes``).
+#: Rules reach ``/__files`` only with ``provider: files``; operations are ``video``,
+#: ``image`` and ``upload``.  Faults here: latency, connection faults and ``dribble_bps``
+#: (the whole file, 200, at that many bytes per second; Range is not honoured then).
+FAULTS = web.AppKey("pixverse_mock_faults", FaultSet)
 
 #: Allowed characters of the per-job ``name`` URL segment.
 NAME_PATTERN = r"[A-Za-z0-9_.:-]+"
@@ -38,7 +50,7 @@ _NAME_RE = re.compile(NAME_PATTERN)
 _NUM = r"[0-9]{1,6}"
 
 _VIDEO_ROUTE = (
-    f"{FILES_PREFIX}/videos/{{width:{_NUM}}}x{{height:{_NUM}}}"
+    f"{FILES_PREFIX}/{{kind:videos|videos-audio}}/{{width:{_NUM}}}x{{height:{_NUM}}}"
     f"/{{duration:{_NUM}}}s/{{name:{NAME_PATTERN}}}.mp4"
 )
 _IMAGE_ROUTE = (
@@ -51,8 +63,10 @@ def _check_name(name: str) -> None:
         raise ValueError(f"file name must match {NAME_PATTERN}, got {name!r}")
 
 
-def video_url(base_url: str, width: int, height: int, duration_s: int, name: str) -> str:
-    """Absolute URL of the placeholder video for a shape.
+def video_url(base_url: str, width: int, height: int, duration_s: int, name: str,
+              audio: bool = False) -> str:
+    """Absolute URL of the placeholder video for a shape (with an AAC tone track
+    when ``audio``, under ``/__files/videos-audio/``).
 
     :param base_url: server origin, e.g. ``"http://127.0.0.1:8000"``; a
         trailing slash is tolerated.
@@ -66,7 +80,7 @@ def video_url(base_url: str, width: int, height: int, duration_s: int, name: str
     check_video_shape(width, height, duration_s)
     _check_name(name)
     return (
-        f"{base_url.rstrip('/')}{FILES_PREFIX}/videos/"
+        f"{base_url.rstrip('/')}{FILES_PREFIX}/{'videos-audio' if audio else 'videos'}/"
         f"{width}x{height}/{duration_s}s/{name}.mp4"
     )
 
@@ -99,6 +113,50 @@ def _not_found() -> web.Response:
     return web.json_response({"message": "Not Found"}, status=404)
 
 
+def _file_decision(faults: FaultSet, request: web.Request, operation: str) -> Decision | None:
+    headers = request.headers
+    dribble = headers.get(DRIBBLE_HEADER)
+    fault = headers.get(FAULT_HEADER)
+    latency = headers.get(LATENCY_HEADER)
+    if not len(faults) and not (faults.directives and (dribble or fault or latency)):
+        return None
+    return faults.decide(FaultContext(
+        provider=FILES, operation=operation, test_id=headers.get(TEST_ID_HEADER),
+        fault_header=fault, latency_header=latency, dribble_header=dribble))
+
+
+async def _send(request: web.Request, operation: str, content_type: str,
+                path: Path | None = None, data: bytes | None = None) -> web.StreamResponse:
+    """Serve a file or bytes, with whatever faults the rules ask for on ``/__files``."""
+    faults = request.app.get(FAULTS)
+    decision = _file_decision(faults, request, operation) if faults is not None else None
+    if decision is None:
+        if path is not None:
+            return web.FileResponse(path, headers={"Content-Type": content_type})
+        return web.Response(body=data, content_type=content_type)
+    faults.record(FILES, operation, decision)
+    if decision.latency_s > 0:
+        await asyncio.sleep(decision.latency_s)
+    if decision.connection == "reset":
+        return faultwire.reset(request)
+    if decision.connection == "empty":
+        return faultwire.empty(request)
+    if decision.connection == "hang":
+        return await faultwire.hang(request, decision.hang_s, faults)
+    if data is None and path is not None and (decision.dribble_bps or decision.connection):
+        data = await asyncio.to_thread(path.read_bytes)
+    if decision.dribble_bps:
+        return await faultwire.dribble(request, data or b"", content_type, decision.dribble_bps)
+    if decision.connection in ("malformed", "truncated"):
+        resp = web.Response(body=data, headers={"Content-Type": content_type})
+        if decision.connection == "malformed":
+            return faultwire.malformed(resp)
+        return await faultwire.truncated(request, resp)
+    if path is not None:
+        return web.FileResponse(path, headers={"Content-Type": content_type})
+    return web.Response(body=data, content_type=content_type)
+
+
 def add_file_routes(app: web.Application, media: MediaLibrary, uploads: UploadStore | None = None) -> None:
     """Register the ``/__files/`` GET/HEAD routes on ``app``, serving from ``media``
     and, under ``/__files/uploads/{provider}/{id}/{name}``, the bytes in ``uploads``.
@@ -114,8 +172,8 @@ def add_file_routes(app: web.Application, media: MediaLibrary, uploads: UploadSt
             check_video_shape(*shape)
         except ValueError:
             return _not_found()
-        path = await media.video(*shape)
-        return web.FileResponse(path, headers={"Content-Type": "video/mp4"})
+        path = await media.video(*shape, info["kind"] == "videos-audio")
+        return await _send(request, "video", "video/mp4", path=path)
 
     async def get_image(request: web.Request) -> web.StreamResponse:
         info = request.match_info
@@ -125,14 +183,14 @@ def add_file_routes(app: web.Application, media: MediaLibrary, uploads: UploadSt
         except ValueError:
             return _not_found()
         path = await media.image(*shape)
-        return web.FileResponse(path, headers={"Content-Type": "image/png"})
+        return await _send(request, "image", "image/png", path=path)
 
     async def get_upload(request: web.Request) -> web.Response:
         info = request.match_info
         item = uploads.get(info["provider"], info["upload_id"]) if uploads is not None else None
         if item is None:
             return _not_found()
-        return web.Response(body=item.data, content_type=item.content_type)
+        return await _send(request, "upload", item.content_type, data=item.data)
 
     async def not_found(request: web.Request) -> web.Response:
         return _not_found()

@@ -7,6 +7,7 @@ whose inputs already passed the contract and return a ``Reply``.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, ClassVar
@@ -14,13 +15,21 @@ from typing import Any, Awaitable, Callable, ClassVar
 import orjson
 from aiohttp import web
 
+from .. import faultwire
 from ..contract import Contract, ContractError, FieldError, Operation, load_contract
 from ..engine import Engine
+from ..engine.faults import (FAULT_HEADER, LATENCY_HEADER, OUTCOME_HEADER, TEST_ID_HEADER, Decision,
+                             FaultContext, InjectedError, PlannedOutcome, planned_outcome)
+from ..engine.jobs import MODERATED
 from ..settings import Settings
 
 log = logging.getLogger("mockserver")
 
 JSON = "application/json"
+
+#: ``request[FAULTS_KEY]``: the kinds of faults injected into a request (for the journal).
+FAULTS_KEY: Any = (web.RequestKey("pixverse_mock_faults", list) if hasattr(web, "RequestKey")
+                   else "pixverse_mock.faults")
 
 
 @dataclass(slots=True)
@@ -84,6 +93,9 @@ class ProviderAdapter:
     upstream: ClassVar[str]
     client_base_path: ClassVar[str] = ""
     auth_hint: ClassVar[str]
+    # operationIds that submit a generation job (where outcome and moderation faults
+    # apply); None derives them: POST operations whose body schema has a `prompt`.
+    submit_operations: ClassVar[frozenset[str] | None] = None
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
@@ -93,6 +105,10 @@ class ProviderAdapter:
         missing = set(self.handlers) - set(self.contract.operations)
         if missing:
             raise ContractError(f"{self.contract_name}.yaml does not describe {sorted(missing)}")
+        self.submit_ops: frozenset[str] = self.submit_operations if self.submit_operations is not None \
+            else frozenset(op_id for op_id in self.handlers
+                           if self.contract.operation(op_id).method == "POST"
+                           and _has_property(self.contract.operation(op_id).body_schema, "prompt"))
 
     # hooks ---------------------------------------------------------------------------
     def api_key(self, request: web.Request) -> str | None:
@@ -115,6 +131,83 @@ class ProviderAdapter:
     async def around(self, call: Call, handler: Handler) -> Reply:
         """Wraps every handler (PixVerse uses it for trace-id replay)."""
         return await handler(call)
+
+    # faults (see engine/faults.py and docs/faults.md) -----------------------------------
+    def fault_statuses(self, op: Operation) -> frozenset[int]:
+        """HTTP error statuses this provider can send on ``op``: by default those its
+        contract documents for it."""
+        return frozenset(int(s) for s in op.raw.get("responses", {}) if s.isdigit() and int(s) >= 400)
+
+    def fault_supported(self, op: Operation, fault: InjectedError) -> bool:
+        """Whether ``fault_reply`` can answer ``fault`` on ``op``.  By default an HTTP
+        status the contract documents there (an ErrCode alone is PixVerse's business)."""
+        return fault.status is not None and fault.status in self.fault_statuses(op)
+
+    def fault_reply(self, op: Operation, request: web.Request, fault: InjectedError) -> Reply | None:
+        """The provider's answer to an injected error.  By default: 401 is the adapter's
+        own ``auth_error``; any other status the contract's documented example body for
+        ``op`` and that status, its ``message`` replaced by ``fault.message``; a 429 carries
+        ``Retry-After``.  None for moderation at submit: the job is accepted and reads as
+        moderated from its first poll (what a reseller relaying an upstream rejection
+        shows).  Adapters whose bodies are dynamic override this."""
+        if fault.moderation or fault.status is None:
+            return None
+        if fault.status == 401:
+            reply = self.auth_error(op, request, missing=False)
+        else:
+            reply = Reply(_documented_example(op, fault.status), fault.status)
+        if fault.message is not None and isinstance(reply.body, dict) and "message" in reply.body:
+            reply.body = {**reply.body, "message": fault.message}
+        return with_retry_after(reply, fault)
+
+    def _fault_decision(self, op: Operation, request: web.Request, key: str, body: Any) -> Decision | None:
+        faults = self.engine.faults
+        headers = request.headers
+        prompt = body.get("prompt") if isinstance(body, dict) else None
+        if not faults.armed(key, prompt, headers):
+            return None
+        return faults.decide(FaultContext(
+            provider=self.name, operation=op.operation_id, submit=op.operation_id in self.submit_ops,
+            api_key=key, test_id=headers.get(TEST_ID_HEADER),
+            prompt=prompt if isinstance(prompt, str) else None,
+            fault_header=headers.get(FAULT_HEADER), latency_header=headers.get(LATENCY_HEADER),
+            outcome_header=headers.get(OUTCOME_HEADER),
+            supports=lambda fault: self.fault_supported(op, fault),
+        ))
+
+    async def _with_faults(self, call: Call, handler: Handler, decision: Decision) -> web.StreamResponse:
+        """Apply ``decision`` to one request: wait, drop the connection, answer with an
+        error, or run the handler with a planned outcome and maybe mangle its answer."""
+        op, request = call.op, call.request
+        kinds = self.engine.faults.record(self.name, op.operation_id, decision)
+        request[FAULTS_KEY] = kinds
+        if decision.latency_s > 0:
+            await asyncio.sleep(decision.latency_s)
+        if decision.connection == "reset":
+            return faultwire.reset(request)
+        if decision.connection == "empty":
+            return faultwire.empty(request)
+        if decision.connection == "hang":
+            return await faultwire.hang(request, decision.hang_s, self.engine.faults)
+        planned = PlannedOutcome(decision.outcome) if decision.outcome else None
+        reply = None
+        if decision.error is not None:
+            reply = self.fault_reply(op, request, decision.error)
+            if reply is None:  # moderation at submit on a provider that accepts, then fails
+                planned = PlannedOutcome(MODERATED, immediate=True)
+        if reply is None:
+            with planned_outcome(planned):
+                reply = await self.around(call, handler)
+        resp = self.respond(op, reply)
+        if kinds:
+            resp.headers["X-Mock-Fault-Injected"] = ",".join(kinds)
+        if decision.problems:
+            resp.headers["X-Mock-Fault-Error"] = _header_text(" | ".join(decision.problems))
+        if decision.connection == "malformed":
+            return faultwire.malformed(resp)
+        if decision.connection == "truncated":
+            return await faultwire.truncated(request, resp)
+        return resp
 
     # shared machinery --------------------------------------------------------------
     def key_accepted(self, key: str) -> bool:
@@ -179,8 +272,46 @@ class ProviderAdapter:
             if errors:
                 return self.respond(op, self.invalid(op, request, errors))
             call = Call(request, op, key, _integral(body), query, path, self.base_url(request),
-                        request.headers.get("X-Mock-Test-Id"))
+                        request.headers.get(TEST_ID_HEADER))
+            decision = self._fault_decision(op, request, key, body)
+            if decision is not None:
+                return await self._with_faults(call, handler, decision)
             return self.respond(op, await self.around(call, handler))
 
         endpoint.__name__ = op.operation_id
         return endpoint
+
+
+def _has_property(schema: Any, name: str) -> bool:
+    """Whether a (dereferenced) JSON Schema declares property ``name`` anywhere."""
+    if isinstance(schema, dict):
+        if name in (schema.get("properties") or {}):
+            return True
+        return any(_has_property(v, name) for v in schema.values() if isinstance(v, (dict, list)))
+    if isinstance(schema, list):
+        return any(_has_property(v, name) for v in schema)
+    return False
+
+
+def _documented_example(op: Operation, status: int) -> Any:
+    """The example body the contract documents for ``op`` answering ``status``."""
+    media = ((op.raw.get("responses", {}).get(str(status)) or {}).get("content") or {}).get(JSON) or {}
+    if "example" in media:
+        return media["example"]
+    for example in (media.get("examples") or {}).values():
+        if isinstance(example, dict) and "value" in example:
+            return example["value"]
+    return {"message": str(status)}
+
+
+def _header_text(text: str, limit: int = 1000) -> str:
+    """``text`` safe for a header value: ASCII, no control characters, bounded."""
+    text = text.encode("ascii", "backslashreplace").decode()
+    return "".join(c if " " <= c <= "~" else " " for c in text)[:limit]
+
+
+def with_retry_after(reply: Reply, fault: InjectedError) -> Reply:
+    """Add ``Retry-After`` (seconds) to an injected HTTP 429."""
+    if reply.status == 429 and fault.retry_after > 0:
+        reply.headers = {**reply.headers, "Retry-After": str(fault.retry_after)}
+    return reply

@@ -40,7 +40,8 @@ from ...contract import FieldError, Operation
 from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job
 from ...engine.media import video_dimensions
 from ...files import video_url
-from ..base import Call, ProviderAdapter, Reply
+from ...engine.faults import InjectedError
+from ..base import Call, ProviderAdapter, Reply, with_retry_after
 
 STATUS = {QUEUED: "queued", RUNNING: "generating", SUCCEEDED: "completed",
           FAILED: "error", MODERATED: "error"}
@@ -73,6 +74,19 @@ UNAUTHORIZED = ("This request requires a valid API key. You can create a new API
 BODY_INVALID = "Body validation error"
 QUERY_INVALID = "Query validation error"
 NOT_FOUND = "Not Found"
+
+# Injected HTTP errors (faults): the messages of docs/errors-and-messages (see the contract).
+FAULT_MESSAGES = {
+    400: BODY_INVALID,
+    403: ("You've run out of credits. Please top up your balance or update your payment method "
+          "to continue: https://aimlapi.com/app/billing/"),
+    404: NOT_FOUND,
+    429: "Too Many Requests",
+    500: "Internal server error",
+    502: "Bad Gateway",
+    503: "Service unavailable",
+    504: "Generation timeout",
+}
 
 _ZOD_TYPES = {"integer": "number", "number": "number", "string": "string", "boolean": "boolean",
               "object": "object", "array": "array", "null": "null"}
@@ -193,6 +207,14 @@ class AimlapiAdapter(ProviderAdapter):
         if outside:
             return self._error(request, 400, "\n".join([QUERY_INVALID, *_lines(outside)]))
         return self._error(request, 400, "\n".join([BODY_INVALID, *_lines(errors)]))
+
+    def fault_reply(self, op: Operation, request: web.Request, fault: InjectedError) -> Reply | None:
+        """Injected errors in the gateway's body, with this request's path, a fresh
+        requestId and the time; moderation at submit is accepted, then ``error``."""
+        if fault.moderation or fault.status is None or fault.status == 401:
+            return super().fault_reply(op, request, fault)
+        message = fault.message or FAULT_MESSAGES[fault.status]
+        return with_retry_after(self._error(request, fault.status, message), fault)
 
     def _error(self, request: web.Request, status: int, message: str) -> Reply:
         return Reply({

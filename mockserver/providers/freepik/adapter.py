@@ -14,6 +14,7 @@ from ...contract import FieldError, Operation
 from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job
 from ...engine.media import video_dimensions
 from ...files import video_url
+from ...engine.faults import InjectedError
 from ..base import Call, ProviderAdapter, Reply
 
 STATUS = {QUEUED: "CREATED", RUNNING: "IN_PROGRESS", SUCCEEDED: "COMPLETED",
@@ -92,6 +93,14 @@ class FreepikAdapter(ProviderAdapter):
         if any(e.location == "path" for e in errors):
             return self._not_found()
         return self._problem([{"name": e.field or "body", "reason": _reason(e)} for e in errors])
+
+    def fault_reply(self, op: Operation, request: web.Request, fault: InjectedError) -> Reply | None:
+        """Injected errors: the documented bodies (base), but a 400 names no field, as
+        nothing in the request was wrong; moderation at submit is accepted, then FAILED."""
+        if fault.status == 400:
+            body = {"message": fault.message or _DIDNT_VALIDATE, "invalid_params": []}
+            return Reply({"problem": body} if self.settings.freepik.problem_wrapped else body, 400)
+        return super().fault_reply(op, request, fault)
 
     @staticmethod
     def _not_found() -> Reply:

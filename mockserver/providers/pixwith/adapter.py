@@ -25,7 +25,8 @@ from ...contract import FieldError, Operation
 from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job
 from ...engine.media import video_dimensions
 from ...files import video_url
-from ..base import Call, ProviderAdapter, Reply
+from ...engine.faults import InjectedError
+from ..base import Call, ProviderAdapter, Reply, with_retry_after
 
 STATUS = {QUEUED: 1, RUNNING: 1, SUCCEEDED: 2, FAILED: 3, MODERATED: 3}
 
@@ -58,6 +59,15 @@ def _reason(error: FieldError) -> str:
     if error.kind == "maxItems":
         return f"{name} must hold at most {d.get('limit')} item(s)"
     return f"{name} is not valid"
+
+
+# Injected errors (faults).  Business errors stay in-band (HTTP 200, `code` 0) like every
+# documented pixwith error; rate limits and server failures come from in front of the
+# app, as the HTTP status with the same envelope (inferred, see the contract's x-fake-notes).
+IN_BAND_FAULTS = {400: "Invalid parameter", 401: "Invalid API KEY", 403: "Credits not enough",
+                  404: "Task not found"}
+HTTP_FAULTS = {429: "Too many requests", 500: "Internal server error", 502: "Bad gateway",
+               503: "Service unavailable", 504: "Gateway timeout"}
 
 
 def _error(message: str) -> Reply:
@@ -95,6 +105,18 @@ class PixwithAdapter(ProviderAdapter):
 
     def malformed_body(self, op: Operation, request: web.Request) -> Reply:
         return _error("Invalid JSON body")
+
+    def fault_statuses(self, op: Operation) -> frozenset[int]:
+        in_band = {400, 401, 403} | ({404} if op.operation_id == "get_task" else set())
+        return frozenset(in_band) | super().fault_statuses(op)
+
+    def fault_reply(self, op: Operation, request: web.Request, fault: InjectedError) -> Reply | None:
+        if fault.moderation or fault.status is None:
+            return super().fault_reply(op, request, fault)
+        if fault.status in IN_BAND_FAULTS:
+            return _error(fault.message or IN_BAND_FAULTS[fault.status])
+        body = {"code": 0, "message": fault.message or HTTP_FAULTS[fault.status], "data": None}
+        return with_retry_after(Reply(body, fault.status), fault)
 
     def invalid(self, op: Operation, request: web.Request, errors: list[FieldError]) -> Reply:
         # The model decides which options are valid, so a wrong model_id is the one answer.

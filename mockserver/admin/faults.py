@@ -1,0 +1,117 @@
+"""``/__admin/faults``: list, add and remove fault rules at run time.
+
+- ``GET /__admin/faults[?test_id=T]`` -> 200 ``{"faults": [rule...], "injected":
+  [{"provider", "kind", "count"}...], "hanging": n, "recent": [...]}``; each rule is
+  its fields (``mockserver.engine.faults.FaultRule``) plus ``source`` (profile | admin),
+  ``seen``, ``fired`` and ``remaining`` (None without ``times``).
+- ``POST /__admin/faults`` with one rule or a list of rules -> 201 ``{"faults":
+  [rule...]}``; an ``id`` already present is replaced.  400 ``{"message", "errors"}``
+  for a body that is not a valid rule (nothing is added then).
+- ``GET /__admin/faults/{id}`` -> 200 rule, 404 ``{"message"}``.
+- ``DELETE /__admin/faults/{id}`` -> 200 ``{"deleted": 1}``, 404 ``{"message"}``.
+- ``DELETE /__admin/faults[?test_id=T]`` -> 200 ``{"deleted": n}``: every rule (the
+  profile's too), or only the rules of test ``T``.
+
+An empty ``test_id`` is a 400 ``{"message"}``.
+
+Talks to the engine only.  Also hands the rules to the ``/__files`` routes
+(``files.FAULTS``) so media downloads can be slowed or broken.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+from pydantic import ValidationError
+
+from ..engine import Engine
+from ..engine.faults import FaultRule
+from ..files import FAULTS
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+
+
+def _error(message: str, status: int = 400, errors: list[Any] | None = None) -> web.Response:
+    body: dict[str, Any] = {"message": message}
+    if errors is not None:
+        body["errors"] = errors
+    return _json(body, status)
+
+
+def _nulls(value: Any, where: str = "") -> list[str]:
+    """Fields sent as JSON null (the contract allows none; leave a field out instead)."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items()
+                for p in ([f"{where}{k}"] if v is None else _nulls(v, f"{where}{k}."))]
+    return []
+
+
+def _test_id(request: web.Request) -> tuple[str | None, web.Response | None]:
+    test_id = request.query.get("test_id")
+    if test_id is not None and not test_id:
+        return None, _error("test_id must not be empty")
+    return test_id, None
+
+
+def add_fault_routes(app: web.Application, engine: Engine) -> None:
+    """Register the ``/__admin/faults`` routes and let ``/__files`` see the rules."""
+    faults = engine.faults
+    app[FAULTS] = faults
+
+    def shown(rule_id: str) -> dict[str, Any] | None:
+        return next((r for r in faults.list() if r["id"] == rule_id), None)
+
+    async def list_faults(request: web.Request) -> web.Response:
+        test_id, bad = _test_id(request)
+        if bad is not None:
+            return bad
+        injected = [{"provider": p, "kind": k, "count": n} for (p, k), n in sorted(faults.counts.items())]
+        return _json({"faults": faults.list(test_id), "injected": injected,
+                      "hanging": faults.hanging, "recent": list(faults.log)[-50:]})
+
+    async def add_faults(request: web.Request) -> web.Response:
+        try:
+            body = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            return _error("body must be JSON: a fault rule or a list of them")
+        items = body if isinstance(body, list) else [body]
+        if not items or not all(isinstance(i, dict) for i in items):
+            return _error("body must be a fault rule (object) or a non-empty list of them")
+        rules, errors = [], []
+        for n, item in enumerate(items):
+            errors += [{"rule": n, "field": field, "message": "leave the field out instead of null"}
+                       for field in _nulls(item)]
+            try:
+                rules.append(FaultRule.model_validate(item))
+            except ValidationError as exc:
+                errors += [{"rule": n, "field": ".".join(map(str, e["loc"])) or None, "message": e["msg"]}
+                           for e in exc.errors()]
+        if errors:
+            return _error("invalid fault rule", errors=errors)
+        added = [faults.add(rule).id for rule in rules]
+        return _json({"faults": [shown(rule_id) for rule_id in added]}, 201)
+
+    async def get_fault(request: web.Request) -> web.Response:
+        rule = shown(request.match_info["fault_id"])
+        return _json(rule) if rule is not None else _error("fault not found", 404)
+
+    async def delete_fault(request: web.Request) -> web.Response:
+        if not faults.remove(request.match_info["fault_id"]):
+            return _error("fault not found", 404)
+        return _json({"deleted": 1})
+
+    async def delete_faults(request: web.Request) -> web.Response:
+        test_id, bad = _test_id(request)
+        if bad is not None:
+            return bad
+        deleted = faults.remove_all() if test_id is None else faults.clear(test_id)
+        return _json({"deleted": deleted})
+
+    app.router.add_get("/__admin/faults", list_faults)
+    app.router.add_post("/__admin/faults", add_faults)
+    app.router.add_delete("/__admin/faults", delete_faults)
+    app.router.add_get("/__admin/faults/{fault_id}", get_fault)
+    app.router.add_delete("/__admin/faults/{fault_id}", delete_fault)
