@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .admin import add_admin_routes
+from .admin import METRICS, add_admin_routes, request_recorder
+from .admin.faults import add_fault_routes
 from .engine import Engine
 from .files import add_file_routes
 from .providers import PROVIDERS
@@ -38,4 +39,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[ADAPTERS] = adapters
     add_file_routes(app, engine.media, engine.uploads)
     add_admin_routes(app, engine, adapters)
+    add_fault_routes(app, engine)
+    # Outermost middleware: the journal and metrics see every answer, injected faults
+    # and latency included.
+    app.middlewares.insert(0, request_recorder(app, engine, adapters, app[METRICS]))
     return app

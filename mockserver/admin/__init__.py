@@ -1,62 +1,285 @@
-"""The control plane under ``/__admin/``: health, clock and job inspection.
+"""The control plane under ``/__admin/``: health, clock, reset, jobs, journal,
+metrics and a read-only HTML page.  ``contracts/admin.yaml`` describes every route.
 
-Talks to the engine, never to providers (it only reads adapters' violation lists).
+Talks to the engine, never to providers: it reads the adapters only to learn which
+route is which operation and where each provider carries its API key.  Fault routes
+(``/__admin/faults``) live in ``admin/faults.py``.
+
+Errors are ``{"message": ...}`` with 400 (bad input), 404 (unknown job) or 409 (a
+journal verification that did not hold).
 """
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import Any, Awaitable, Callable
 
+import orjson
 from aiohttp import web
 
+from ..contract import Contract, load_contract
 from ..engine import Engine
+from ..engine.jobs import Job
+from ..engine.journal import FILTERS, mask_key
+from .metrics import CONTENT_TYPE_LATEST, Metrics
+from .page import render
+from .recorder import request_recorder
+
+__all__ = ["ADMIN_CONTRACT", "ADMIN_VIOLATIONS", "METRICS", "add_admin_routes", "request_recorder"]
+
+log = logging.getLogger("mockserver")
+
+METRICS = web.AppKey("metrics", Metrics)
+ADMIN_CONTRACT = web.AppKey("admin_contract", Contract)
+# Strict mode: every way an admin answer broke contracts/admin.yaml (should stay empty).
+ADMIN_VIOLATIONS = web.AppKey("admin_violations", list)
+
+AdminHandler = Callable[[web.Request, Any], Awaitable[web.Response]]
+
+# Default and largest page size for list endpoints.
+DEFAULT_LIMIT = 100
+# Entries a failed verification shows (the newest matching ones).
+VERIFY_SHOWN = 20
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+def _bad(message: str) -> web.Response:
+    return _json({"message": message}, status=400)
+
+
+def contract_checked(contract: Contract, op_id: str, handler: AdminHandler, *, strict: bool,
+                     violations: list[str]) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """An aiohttp handler that checks path, query and JSON body against the admin
+    contract (400 ``{"message"}`` listing every problem) and calls ``handler(request,
+    body)``; in strict mode a JSON answer that breaks the contract becomes a loud 500."""
+    op = contract.operation(op_id)
+    takes_body = "application/json" in op.body_media_types
+
+    async def endpoint(request: web.Request) -> web.Response:
+        errors = []
+        for location, values in (("path", request.match_info), ("query", request.query)):
+            typed = contract.coerce_params(op, location, dict(values))
+            errors += contract.check_params(op, location, typed)
+        body: Any = None
+        if takes_body:
+            raw = await request.read()
+            if raw.strip():
+                try:
+                    body = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    return _bad("the body is not valid JSON")
+                body = _integral(body)
+                errors += contract.check_body(op, body)
+            elif op.body_required:
+                return _bad("a JSON object body is required")
+        if errors:
+            return _bad("; ".join(f"{e.location} {e.field or '(root)'}: {e.message}" for e in errors))
+        response = await handler(request, body)
+        if strict and response.content_type == "application/json":
+            problems = contract.check_response(op, response.status, response.content_type,
+                                               orjson.loads(response.body))
+            if problems:
+                violations.extend(problems)
+                log.error("admin contract violation: %s", problems)
+                return _json({"message": "pixverse-mock strict mode: admin answer broke its contract",
+                              "violations": problems}, status=500)
+        return response
+
+    endpoint.__name__ = op_id
+    return endpoint
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema counts 3.0 as an integer; hand handlers 3."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
+
+
+def _int_query(request: web.Request, name: str, default: int | None) -> int | None:
+    """An integer query parameter the contract already checked."""
+    raw = request.query.get(name)
+    return default if raw is None else int(raw)
+
+
+def job_view(engine: Engine, job: Job, *, full: bool = False) -> dict[str, Any]:
+    """A job as the admin API shows it; ``full`` adds the accepted request body."""
+    view = {
+        "id": job.id, "provider": job.provider, "kind": job.kind,
+        "status": engine.status(job), "outcome": job.plan.outcome,
+        "test_id": job.test_id, "api_key": mask_key(job.api_key),
+        "created_at": job.created_at, "finishes_at": job.finishes_at,
+        "queue_s": job.plan.queue_s, "run_s": job.plan.run_s, "polls": job.polls,
+        "forced": job.forced, "forced_at": job.forced_at,
+        "width": job.width, "height": job.height, "duration": job.duration,
+        "outputs": job.outputs, "cost": job.cost,
+    }
+    if full:
+        view["request"] = job.request
+    return view
+
+
+def _clock(engine: Engine) -> dict[str, Any]:
+    return {"now": engine.clock.now(), "scale": engine.clock.scale, "frozen": engine.clock.frozen}
 
 
 def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, Any]) -> None:
-    async def health(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "jobs": len(engine.jobs)})
+    """Register the admin routes and the app's ``Metrics`` (``app[METRICS]``).
 
-    async def clock_get(request: web.Request) -> web.Response:
-        return web.json_response(_clock(engine))
+    The journal/metrics middleware is separate (``request_recorder``) so
+    ``create_app`` places it, outermost, where it can see every answer.
+    """
+    metrics = Metrics(engine)
+    app[METRICS] = metrics
+    contract = load_contract(engine.settings.contracts_dir, "admin")
+    app[ADMIN_CONTRACT] = contract
+    violations: list[str] = []
+    app[ADMIN_VIOLATIONS] = violations
 
-    async def clock_post(request: web.Request) -> web.Response:
-        """Body: ``{"advance": seconds}``, ``{"freeze": bool}``, ``{"scale": x}``.
-        400 ``{"message": ...}`` for anything else or a negative advance."""
+    async def page(request: web.Request, _: None) -> web.Response:
+        q = request.query
+        html = render(engine, test_id=q.get("test_id"), provider=q.get("provider"),
+                      limit=_int_query(request, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT,
+                      refresh=_int_query(request, "refresh", None))
+        return web.Response(text=html, content_type="text/html", headers={
+            # Nothing on the page runs; make sure nothing injected could either.
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+            "Cache-Control": "no-store",
+        })
+
+    async def page_redirect(request: web.Request) -> web.Response:
+        raise web.HTTPMovedPermanently(location="/__admin/")
+
+    async def health(request: web.Request, _: None) -> web.Response:
+        return _json({"status": "ok", "jobs": len(engine.jobs), "journal": len(engine.journal),
+                      "faults": len(engine.faults)})
+
+    async def clock_get(request: web.Request, _: None) -> web.Response:
+        return _json(_clock(engine))
+
+    async def clock_post(request: web.Request, body: dict[str, Any]) -> web.Response:
+        """Any of ``{"scale": x, "freeze": bool, "advance": seconds}``, in that order."""
         try:
-            body = await request.json()
-            if not isinstance(body, dict):
-                raise ValueError("body must be an object")
             if "scale" in body:
                 engine.clock.set_scale(float(body["scale"]))
             if "freeze" in body:
                 engine.clock.freeze() if body["freeze"] else engine.clock.unfreeze()
             if "advance" in body:
                 engine.clock.advance(float(body["advance"]))
-        except (ValueError, TypeError) as exc:
-            return web.json_response({"message": str(exc)}, status=400)
-        return web.json_response(_clock(engine))
+        except (ValueError, OverflowError) as exc:
+            return _bad(str(exc))
+        return _json(_clock(engine))
 
-    async def reset(request: web.Request) -> web.Response:
-        engine.reset()
-        return web.json_response({"status": "reset"})
+    async def reset(request: web.Request, body: dict[str, Any] | None) -> web.Response:
+        """Everything, or one test id (body ``{"test_id"}`` or ``?test_id=``)."""
+        test_id = (body or {}).get("test_id", request.query.get("test_id"))
+        dropped = engine.reset(test_id)
+        return _json({"status": "reset", "test_id": test_id, **dropped})
 
-    async def job_get(request: web.Request) -> web.Response:
-        job = engine.get_job(request.match_info["provider"], request.match_info["job_id"])
+    async def jobs_list(request: web.Request, _: None) -> web.Response:
+        q = request.query
+        jobs = engine.find_jobs(provider=q.get("provider"), status=q.get("status"),
+                                test_id=q.get("test_id"), api_key=q.get("api_key"), kind=q.get("kind"))
+        limit = _int_query(request, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT
+        return _json({"count": len(jobs), "jobs": [job_view(engine, j) for j in reversed(jobs[-limit:])]})
+
+    def _job(request: web.Request) -> Job | None:
+        return engine.get_job(request.match_info["provider"], request.match_info["job_id"])
+
+    async def job_get(request: web.Request, _: None) -> web.Response:
+        job = _job(request)
         if job is None:
-            return web.json_response({"message": "job not found"}, status=404)
-        return web.json_response({
-            "id": job.id, "provider": job.provider, "kind": job.kind,
-            "status": engine.status(job), "created_at": job.created_at,
-            "finishes_at": job.finishes_at, "polls": job.polls,
-            "width": job.width, "height": job.height, "duration": job.duration,
-            "outputs": job.outputs, "outcome": job.plan.outcome,
-        })
+            return _json({"message": "job not found"}, status=404)
+        return _json(job_view(engine, job, full=True))
 
-    app.router.add_get("/__admin/health", health)
-    app.router.add_get("/__admin/clock", clock_get)
-    app.router.add_post("/__admin/clock", clock_post)
-    app.router.add_post("/__admin/reset", reset)
-    app.router.add_get("/__admin/jobs/{provider}/{job_id}", job_get)
+    async def job_force(request: web.Request, body: dict[str, Any]) -> web.Response:
+        """``{"status": state}``: the job reports that state from now on."""
+        job = _job(request)
+        if job is None:
+            return _json({"message": "job not found"}, status=404)
+        engine.force(job, body["status"])
+        return _json(job_view(engine, job, full=True))
 
+    def _criteria(source: Any) -> dict[str, Any]:
+        return {k: source[k] for k in FILTERS if k in source and source[k] is not None}
 
-def _clock(engine: Engine) -> dict[str, Any]:
-    return {"now": engine.clock.now(), "scale": engine.clock.scale, "frozen": engine.clock.frozen}
+    async def journal_get(request: web.Request, _: None) -> web.Response:
+        """Entries matching the query filters, newest first."""
+        unknown = set(request.query) - set(FILTERS) - {"limit", "since"}
+        if unknown:
+            return _bad(f"unknown parameter(s): {', '.join(sorted(unknown))}")
+        try:
+            entries = engine.journal.find(_criteria(request.query), since=_int_query(request, "since", None))
+        except ValueError as exc:
+            return _bad(str(exc))
+        limit = _int_query(request, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT
+        return _json({"count": len(entries), "size": len(engine.journal), "capacity": engine.journal.max_entries,
+                      "evicted": engine.journal.evicted, "entries": [e.to_dict() for e in reversed(entries[-limit:])]})
+
+    async def journal_delete(request: web.Request, _: None) -> web.Response:
+        test_id = request.query.get("test_id")
+        return _json({"journal": engine.journal.clear(test_id), "test_id": test_id})
+
+    async def journal_verify(request: web.Request, body: dict[str, Any]) -> web.Response:
+        """Filters plus ``times`` (exactly), or ``at_least``/``at_most``; with no
+        count, at least once.  200 when it holds, 409 with what was seen."""
+        bounds = {k: body[k] for k in ("times", "at_least", "at_most") if k in body}
+        if not bounds:
+            bounds = {"at_least": 1}
+        criteria = _criteria(body)
+        try:
+            matched = engine.journal.find(criteria)
+        except ValueError as exc:
+            return _bad(str(exc))
+        n = len(matched)
+        ok = (n == bounds["times"]) if "times" in bounds else (
+            n >= bounds.get("at_least", 0) and n <= bounds.get("at_most", n))
+        result: dict[str, Any] = {"ok": ok, "count": n, "expected": bounds, "criteria": {
+            k: (mask_key(str(v)) if k == "api_key" else v) for k, v in criteria.items()}}
+        if not ok:
+            words = {"times": "exactly", "at_least": "at least", "at_most": "at most"}
+            wanted = " and ".join(f"{words[k]} {v}" for k, v in bounds.items())
+            result["message"] = f"expected {wanted} matching request(s), saw {n}"
+            if engine.journal.evicted:
+                result["message"] += f" ({engine.journal.evicted} older entries were evicted from the journal)"
+            result["seen"] = [e.to_dict() for e in matched[-VERIFY_SHOWN:]]
+            # What did happen in the same scope, to spot a near miss (wrong task id, op...).
+            scope = {k: criteria[k] for k in ("provider", "test_id") if k in criteria}
+            tally: dict[tuple[str, str, int], int] = {}
+            for e in engine.journal.find(scope):
+                key = (e.operation or "(no route)", e.task_id or "", e.status)
+                tally[key] = tally.get(key, 0) + 1
+            result["nearby"] = [{"operation": o, "task_id": t or None, "status": st, "count": c}
+                                for (o, t, st), c in sorted(tally.items())]
+        return _json(result, status=200 if ok else 409)
+
+    async def metrics_get(request: web.Request, _: None) -> web.Response:
+        resp = web.Response(body=metrics.render())
+        resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return resp
+
+    def route(method: str, path: str, op_id: str, handler: AdminHandler) -> None:
+        app.router.add_route(method, path, contract_checked(
+            contract, op_id, handler, strict=engine.settings.strict, violations=violations))
+
+    app.router.add_get("/__admin", page_redirect)
+    route("GET", "/__admin/", "admin_page", page)
+    route("GET", "/__admin/health", "get_health", health)
+    route("GET", "/__admin/clock", "get_clock", clock_get)
+    route("POST", "/__admin/clock", "set_clock", clock_post)
+    route("POST", "/__admin/reset", "reset", reset)
+    route("GET", "/__admin/jobs", "list_jobs", jobs_list)
+    # Any character, slashes and newlines too: AI/ML API ids can hold "/".
+    job_path = r"/__admin/jobs/{provider}/{job_id:[\s\S]+}"
+    route("GET", job_path, "get_job", job_get)
+    route("POST", job_path, "force_job", job_force)
+    route("GET", "/__admin/journal", "query_journal", journal_get)
+    route("DELETE", "/__admin/journal", "clear_journal", journal_delete)
+    route("POST", "/__admin/journal/verify", "verify_journal", journal_verify)
+    route("GET", "/__admin/metrics", "get_metrics", metrics_get)

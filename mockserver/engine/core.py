@@ -8,8 +8,10 @@ from typing import Any
 
 from ..settings import Settings
 from .clock import VirtualClock
+from .faults import FaultSet, current_planned_outcome, fault_rng
 from .idempotency import IdempotencyStore
-from .jobs import FAILED, MODERATED, SUCCEEDED, Job, Plan
+from .jobs import FAILED, MODERATED, STATES, SUCCEEDED, Job, Plan
+from .journal import DEFAULT_MAX_ENTRIES, Journal
 from .ledger import Ledger
 from .media import MediaLibrary
 from .store import JobStore, UploadStore
@@ -34,6 +36,13 @@ class Engine:
         # Replayed answers per (provider-scoped) idempotency key, e.g. PixVerse Ai-trace-id.
         self.idempotency: IdempotencyStore = IdempotencyStore()
         self.media = MediaLibrary(settings.media_cache_dir)
+        # Fault rules (profile + admin) and per-request directives; draws from its own
+        # seeded rng.  ``fault_counts[(provider, kind)]`` counts every injected fault.
+        self.faults = FaultSet(fault_rng(settings.seed), settings.faults,
+                               directives=settings.fault_directives)
+        self.fault_counts = self.faults.counts
+        # What provider routes answered, newest last; written by the admin middleware.
+        self.journal = Journal(getattr(settings, "journal_max_entries", DEFAULT_MAX_ENTRIES))
 
     # ids ---------------------------------------------------------------------------
     def new_uuid(self) -> str:
@@ -85,15 +94,24 @@ class Engine:
         request: dict[str, Any] | None = None,
         cost: int = 0,
         test_id: str | None = None,
+        outcome: str | None = None,
     ) -> Job:
+        """Create and store a job.  ``outcome`` overrides the planned one; without it a
+        fault's planned outcome (``faults.planned_outcome``) applies, if any."""
         now = self.now()
+        plan = self.plan(quality, duration)
+        planned = current_planned_outcome()
+        if outcome is not None:
+            plan.outcome = outcome
+        elif planned is not None:
+            plan.outcome = planned.outcome
         job = Job(
             id=job_id,
             provider=provider,
             kind=kind,
             api_key=api_key,
             created_at=now,
-            plan=self.plan(quality, duration),
+            plan=plan,
             width=width,
             height=height,
             duration=duration,
@@ -102,6 +120,8 @@ class Engine:
             test_id=test_id,
             cost=cost,
         )
+        if planned is not None and planned.immediate and outcome is None:
+            job.forced, job.forced_at = planned.outcome, now
         self.jobs.add(job, now)
         return job
 
@@ -122,8 +142,64 @@ class Engine:
     def list_jobs(self, provider: str, api_key: str, kind: str) -> list[Job]:
         return self.jobs.owned(provider, api_key, kind, self.now())
 
-    def reset(self) -> None:
-        self.jobs.clear()
-        self.uploads.clear()
-        self.ledger.clear()
-        self.idempotency.clear()
+    def find_jobs(
+        self,
+        provider: str | None = None,
+        status: str | None = None,
+        test_id: str | None = None,
+        api_key: str | None = None,
+        kind: str | None = None,
+    ) -> list[Job]:
+        """Live jobs matching every given filter, oldest first (reads count no polls)."""
+        now = self.now()
+        out = []
+        for job in self.jobs.all():
+            if ((provider is not None and job.provider != provider)
+                    or (test_id is not None and job.test_id != test_id)
+                    or (api_key is not None and job.api_key != api_key)
+                    or (kind is not None and job.kind != kind)):
+                continue
+            if self.jobs.get(job.provider, job.id, now) is None:  # expired
+                continue
+            if status is not None and self.status(job) != status:
+                continue
+            out.append(job)
+        return out
+
+    def job_counts(self) -> dict[tuple[str, str], int]:
+        """Live jobs per (provider, neutral state), for metrics."""
+        counts: dict[tuple[str, str], int] = {}
+        for job in self.find_jobs():
+            key = (job.provider, self.status(job))
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def force(self, job: Job, status: str) -> None:
+        """Put a job into ``status`` now, whatever its plan says (admin transitions).
+        Raises ValueError for a state that is not one of ``STATES``."""
+        if status not in STATES:
+            raise ValueError(f"status must be one of {', '.join(STATES)}")
+        job.forced = status
+        job.forced_at = self.now()
+
+    def reset(self, test_id: str | None = None) -> dict[str, int]:
+        """Forget everything, or only one test id's jobs, journal entries and faults.
+
+        A full reset also clears uploads, credits and idempotency replays (they are
+        keyed by API key, not test id); the clock is left alone.  Returns how many
+        jobs, journal entries and fault rules went (a full reset keeps the profile's
+        rules, with fresh counters).
+        """
+        faults = self.faults.clear(test_id)
+        if test_id is None:
+            dropped = {"jobs": len(self.jobs), "journal": self.journal.clear(), "faults": faults}
+            self.jobs.clear()
+            self.uploads.clear()
+            self.ledger.clear()
+            self.idempotency.clear()
+            return dropped
+        doomed = [job for job in self.jobs.all() if job.test_id == test_id]
+        for job in doomed:
+            # JobStore has no public removal yet; _drop keeps its owner index right.
+            self.jobs._drop((job.provider, job.id))
+        return {"jobs": len(doomed), "journal": self.journal.clear(test_id), "faults": faults}

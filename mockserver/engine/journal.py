@@ -1,0 +1,279 @@
+"""The request journal: a bounded ring buffer of what provider routes answered.
+
+One ``Entry`` per request a provider route handled (recorded by the admin package's
+middleware, the only writer).  The buffer keeps the newest ``max_entries``; older
+ones are evicted and counted, so a verification can tell "not seen" from "no longer
+held".  Bodies are kept as short text prefixes, never re-serialised.
+
+No aiohttp here: the journal is engine state, like jobs, and ``Engine.reset`` clears
+it (wholly or for one test id).
+"""
+from __future__ import annotations
+
+from collections import deque
+from urllib.parse import unquote
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
+
+DEFAULT_MAX_ENTRIES = 10_000
+DEFAULT_BODY_LIMIT = 2048
+
+
+def mask_key(key: str | None) -> str | None:
+    """An API key as the journal shows it: enough to tell keys apart, not to reuse.
+
+    ``None`` (absent) and ``""`` stay as they are; up to 8 characters keep the first
+    two; longer keys keep the first four and the last four.
+    """
+    if not key:
+        return key
+    if len(key) <= 8:
+        return key[:2] + "***"
+    return f"{key[:4]}...{key[-4:]}"
+
+
+def clip(raw: bytes | None, limit: int) -> str | None:
+    """The first ``limit`` bytes of a body as text, with a marker for what was cut."""
+    if raw is None:
+        return None
+    return _text(raw[:limit], len(raw))
+
+
+def _text(body: bytes | str | None, size: int) -> str | None:
+    """A stored body prefix as text; ``size`` is the whole body's length in bytes."""
+    if body is None or isinstance(body, str):
+        return body
+    text = body.decode("utf-8", "replace")
+    return text if size <= len(body) else f"{text}...[+{size - len(body)} bytes]"
+
+
+class Entry(NamedTuple):
+    """One handled request, as readers see it.
+
+    ``time`` is virtual unix seconds at arrival, ``wall`` real unix seconds;
+    ``path`` and ``query`` are the request target as sent (not percent-decoded);
+    ``status`` the HTTP status sent (499 when the client went away first, 500 for an
+    unhandled error); ``raw_key`` is the API key as sent (answers show it masked; it
+    is kept for exact filtering); ``task_id`` the job the request was about, when
+    one is known.  ``provider``/``operation`` are None for a request no provider
+    route matched; ``faults`` the kinds of faults injected into it (empty for none).
+    Bodies are kept as byte prefixes (or a description string) plus the full sizes,
+    and only decoded when read.
+
+    The journal stores each entry as a plain tuple in this layout (a plain tuple of
+    atoms is one the garbage collector stops tracking, so a full journal costs the
+    collector nothing) and hands out ``Entry`` views of them.
+    """
+
+    seq: int
+    time: float
+    wall: float
+    provider: str | None
+    operation: str | None
+    method: str
+    path: str
+    query: str
+    status: int
+    latency_ms: float
+    raw_key: str | None
+    test_id: str | None
+    task_id: str | None
+    request_body: bytes | str | None
+    response_body: bytes | None
+    faults: tuple[str, ...] = ()
+    request_size: int = 0
+    response_size: int = 0
+
+    @property
+    def request_text(self) -> str | None:
+        return _text(self.request_body, self.request_size)
+
+    @property
+    def response_text(self) -> str | None:
+        return _text(self.response_body, self.response_size)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "wall": self.wall,
+            "provider": self.provider,
+            "operation": self.operation,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "status": self.status,
+            "latency_ms": round(self.latency_ms, 3),
+            "api_key": mask_key(self.raw_key),
+            "test_id": self.test_id,
+            "task_id": self.task_id,
+            "request_body": self.request_text,
+            "response_body": self.response_text,
+            "faults": list(self.faults),
+        }
+
+
+# Positions in the stored tuple, for the matcher.
+_I = {name: i for i, name in enumerate(Entry._fields)}
+_SEQ, _PROVIDER, _OPERATION, _METHOD, _PATH = _I["seq"], _I["provider"], _I["operation"], _I["method"], _I["path"]
+_STATUS, _KEY, _TEST, _TASK, _FAULTS = _I["status"], _I["raw_key"], _I["test_id"], _I["task_id"], _I["faults"]
+
+# Filters a query or a verification may use, and how each matches an entry.
+FILTERS = ("provider", "operation", "method", "path", "status", "test_id", "task_id", "api_key", "fault")
+
+
+def _status_matcher(spec: Any) -> Callable[[int], bool]:
+    """``200`` / ``"200"`` exact, ``"4xx"`` a class; ValueError otherwise."""
+    text = str(spec).strip().lower()
+    if len(text) == 3 and text[0] in "12345" and text[1:] == "xx":
+        klass = int(text[0])
+        return lambda status: status // 100 == klass
+    if isinstance(spec, bool):
+        raise ValueError("status must be a number like 429 or a class like '4xx'")
+    try:
+        wanted = int(text)
+    except ValueError:
+        raise ValueError("status must be a number like 429 or a class like '4xx'") from None
+    return lambda status: status == wanted
+
+
+Stored = tuple  # an entry as the journal keeps it (Entry's layout)
+
+
+def _decoded(path: str) -> str:
+    return unquote(path) if "%" in path else path
+
+
+def matcher(criteria: dict[str, Any]) -> Callable[[Stored], bool]:
+    """A predicate for entries (stored tuples or ``Entry``) matching every given
+    criterion (None/absent = any).
+
+    ``path`` matches exactly, or as a prefix when it ends with ``*`` (entries keep the
+    path as sent; a percent-encoded one also matches its decoded form); ``method`` is
+    case-insensitive; ``api_key`` is the raw key (compared exactly, never shown);
+    ``fault`` is an injected fault kind (``error``, ``latency``, ``reset`` ...) or
+    ``any`` for a request with any fault.
+    Raises ValueError for an unknown criterion or a bad status.
+    """
+    unknown = set(criteria) - set(FILTERS)
+    if unknown:
+        raise ValueError(f"unknown filter(s): {', '.join(sorted(unknown))}")
+    tests: list[Callable[[Stored], bool]] = []
+    given = {k: v for k, v in criteria.items() if v is not None}
+    exact = {"provider": _PROVIDER, "operation": _OPERATION, "test_id": _TEST, "api_key": _KEY,
+             "task_id": _TASK}
+    for name, index in exact.items():
+        if name in given:
+            value = str(given[name])
+            tests.append(lambda e, i=index, v=value: e[i] == v)
+    if "fault" in given:
+        kind = str(given["fault"])
+        if kind == "any":
+            tests.append(lambda e: bool(e[_FAULTS]))
+        else:
+            tests.append(lambda e: kind in e[_FAULTS])
+    if "method" in given:
+        method = str(given["method"]).upper()
+        tests.append(lambda e: e[_METHOD] == method)
+    if "path" in given:
+        path = str(given["path"])
+        if path.endswith("*"):
+            prefix = path[:-1]
+            tests.append(lambda e: e[_PATH].startswith(prefix) or _decoded(e[_PATH]).startswith(prefix))
+        else:
+            tests.append(lambda e: e[_PATH] == path or _decoded(e[_PATH]) == path)
+    if "status" in given:
+        status_ok = _status_matcher(given["status"])
+        tests.append(lambda e: status_ok(e[_STATUS]))
+    return lambda e: all(t(e) for t in tests)
+
+
+class Journal:
+    """Ring buffer of entries, newest last.
+
+    ``max_entries`` bounds memory (0 turns the journal off: nothing is kept, for
+    load runs that want every microsecond); ``body_limit`` bounds each stored body
+    (bytes).  ``evicted`` counts entries pushed out by newer ones since the last
+    full clear.  Single-threaded: the event loop is the only writer.
+    """
+
+    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES, body_limit: int = DEFAULT_BODY_LIMIT) -> None:
+        if max_entries < 0:
+            raise ValueError("max_entries must be >= 0")
+        self.max_entries = max_entries
+        self.body_limit = body_limit
+        self._entries: deque[Stored] = deque(maxlen=max_entries)
+        self._seq = 0
+        self.evicted = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return (Entry._make(e) for e in list(self._entries))
+
+    def record(
+        self,
+        *,
+        time: float,
+        wall: float,
+        provider: str | None,
+        operation: str | None,
+        method: str,
+        path: str,
+        query: str = "",
+        status: int,
+        latency_ms: float,
+        api_key: str | None = None,
+        test_id: str | None = None,
+        task_id: str | None = None,
+        request_body: bytes | str | None = None,
+        response_body: bytes | None = None,
+        faults: tuple[str, ...] | list[str] = (),
+    ) -> int:
+        """Append one entry (bodies clipped to ``body_limit``); returns its ``seq``.
+        A ``str`` request body is a description kept as is (e.g. of an upload)."""
+        self._seq += 1
+        if not self.max_entries:
+            return self._seq
+        limit = self.body_limit
+        request_size = response_size = 0
+        if isinstance(request_body, (bytes, bytearray)):
+            request_size = len(request_body)
+            request_body = bytes(request_body[:limit]) if request_size > limit else bytes(request_body)
+        if response_body is not None:
+            response_size = len(response_body)
+            if response_size > limit:
+                response_body = response_body[:limit]
+        if len(self._entries) == self.max_entries:
+            self.evicted += 1
+        self._entries.append((
+            self._seq, time, wall, provider, operation, method, path, query, status,
+            latency_ms, api_key, test_id, task_id, request_body, response_body,
+            tuple(faults), request_size, response_size,
+        ))
+        return self._seq
+
+    def find(self, criteria: dict[str, Any] | None = None, since: int | None = None) -> list[Entry]:
+        """Entries matching ``criteria`` (see ``matcher``), oldest first; ``since``
+        keeps only entries with ``seq`` greater than it."""
+        match = matcher(criteria or {})
+        entries: Iterable[Stored] = self._entries
+        if since is not None:
+            entries = (e for e in entries if e[_SEQ] > since)
+        return [Entry._make(e) for e in entries if match(e)]
+
+    def count(self, criteria: dict[str, Any] | None = None) -> int:
+        match = matcher(criteria or {})
+        return sum(1 for e in self._entries if match(e))
+
+    def clear(self, test_id: str | None = None) -> int:
+        """Drop every entry, or only those of one test id; returns how many went."""
+        if test_id is None:
+            dropped = len(self._entries)
+            self._entries.clear()
+            self.evicted = 0
+            return dropped
+        kept = [e for e in self._entries if e[_TEST] != test_id]
+        dropped = len(self._entries) - len(kept)
+        self._entries = deque(kept, maxlen=self.max_entries)
+        return dropped
