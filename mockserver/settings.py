@@ -20,6 +20,15 @@ class FreepikSettings(BaseModel):
     # The official 400 schema wraps the body in `problem`, the official example does
     # not; the example is what clients see in the docs, so it is the default.
     problem_wrapped: bool = False
+    # Webhooks (per-request `webhook_url`), signed per Standard Webhooks.  Receivers read
+    # the secret's UTF-8 bytes ("raw", what three of four known receivers do) or, Svix
+    # style, strip `whsec_` and base64-decode the rest ("whsec").  docs/webhooks.md.
+    webhook_secret: str = "pixverse-mock-freepik-secret"
+    webhook_secret_format: Literal["raw", "whsec"] = "raw"
+    # Seconds between attempts after a failed one.  Freepik publishes no schedule; this
+    # is the Svix schedule its Standard-Webhooks layout suggests (inferred).
+    webhook_retry_s: list[float] = Field(
+        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0])
 
 
 class AimlapiSettings(BaseModel):
@@ -40,8 +49,87 @@ class PixverseSettings(BaseModel):
     # Image upload: the upload reference says 4000 px, the newer guide 10000 px.
     max_image_pixels: int = 10000
     max_image_bytes: int = 20 * 1024 * 1024
+    # Media upload (video/audio): bytes, seconds, and pixels on the long side.
+    max_media_bytes: int = 50 * 1024 * 1024
+    max_media_seconds: float = 30.0
+    max_video_pixels: int = 1920
+    # No documented minimum; below 16 px nothing renders (500033).
+    min_pixels: int = 16
     # PixVerse says a repeated Ai-trace-id returns the earlier answer.
     trace_id_replay: bool = True
+    # The account's webhook (set in PixVerse's console; here, or per key through
+    # PUT /__admin/webhooks/pixverse).  None: no webhook.  docs/webhooks.md.
+    webhook_url: str | None = None
+    webhook_secret: str = "pixverse-mock-pixverse-secret"
+    # The signed string is "{timestamp}\n{nonce}\n{url_encoded_payload}"; the docs call the
+    # payload the body's key=value pairs joined by "&" ("form", default), a third-party kit
+    # signs encodeURIComponent(raw body) ("uri").
+    webhook_signature: Literal["form", "uri"] = "form"
+    # Documented: retried at 2 s, 10 s, 30 s, 1 min, 5 min, 15 min, 1 h, 4 h.
+    webhook_retry_s: list[float] = Field(
+        default_factory=lambda: [2.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0])
+
+
+class RateLimitRule(BaseModel):
+    """At most ``limit`` requests in any ``window_s`` seconds from one client address
+    (``per: ip``) or one API key (``per: key``), to ``providers`` (None: all)."""
+
+    limit: int = Field(ge=1)
+    window_s: float = Field(gt=0)
+    per: Literal["ip", "key"] = "ip"
+    providers: list[Literal["freepik", "pixwith", "aimlapi", "pixverse"]] | None = None
+
+
+#: Named rule sets for ``accounts.rate_limit_presets``.  Freepik (docs.freepik.com/ratelimits):
+#: per IP, 50 hits/s over a 5 s window and 10 hits/s on average over 2 minutes.
+RATE_LIMIT_PRESETS: dict[str, list[RateLimitRule]] = {
+    "freepik": [RateLimitRule(limit=250, window_s=5.0, per="ip", providers=["freepik"]),
+                RateLimitRule(limit=1200, window_s=120.0, per="ip", providers=["freepik"])],
+}
+
+#: Starting balance per provider when neither ``accounts.starting_credits`` nor the
+#: top-level ``starting_credits`` is set.  AI/ML API counts in much smaller credits
+#: (420,000 for one 5 s 720p clip); 100,000,000 is about 238 such clips.
+DEFAULT_STARTING_CREDITS: dict[str, int] = {"aimlapi": 100_000_000}
+
+
+class AccountSettings(BaseModel):
+    """Credits, concurrency caps and rate limits per API key (docs/accounts.md)."""
+
+    # Provider -> starting balance of every key, in the provider's unit.
+    starting_credits: dict[str, int] = Field(default_factory=dict)
+    # Provider -> most jobs one key may have queued or running (absent: no cap).
+    concurrency: dict[str, int] = Field(default_factory=dict)
+    # Provider -> outcomes whose cost goes back to the key when first observed.
+    refunds: dict[str, list[Literal["failed", "moderated"]]] = Field(
+        default_factory=lambda: {"pixverse": ["moderated"]})
+    # Off by default.  Presets by name (RATE_LIMIT_PRESETS) plus rules of your own.
+    rate_limit_presets: list[Literal["freepik"]] = Field(default_factory=list)
+    rate_limits: list[RateLimitRule] = Field(default_factory=list)
+    # Windows count wall seconds (what a client's real request rate meets) or virtual ones.
+    rate_limit_clock: Literal["wall", "virtual"] = "wall"
+
+    def rate_rules(self) -> list[RateLimitRule]:
+        return [r for name in self.rate_limit_presets for r in RATE_LIMIT_PRESETS[name]] + self.rate_limits
+
+
+class WebhookSettings(BaseModel):
+    """Provider-neutral webhook delivery (docs/webhooks.md)."""
+
+    # Hosts deliveries may go to: names, IP addresses, CIDR networks, "*.domain", the word
+    # "loopback" (127.0.0.0/8, ::1, localhost) or "*" (anywhere).  Others are refused and logged.
+    allowed_hosts: list[str] = Field(default_factory=lambda: ["loopback"])
+    # Wall seconds one attempt may take.
+    timeout_s: float = 10.0
+    # Attempts running at once.
+    max_in_flight: int = 64
+    # Attempts kept in the delivery log (newest), and characters kept of each response.
+    log_max_entries: int = 10_000
+    response_max_chars: int = 500
+    # Signature timestamps: wall time (receivers reject skew over ~5 min) or virtual.
+    timestamp_clock: Literal["wall", "virtual"] = "wall"
+    # On shutdown, wall seconds to attempt deliveries already due; the rest are logged.
+    shutdown_grace_s: float = 5.0
 
 
 class Settings(BaseSettings):
@@ -81,10 +169,20 @@ class Settings(BaseSettings):
 
     # None: any non-empty key works (like most sandboxes).  A list: only those keys.
     api_keys: list[str] | None = None
+    # Every key's starting balance (a provider's own `accounts.starting_credits` wins;
+    # unset, AI/ML API starts with DEFAULT_STARTING_CREDITS).  See starting_balance().
     starting_credits: int = 100_000
+    accounts: AccountSettings = Field(default_factory=AccountSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     # Image-to-video from a URL the fake cannot see: the output aspect ratio to assume.
     default_aspect_ratio: str = "16:9"
+
+    # Fault rules active from start-up, each a FaultRule (mockserver/engine/faults.py,
+    # docs/faults.md), e.g. [{"provider": "freepik", "error": 503, "probability": 0.1}].
+    faults: list[dict[str, Any]] = Field(default_factory=list)
+    # Honour X-Mock-* request headers, [mock:...] prompt markers and mock_* test API keys.
+    fault_directives: bool = True
 
     # Validate every response against its contract and fail loudly (on in tests).
     strict: bool = False
@@ -95,6 +193,16 @@ class Settings(BaseSettings):
     aimlapi: AimlapiSettings = Field(default_factory=AimlapiSettings)
     pixwith: PixwithSettings = Field(default_factory=PixwithSettings)
     pixverse: PixverseSettings = Field(default_factory=PixverseSettings)
+
+    def starting_balance(self, provider: str) -> int:
+        """A new key's balance at ``provider``: ``accounts.starting_credits[provider]``,
+        else ``starting_credits`` when set explicitly, else the provider's default."""
+        own = self.accounts.starting_credits.get(provider)
+        if own is not None:
+            return own
+        if "starting_credits" in self.model_fields_set:
+            return self.starting_credits
+        return DEFAULT_STARTING_CREDITS.get(provider, self.starting_credits)
 
     @classmethod
     def load(cls, profile: Path | None = None, **overrides: Any) -> "Settings":
