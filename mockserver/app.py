@@ -5,6 +5,7 @@ from aiohttp import web
 
 from .admin import METRICS, add_admin_routes, request_recorder
 from .admin.faults import add_fault_routes
+from .admin.webhooks import add_webhook_routes
 from .engine import Engine
 from .files import add_file_routes
 from .providers import PROVIDERS
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     add_file_routes(app, engine.media, engine.uploads)
     add_admin_routes(app, engine, adapters)
     add_fault_routes(app, engine)
+    add_webhook_routes(app, engine)
     # Outermost middleware: the journal and metrics see every answer, injected faults
     # and latency included.
     app.middlewares.insert(0, request_recorder(app, engine, adapters, app[METRICS]))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import signal
 from pathlib import Path
 
 import click
@@ -53,8 +54,16 @@ async def _serve(settings: Settings) -> None:
         click.echo(f"  {adapter.title:<22} base URL {base}{adapter.client_base_path:<6} "
                    f"instead of {adapter.upstream}{adapter.client_base_path}  auth: {adapter.auth_hint}")
     click.echo(f"  {'admin':<22} {base}/__admin/health   media: {base}/__files/")
+    # SIGTERM and SIGINT stop the server cleanly: due webhook deliveries are attempted
+    # and the undelivered ones reported (README) before the process exits.
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # no signal handlers on this platform
+            pass
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await runner.cleanup()
 

@@ -13,7 +13,6 @@ import yaml
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 class FreepikSettings(BaseModel):
@@ -22,7 +21,7 @@ class FreepikSettings(BaseModel):
     problem_wrapped: bool = False
     # Webhooks (per-request `webhook_url`), signed per Standard Webhooks.  Receivers read
     # the secret's UTF-8 bytes ("raw", what three of four known receivers do) or, Svix
-    # style, strip `whsec_` and base64-decode the rest ("whsec").  docs/webhooks.md.
+    # style, strip `whsec_` and base64-decode the rest ("whsec").  README.
     webhook_secret: str = "pixverse-mock-freepik-secret"
     webhook_secret_format: Literal["raw", "whsec"] = "raw"
     # Seconds between attempts after a failed one.  Freepik publishes no schedule; this
@@ -58,7 +57,7 @@ class PixverseSettings(BaseModel):
     # PixVerse says a repeated Ai-trace-id returns the earlier answer.
     trace_id_replay: bool = True
     # The account's webhook (set in PixVerse's console; here, or per key through
-    # PUT /__admin/webhooks/pixverse).  None: no webhook.  docs/webhooks.md.
+    # PUT /__admin/webhooks/pixverse).  None: no webhook.  README.
     webhook_url: str | None = None
     webhook_secret: str = "pixverse-mock-pixverse-secret"
     # The signed string is "{timestamp}\n{nonce}\n{url_encoded_payload}"; the docs call the
@@ -94,7 +93,7 @@ DEFAULT_STARTING_CREDITS: dict[str, int] = {"aimlapi": 100_000_000}
 
 
 class AccountSettings(BaseModel):
-    """Credits, concurrency caps and rate limits per API key (docs/accounts.md)."""
+    """Credits, concurrency caps and rate limits per API key (README)."""
 
     # Provider -> starting balance of every key, in the provider's unit.
     starting_credits: dict[str, int] = Field(default_factory=dict)
@@ -114,7 +113,7 @@ class AccountSettings(BaseModel):
 
 
 class WebhookSettings(BaseModel):
-    """Provider-neutral webhook delivery (docs/webhooks.md)."""
+    """Provider-neutral webhook delivery (README)."""
 
     # Hosts deliveries may go to: names, IP addresses, CIDR networks, "*.domain", the word
     # "loopback" (127.0.0.0/8, ::1, localhost) or "*" (anywhere).  Others are refused and logged.
@@ -179,14 +178,16 @@ class Settings(BaseSettings):
     default_aspect_ratio: str = "16:9"
 
     # Fault rules active from start-up, each a FaultRule (mockserver/engine/faults.py,
-    # docs/faults.md), e.g. [{"provider": "freepik", "error": 503, "probability": 0.1}].
+    # README), e.g. [{"provider": "freepik", "error": 503, "probability": 0.1}].
     faults: list[dict[str, Any]] = Field(default_factory=list)
     # Honour X-Mock-* request headers, [mock:...] prompt markers and mock_* test API keys.
     fault_directives: bool = True
 
     # Validate every response against its contract and fail loudly (on in tests).
     strict: bool = False
-    contracts_dir: Path = REPO_ROOT / "contracts"
+    # mockserver/contracts links to the repository's contracts/ and ships in the wheel,
+    # so a normal (non-editable) install finds them too.
+    contracts_dir: Path = Path(__file__).resolve().parent / "contracts"
     media_cache_dir: Path = Path.home() / ".cache" / "pixverse-mock" / "media"
 
     freepik: FreepikSettings = Field(default_factory=FreepikSettings)

@@ -8,6 +8,7 @@ import av
 import pytest
 
 from mockserver.app import ADAPTERS, ENGINE, create_app
+from mockserver.testing.server import ThreadedFake  # noqa: F401  (re-exported for tests)
 from mockserver.settings import Settings
 
 MEDIA_CACHE = Path(__file__).resolve().parents[1] / ".cache" / "test-media"
@@ -58,42 +59,3 @@ async def download_video(client, url: str) -> bytes:
     assert resp.status == 200, await resp.text()
     assert resp.headers["Content-Type"] == "video/mp4"
     return await resp.read()
-
-
-class ThreadedFake:
-    """An app served on 127.0.0.1:<free port> from a background thread's event loop,
-    so a test can alter it in-process and still point schemathesis at it."""
-
-    def __init__(self, app):
-        import asyncio
-        import threading
-
-        from aiohttp import web
-
-        self._loop = asyncio.new_event_loop()
-        self._runner = web.AppRunner(app, access_log=None)
-        ready = threading.Event()
-
-        async def start():
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            await site.start()
-            self.port = site._server.sockets[0].getsockname()[1]
-            ready.set()
-
-        def run():
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(start())
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-        assert ready.wait(10)
-        self.base_url = f"http://127.0.0.1:{self.port}"
-
-    def close(self):
-        import asyncio
-
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)

@@ -23,7 +23,7 @@ MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "25"))
 
 def test_control_plane_keeps_its_contract():
     app = create_app(make_settings(time_scale=1000))
-    fake = ThreadedFake(app)
+    fake = ThreadedFake(app=app)
     try:
         base = fake.base_url
         # A few jobs and journal entries, so list answers are not all empty.

@@ -109,7 +109,7 @@ def test_schemathesis_catches_a_broken_response_field():
         return {**original(job, status, base_url), "status": "DONE"}
 
     freepik._task = broken
-    fake = ThreadedFake(app)
+    fake = ThreadedFake(app=app)
     try:
         result = run_schemathesis(ROOT / "contracts" / "freepik.yaml", fake.base_url, KEY, max_examples=5)
     finally:
@@ -122,7 +122,7 @@ def test_envelope_checks_catch_ignored_auth():
     """A pixwith fake that lets any key through is caught by the envelope-aware auth check."""
     app, adapters = _broken_fake()
     adapters["pixwith"].key_accepted = lambda key: True
-    fake = ThreadedFake(app)
+    fake = ThreadedFake(app=app)
     try:
         result = run_schemathesis(ROOT / "contracts" / "pixwith.yaml", fake.base_url, KEY, max_examples=5)
     finally:

@@ -120,7 +120,7 @@ def live_app():
     app = create_app(make_settings(api_keys=[KEY], failure_rate=0.25, moderation_rate=0.25,
                                    starting_credits=10**9))
     app[ENGINE].clock.freeze()  # only the state machine moves time
-    fake = ThreadedFake(app)
+    fake = ThreadedFake(app=app)
     yield app, fake.base_url
     fake.close()
 

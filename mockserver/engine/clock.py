@@ -17,7 +17,7 @@ class VirtualClock:
     scale that is not positive or an advance that is negative.
     """
 
-    __slots__ = ("_scale", "_anchor_real", "_anchor_virtual", "_frozen", "_monotonic")
+    __slots__ = ("_scale", "_anchor_real", "_anchor_virtual", "_frozen", "_monotonic", "_listeners")
 
     def __init__(
         self,
@@ -33,6 +33,16 @@ class VirtualClock:
         self._anchor_real = monotonic()
         self._anchor_virtual = wall() if start is None else float(start)
         self._frozen = False
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after every scale change, freeze, unfreeze and advance
+        (the webhook scheduler recomputes its sleep)."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     def now(self) -> float:
         if self._frozen:
@@ -56,20 +66,24 @@ class VirtualClock:
             raise ValueError("time scale must be positive")
         self._reanchor()
         self._scale = float(scale)
+        self._changed()
 
     def freeze(self) -> None:
         self._reanchor()
         self._frozen = True
+        self._changed()
 
     def unfreeze(self) -> None:
         self._anchor_real = self._monotonic()
         self._frozen = False
+        self._changed()
 
     def advance(self, seconds: float) -> float:
         """Move virtual time forward by ``seconds``; returns the new virtual now."""
         if seconds < 0:
             raise ValueError("the clock only moves forward")
         self._anchor_virtual += seconds
+        self._changed()
         return self.now()
 
     def wall_delay(self, virtual_seconds: float) -> float:

@@ -3,7 +3,7 @@
 Provider-neutral and free of aiohttp.  The request pipeline
 (``providers/base.py``) builds a :class:`FaultContext` per request, asks
 :meth:`FaultSet.decide` for a :class:`Decision` and applies it; each adapter turns an
-:class:`InjectedError` into its own wire body.  ``docs/faults.md`` is the user guide.
+:class:`InjectedError` into its own wire body.  the README is the user guide.
 
 Where rules come from, all evaluated by the same code:
 

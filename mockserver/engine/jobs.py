@@ -8,8 +8,10 @@ Neutral states (see design.md for each provider's spelling):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 QUEUED = "queued"
 RUNNING = "running"
@@ -31,7 +33,6 @@ class Plan:
     outcome: str
 
 
-@dataclass(slots=True)
 class Job:
     """One generation task.
 
@@ -39,30 +40,91 @@ class Job:
     ``kind`` is the neutral operation: ``text-to-video``, ``image-to-video``,
     ``transition`` ...  ``width``/``height`` are output pixels, ``duration`` output
     seconds, ``outputs`` how many result videos the job yields (pixwith num_outputs).
-    ``request`` keeps the provider body as accepted, so responses can echo it.
+    ``request`` is the provider body as accepted, so responses can echo it (a fresh
+    dict on every read: it is stored as compact JSON).
+
+    The plan's fields (``queue_s``, ``run_s``, ``outcome``) live on the job itself;
+    ``job.plan`` is the job seen as its :class:`Plan` (``job.plan.outcome = ...``
+    works).  Memory and the garbage collector both count per stored job, and a fake
+    holding a million jobs must stay small and pause little: so one object per job,
+    with ``__slots__``, no per-job dict and no reference cycles.
     """
 
-    id: str
-    provider: str
-    kind: str
-    api_key: str
-    created_at: float
-    plan: Plan
-    width: int
-    height: int
-    duration: int
-    outputs: int = 1
-    request: dict[str, Any] = field(default_factory=dict)
-    test_id: str | None = None
-    polls: int = 0
-    forced: str | None = None
-    forced_at: float | None = None
-    cost: int = 0
+    __slots__ = ("id", "provider", "kind", "api_key", "created_at", "queue_s", "run_s", "outcome",
+                 "width", "height", "duration", "outputs", "_request", "test_id", "polls", "forced",
+                 "forced_at", "cost")
+
+    def __init__(
+        self,
+        id: str,
+        provider: str,
+        kind: str,
+        api_key: str,
+        created_at: float,
+        plan: Plan,
+        width: int,
+        height: int,
+        duration: int,
+        outputs: int = 1,
+        request: dict[str, Any] | None = None,
+        test_id: str | None = None,
+        polls: int = 0,
+        forced: str | None = None,
+        forced_at: float | None = None,
+        cost: int = 0,
+    ) -> None:
+        self.id = id
+        self.provider = provider
+        self.kind = kind
+        self.api_key = api_key
+        self.created_at = created_at
+        self.queue_s = plan.queue_s
+        self.run_s = plan.run_s
+        self.outcome = plan.outcome
+        self.width = width
+        self.height = height
+        self.duration = duration
+        self.outputs = outputs
+        self.request = request
+        self.test_id = test_id
+        self.polls = polls
+        self.forced = forced
+        self.forced_at = forced_at
+        self.cost = cost
+
+    def __repr__(self) -> str:
+        return (f"Job(id={self.id!r}, provider={self.provider!r}, kind={self.kind!r}, "
+                f"outcome={self.outcome!r}, forced={self.forced!r}, polls={self.polls})")
+
+    @property
+    def plan(self) -> Plan:
+        """The plan fixed at creation: the job itself, which carries its fields."""
+        return self  # type: ignore[return-value]
+
+    @property
+    def request(self) -> dict[str, Any]:
+        stored = self._request
+        if stored is None:
+            return {}
+        return orjson.loads(stored) if stored.__class__ is bytes else stored
+
+    @request.setter
+    def request(self, value: dict[str, Any] | None) -> None:
+        if not value:
+            self._request = None
+            return
+        try:
+            # One bytes object: a fraction of a dict of strings, and nothing for the
+            # garbage collector to track.  Copied: orjson's own result keeps its 4 KiB
+            # write buffer allocated, whatever the length.
+            self._request = memoryview(orjson.dumps(value)).tobytes()
+        except TypeError:  # not JSON (e.g. an int beyond 64 bits): keep it as given
+            self._request = value
 
     @property
     def finishes_at(self) -> float:
         """Virtual time at which a time-driven job reaches its outcome."""
-        return self.created_at + self.plan.queue_s + self.plan.run_s
+        return self.created_at + self.queue_s + self.run_s
 
     def status(self, now: float, mode: str, queued_polls: int = 1, running_polls: int = 2) -> str:
         """The neutral state at virtual time ``now`` under progress ``mode``.
@@ -76,24 +138,24 @@ class Job:
             return self.forced
         if mode == "time":
             elapsed = now - self.created_at
-            if elapsed < self.plan.queue_s:
+            if elapsed < self.queue_s:
                 return QUEUED
-            if elapsed < self.plan.queue_s + self.plan.run_s:
+            if elapsed < self.queue_s + self.run_s:
                 return RUNNING
-            return self.plan.outcome
+            return self.outcome
         if mode == "polls":
             if self.polls <= queued_polls:
                 return QUEUED
             if self.polls <= queued_polls + running_polls:
                 return RUNNING
-            return self.plan.outcome
+            return self.outcome
         return QUEUED
 
     def progress(self, now: float) -> float:
         """Fraction 0..1 of the planned run elapsed (time mode); 1 when terminal."""
-        run_elapsed = now - self.created_at - self.plan.queue_s
+        run_elapsed = now - self.created_at - self.queue_s
         if run_elapsed <= 0:
             return 0.0
-        if self.plan.run_s <= 0 or run_elapsed >= self.plan.run_s:
+        if self.run_s <= 0 or run_elapsed >= self.run_s:
             return 1.0
-        return run_elapsed / self.plan.run_s
+        return run_elapsed / self.run_s

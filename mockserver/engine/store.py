@@ -4,10 +4,16 @@ Jobs are kept in creation order.  A job is dropped once ``retention_s`` virtual
 seconds have passed since it finished, or when more than ``max_jobs`` are stored
 (oldest first).  Uploads are bounded by a total byte budget the same way.
 Expired entries read as absent, exactly like an id that never existed.
+
+Sized for a million jobs: per job the store holds one dict entry (per provider, keyed
+by the id string itself, no key tuple), one slot in a creation-order deque and one
+entry in its owner's index; API keys and test ids are interned, so a million jobs of
+a few keys share a few strings.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
+import sys
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -16,6 +22,9 @@ from .jobs import Job
 # Expired jobs are swept from the old end a few at a time on each insert, which keeps
 # insertion O(1) amortised without a background task.
 _SWEEP_PER_INSERT = 8
+# The creation-order deque may hold jobs dropped out of order (expired on read, reset
+# by test id); it is rebuilt once they outnumber the live ones by this much.
+_COMPACT_SLACK = 1024
 
 
 class JobStore:
@@ -24,45 +33,109 @@ class JobStore:
     def __init__(self, max_jobs: int, retention_s: float) -> None:
         self.max_jobs = max_jobs
         self.retention_s = retention_s
-        self._jobs: OrderedDict[tuple[str, str], Job] = OrderedDict()
+        # provider -> id -> job
+        self._jobs: dict[str, dict[str, Job]] = {}
+        self._count = 0
+        # Every stored job in creation order, plus ``_dead`` jobs already dropped.
+        self._order: deque[Job] = deque()
+        self._dead = 0
         # (provider, api_key, kind) -> ids in creation order, for list endpoints.
         self._by_owner: dict[tuple[str, str, str], dict[str, None]] = {}
 
     def __len__(self) -> int:
-        return len(self._jobs)
+        return self._count
 
     def _expired(self, job: Job, now: float) -> bool:
-        end = job.forced_at if job.forced_at is not None else job.finishes_at
+        end = job.forced_at if job.forced_at is not None else job.created_at + job.queue_s + job.run_s
         return now > end + self.retention_s
 
-    def _drop(self, key: tuple[str, str]) -> None:
-        job = self._jobs.pop(key, None)
-        if job is not None:
-            owned = self._by_owner.get((job.provider, job.api_key, job.kind))
-            if owned is not None:
-                owned.pop(job.id, None)
-                if not owned:
-                    del self._by_owner[(job.provider, job.api_key, job.kind)]
+    def _live(self, job: Job) -> bool:
+        jobs = self._jobs.get(job.provider)
+        return jobs is not None and jobs.get(job.id) is job
+
+    def _unindex(self, job: Job) -> None:
+        owner = (job.provider, job.api_key, job.kind)
+        owned = self._by_owner.get(owner)
+        if owned is not None:
+            owned.pop(job.id, None)
+            if not owned:
+                del self._by_owner[owner]
+
+    def _forget(self, job: Job) -> None:
+        """Drop a live job, wherever it sits in the creation order."""
+        del self._jobs[job.provider][job.id]
+        self._count -= 1
+        self._unindex(job)
+        order = self._order
+        if order and order[0] is job:
+            order.popleft()
+        else:
+            self._dead += 1
+            if self._dead > self._count + _COMPACT_SLACK:
+                self._order = deque(j for j in order if self._live(j))
+                self._dead = 0
+
+    def _pop_front(self) -> Job | None:
+        """The oldest live job, with dropped ones ahead of it cleared away."""
+        order = self._order
+        while order:
+            job = order[0]
+            if self._live(job):
+                return job
+            order.popleft()
+            self._dead -= 1
+        return None
 
     def add(self, job: Job, now: float) -> None:
-        key = (job.provider, job.id)
-        self._jobs[key] = job
-        self._by_owner.setdefault((job.provider, job.api_key, job.kind), {})[job.id] = None
-        while len(self._jobs) > self.max_jobs:
-            self._drop(next(iter(self._jobs)))
-        for _ in range(_SWEEP_PER_INSERT):
-            oldest_key = next(iter(self._jobs))
-            if oldest_key == key or not self._expired(self._jobs[oldest_key], now):
+        # Interned: the same few keys and test ids arrive as new strings per request.
+        job.api_key = sys.intern(job.api_key)
+        if job.test_id is not None:
+            job.test_id = sys.intern(job.test_id)
+        jobs = self._jobs.get(job.provider)
+        if jobs is None:
+            jobs = self._jobs[job.provider] = {}
+        old = jobs.get(job.id)
+        if old is not None:  # the same id again: the new job replaces the old one
+            self._forget(old)
+        jobs[job.id] = job
+        self._count += 1
+        self._order.append(job)
+        owner = (job.provider, job.api_key, job.kind)
+        owned = self._by_owner.get(owner)
+        if owned is None:
+            owned = self._by_owner[owner] = {}
+        owned[job.id] = None
+        while self._count > self.max_jobs:
+            oldest = self._pop_front()
+            if oldest is None:
                 break
-            self._drop(oldest_key)
+            self._forget(oldest)
+        for _ in range(_SWEEP_PER_INSERT):
+            oldest = self._pop_front()
+            if oldest is None or oldest is job or not self._expired(oldest, now):
+                break
+            self._forget(oldest)
 
     def get(self, provider: str, job_id: str, now: float) -> Job | None:
-        key = (provider, job_id)
-        job = self._jobs.get(key)
+        jobs = self._jobs.get(provider)
+        if jobs is None:
+            return None
+        job = jobs.get(job_id)
         if job is not None and self._expired(job, now):
-            self._drop(key)
+            self._forget(job)
             return None
         return job
+
+    def remove(self, provider: str, job_id: str) -> Job | None:
+        """Drop one job now (admin reset); returns it, or None when not stored."""
+        job = self._jobs.get(provider, {}).get(job_id)
+        if job is not None:
+            self._forget(job)
+        return job
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        """``remove`` by (provider, id), for callers written before it existed."""
+        self.remove(*key)
 
     def owned(self, provider: str, api_key: str, kind: str, now: float) -> list[Job]:
         """Live jobs of one API key for one kind, oldest first."""
@@ -75,10 +148,14 @@ class JobStore:
         return out
 
     def all(self) -> Iterator[Job]:
-        return iter(list(self._jobs.values()))
+        """Every stored job, oldest first (a snapshot: safe to drop jobs meanwhile)."""
+        return iter([job for job in self._order if self._live(job)])
 
     def clear(self) -> None:
         self._jobs.clear()
+        self._count = 0
+        self._order.clear()
+        self._dead = 0
         self._by_owner.clear()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, ClassVar
 
@@ -21,6 +22,7 @@ from ..engine import Engine
 from ..engine.faults import (FAULT_HEADER, LATENCY_HEADER, OUTCOME_HEADER, TEST_ID_HEADER, Decision,
                              FaultContext, InjectedError, PlannedOutcome, planned_outcome)
 from ..engine.jobs import MODERATED
+from ..engine.limits import CREDITS, Refusal
 from ..settings import Settings
 
 log = logging.getLogger("mockserver")
@@ -48,7 +50,9 @@ class Call:
 
     ``body`` is the parsed JSON body (None for multipart, which the handler reads
     from ``request`` itself); ``query`` and ``path`` are typed per the contract;
-    ``base_url`` is where the client reached the fake, for URLs it hands back.
+    ``base_url`` is where the client reached the fake, for URLs it hands back
+    (``settings.public_base_url``, else derived from the request when first read:
+    most answers hold no URL).
     """
 
     request: web.Request
@@ -57,11 +61,22 @@ class Call:
     body: Any
     query: dict[str, Any]
     path: dict[str, Any]
-    base_url: str
+    _base_url: str | None
     test_id: str | None
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            self._base_url = f"{self.request.scheme}://{self.request.host}"
+        return self._base_url
 
 
 Handler = Callable[[Call], Awaitable[Reply]]
+
+
+# Every JSON float literal has a digit followed by "." or an exponent; a body without
+# one holds no float, and ``_integral`` can hand it over as parsed.
+_FLOATY = re.compile(rb"[0-9][.eE]")
 
 
 def _integral(value: Any) -> Any:
@@ -132,7 +147,7 @@ class ProviderAdapter:
         """Wraps every handler (PixVerse uses it for trace-id replay)."""
         return await handler(call)
 
-    # faults (see engine/faults.py and docs/faults.md) -----------------------------------
+    # faults (see engine/faults.py and README) -----------------------------------
     def fault_statuses(self, op: Operation) -> frozenset[int]:
         """HTTP error statuses this provider can send on ``op``: by default those its
         contract documents for it."""
@@ -159,6 +174,25 @@ class ProviderAdapter:
         if fault.message is not None and isinstance(reply.body, dict) and "message" in reply.body:
             reply.body = {**reply.body, "message": fault.message}
         return with_retry_after(reply, fault)
+
+    # account limits (engine/limits.py, README) ---------------------------------
+    def refusal_reply(self, op: Operation, request: web.Request, refusal: Refusal) -> Reply:
+        """The provider's answer when a key is out of credits (as an injected 403) or
+        over its concurrency cap or rate limit (as an injected 429, with
+        ``Retry-After`` when known).  PixVerse overrides it with its ErrCodes."""
+        if refusal.kind == CREDITS:
+            fault = InjectedError(status=403)
+        else:
+            fault = InjectedError(status=429, retry_after=refusal.retry_after or 0)
+        reply = self.fault_reply(op, request, fault)
+        assert reply is not None
+        return reply
+
+    def admit(self, call: Call, cost: int) -> Reply | None:
+        """Before creating a job: the refusal answer when the key is at its
+        concurrency cap or has fewer than ``cost`` credits, else None (``cost`` taken)."""
+        refusal = self.engine.admit(self.name, call.api_key, cost)
+        return None if refusal is None else self.refusal_reply(call.op, call.request, refusal)
 
     def _fault_decision(self, op: Operation, request: web.Request, key: str, body: Any) -> Decision | None:
         faults = self.engine.faults
@@ -245,20 +279,36 @@ class ProviderAdapter:
     def _endpoint(self, op: Operation, handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
         # Multipart bodies (uploads) are parsed and checked by their handler.
         wants_json = "application/json" in op.body_media_types
+        rates = self.engine.rate_limits
+        # Per-request work only where it can matter: parameters the operation has,
+        # hooks a subclass overrides.
+        has_path, has_query = "path" in op.params_validator, "query" in op.params_validator
+        prechecks = type(self).precheck is not ProviderAdapter.precheck
+        wraps = type(self).around is not ProviderAdapter.around
 
         async def endpoint(request: web.Request) -> web.Response:
             key = self.api_key(request)
+            if rates:
+                refusal = rates.hit(self.name, request.remote, key)
+                if refusal is not None:
+                    return self.respond(op, self.refusal_reply(op, request, refusal))
             if key is None or not key.strip() or not self.key_accepted(key):
                 return self.respond(op, self.auth_error(op, request, missing=key is None))
-            early = await self.precheck(op, request, key)
-            if early is not None:
-                return self.respond(op, early)
+            if prechecks:
+                early = await self.precheck(op, request, key)
+                if early is not None:
+                    return self.respond(op, early)
             errors: list[FieldError] = []
-            path = self.contract.coerce_params(op, "path", dict(request.match_info))
-            errors += self.contract.check_params(op, "path", path)
-            query = self.contract.coerce_params(op, "query", dict(request.query))
-            errors += self.contract.check_params(op, "query", query)
+            path: dict[str, Any] = {}
+            if has_path:
+                path = self.contract.coerce_params(op, "path", dict(request.match_info))
+                errors += self.contract.check_params(op, "path", path)
+            query: dict[str, Any] = {}
+            if has_query:
+                query = self.contract.coerce_params(op, "query", dict(request.query))
+                errors += self.contract.check_params(op, "query", query)
             body: Any = None
+            raw = b""
             if wants_json:
                 raw = await request.read()
                 if raw.strip():
@@ -271,12 +321,12 @@ class ProviderAdapter:
                 errors += self.contract.check_body(op, body)
             if errors:
                 return self.respond(op, self.invalid(op, request, errors))
-            call = Call(request, op, key, _integral(body), query, path, self.base_url(request),
-                        request.headers.get(TEST_ID_HEADER))
+            call = Call(request, op, key, _integral(body) if _FLOATY.search(raw) else body, query, path,
+                        self.settings.public_base_url, request.headers.get(TEST_ID_HEADER))
             decision = self._fault_decision(op, request, key, body)
             if decision is not None:
                 return await self._with_faults(call, handler, decision)
-            return self.respond(op, await self.around(call, handler))
+            return self.respond(op, await (self.around(call, handler) if wraps else handler(call)))
 
         endpoint.__name__ = op.operation_id
         return endpoint

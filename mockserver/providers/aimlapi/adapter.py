@@ -25,7 +25,10 @@ Bearer, an empty or not allowed key); 400 "Body validation error" followed by on
 zod-style line per problem, e.g. ``Invalid enum value. Expected 5 | 8, received '6' at
 "duration"`` (schema failures, malformed JSON, 1080p with 8 s); 400 "Query validation
 error" for a missing ``generation_id``; 404 "Not Found" for an unknown id or another
-key's id.
+key's id; 403 "You've run out of credits. ..." when the key's balance is below the
+generation's ``credits_used`` (debited at submit, never refunded: AI/ML API documents no
+refund); 429 "Too Many Requests" (+ ``Retry-After``) at the key's concurrency cap or a
+rate limit.
 """
 from __future__ import annotations
 
@@ -263,13 +266,17 @@ class AimlapiAdapter(ProviderAdapter):
         aspect = body.get("aspect_ratio", "16:9") if kind == "text-to-video" \
             else self.settings.default_aspect_ratio
         width, height = video_dimensions(resolution, aspect)
+        cost = credits_used(resolution, duration)
+        refused = self.admit(call, cost)
+        if refused is not None:
+            return refused
         job = self.engine.create_job(
             self.name, kind, call.api_key, self._new_id(model),
             quality=resolution, width=width, height=height, duration=duration,
-            request=body, test_id=call.test_id,
+            request=body, test_id=call.test_id, cost=cost,
         )
         return Reply({"id": job.id, "status": STATUS[QUEUED],
-                      "meta": {"usage": {"credits_used": credits_used(resolution, duration)}}})
+                      "meta": {"usage": {"credits_used": cost}}})
 
     async def get_generation(self, call: Call) -> Reply:
         """GET ``?generation_id=``: the generation, or 404 for an unknown or foreign id."""

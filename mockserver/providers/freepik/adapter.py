@@ -4,7 +4,10 @@ Wire format from seed 000 (official OpenAPI) and providers/freepik-aiml-pixwith.
 section A; the contract is ``contracts/freepik.yaml``.
 Errors: 401 ``{"message": "Missing API key" | "Invalid API key"}``; 400
 ``{"message": "Your request parameters didn't validate.", "invalid_params": [...]}``;
-404 ``{"message": "AI resource not found"}`` for an unknown task id.
+404 ``{"message": "AI resource not found"}`` for an unknown task id; 429
+``{"message": "Too many requests"}`` (+ ``Retry-After``) at the key's concurrency cap
+or a rate limit.  Freepik charges nothing per call the API can see (no balance
+endpoint); ``webhook_url`` gets signed status changes (``webhooks.py``).
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from ...engine.media import video_dimensions
 from ...files import video_url
 from ...engine.faults import InjectedError
 from ..base import Call, ProviderAdapter, Reply
+from .webhooks import FreepikWebhooks
 
 STATUS = {QUEUED: "CREATED", RUNNING: "IN_PROGRESS", SUCCEEDED: "COMPLETED",
           FAILED: "FAILED", MODERATED: "FAILED"}
@@ -74,6 +78,10 @@ class FreepikAdapter(ProviderAdapter):
         "get_pixverse_v5_text_to_video": "get_task",
     }
 
+    def __init__(self, engine, settings) -> None:
+        super().__init__(engine, settings)
+        self.webhooks = FreepikWebhooks(self)
+
     # errors --------------------------------------------------------------------------
     def api_key(self, request: web.Request) -> str | None:
         key = request.headers.get("x-freepik-api-key")
@@ -122,11 +130,17 @@ class FreepikAdapter(ProviderAdapter):
         aspect = ASPECT[body.get("aspect_ratio", "widescreen_16_9")] if kind == "text-to-video" \
             else self.settings.default_aspect_ratio
         width, height = video_dimensions(resolution, aspect)
+        refused = self.admit(call, 0)  # concurrency cap only: no credits at Freepik
+        if refused is not None:
+            return refused
         job = self.engine.create_job(
             self.name, kind, call.api_key, self.engine.new_uuid(),
             quality=resolution, width=width, height=height, duration=duration,
             request=body, test_id=call.test_id,
         )
+        if body.get("webhook_url"):
+            self.engine.webhooks.watch(job, self.webhooks, body["webhook_url"],
+                                       {"base_url": call.base_url}, initial=STATUS[QUEUED])
         return Reply({"data": self._task(job, QUEUED, call.base_url)})
 
     async def get_task(self, call: Call) -> Reply:

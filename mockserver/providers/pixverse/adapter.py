@@ -41,6 +41,8 @@ from .chain import IMAGE_KINDS, ChainMixin
 from .errors import ErrCode, PixverseError, code_for, envelope, load_messages
 from .generation import GENERATORS, GenerationMixin, has_audio
 from .uploads import MediaLimits, UploadsMixin
+from .webhooks import PixverseWebhooks
+from ...engine.limits import CREDITS, Refusal
 
 #: Neutral job state -> PixVerse result ``status``.
 STATUS = {QUEUED: 5, RUNNING: 5, SUCCEEDED: 1, FAILED: 8, MODERATED: 7}
@@ -99,6 +101,7 @@ class PixverseAdapter(UploadsMixin, ChainMixin, GenerationMixin, ProviderAdapter
         super().__init__(engine, settings)
         self.messages = load_messages(self.contract)
         self.limits = MediaLimits.from_settings(settings.pixverse)
+        self.webhooks = PixverseWebhooks(self)
 
     # envelope ------------------------------------------------------------------------
     def ok(self, resp: dict[str, Any]) -> Reply:
@@ -120,6 +123,12 @@ class PixverseAdapter(UploadsMixin, ChainMixin, GenerationMixin, ProviderAdapter
 
     def invalid(self, op: Operation, request: web.Request, errors: list[FieldError]) -> Reply:
         return self.fail(code_for(errors))
+
+    def refusal_reply(self, op: Operation, request: web.Request, refusal: Refusal) -> Reply:
+        """Out of credits 500090; a concurrency cap or rate limit 500044 (PixVerse
+        documents no HTTP 429)."""
+        return self.fail(ErrCode.INSUFFICIENT_BALANCE if refusal.kind == CREDITS
+                         else ErrCode.CONCURRENCY_LIMIT)
 
     async def precheck(self, op: Operation, request: web.Request, api_key: str) -> Reply | None:
         """Ai-trace-id: absent or blank 400011, not a hyphenated UUID 400017."""

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ...engine.limits import CONCURRENCY
 from ...engine.media import VIDEO_MAX_DURATION_S, video_dimensions
 from ...files import image_url
 from ..base import Call, Reply
@@ -129,18 +130,24 @@ class GenerationMixin:
         self.engine.ledger.debit(self.name, call.api_key, cost)
 
     def submit(self: PixverseAdapter, call: Call, kind: str, out: Output) -> int:
-        """Charge the key (500090 when it has too few credits: nothing is created) and
-        create the job; returns its id."""
-        self.charge(call, out.cost)
+        """Charge the key and create the job; returns its id.  500044 when the key
+        has as many jobs generating as its concurrency cap allows, 500090 when it has
+        too few credits: nothing is created or charged then."""
+        refusal = self.engine.admit(self.name, call.api_key, out.cost)
+        if refusal is not None:
+            raise PixverseError(ErrCode.CONCURRENCY_LIMIT if refusal.kind == CONCURRENCY
+                                else ErrCode.INSUFFICIENT_BALANCE)
         request = dict(call.body)
         # The result reports the seed used, so one is fixed now when the client sent none.
         request["seed"] = int(request["seed"]) if "seed" in request else self.engine.rng.randint(0, SEED_MAX)
         job_id = self.engine.new_int_id()
-        self.engine.create_job(
+        job = self.engine.create_job(
             self.name, kind, call.api_key, str(job_id), quality=out.quality, width=out.width,
             height=out.height, duration=out.seconds, request=request, cost=out.cost,
             test_id=call.test_id,
         )
+        if call.op.operation_id in GENERATORS:  # videos; image templates send no webhook
+            self.webhooks.follow(call, job, call.request.headers.get("Ai-trace-id", ""))
         return job_id
 
     # shared pieces ---------------------------------------------------------------------

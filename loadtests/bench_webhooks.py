@@ -1,0 +1,191 @@
+"""Webhook delivery lag of the fake on loopback, in wall-clock milliseconds.
+
+Starts the fake as a subprocess (``python -m mockserver serve --port 0``) and a receiver
+(aiohttp, in its own process) on 127.0.0.1, points PixVerse's account webhook at the
+receiver, and runs two scenarios of ``--jobs`` text-to-video generations (one webhook
+each, at the final status):
+
+* ``burst``: the clock is frozen, every job is submitted, then one ``POST
+  /__admin/clock {"advance": 3600}`` makes all deliveries due at once.  Lag = arrival at
+  the receiver minus the wall time the advance was answered.
+* ``spread``: the clock runs at ``--scale`` (default 200x) and jobs end over the wall
+  seconds the submits take, as planned.  Lag = arrival minus the wall time the job's
+  virtual end passed (from the clock's scale).
+
+The receiver runs in its own process (``--receiver``), so the load generator does not
+delay its clock readings.  Prints, per scenario, the arrival lag (p50, p99, max) and the
+same lag as the fake's delivery log sees it (attempt start plus the receiver's answer
+time).  A benchmark, not a test; numbers depend on the machine.
+
+    python loadtests/bench_webhooks.py [--jobs 10000] [--scale 200] [--in-flight 64]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+ROOT = Path(__file__).resolve().parents[1]
+BODY = {"aspect_ratio": "16:9", "duration": 5, "model": "v5", "prompt": "bench", "quality": "360p"}
+
+
+def start_fake(scale: float, in_flight: int) -> tuple[subprocess.Popen, str]:
+    env = {**os.environ, "PIXVERSE_MOCK_WEBHOOKS__MAX_IN_FLIGHT": str(in_flight),
+           "PIXVERSE_MOCK_RETENTION_MAX_JOBS": "200000", "PIXVERSE_MOCK_STARTING_CREDITS": str(10**9)}
+    cmd = ([sys.executable, os.environ["BENCH_PROFILE"], str(scale)] if os.environ.get("BENCH_PROFILE") else
+           [sys.executable, "-m", "mockserver", "serve", "--host", "127.0.0.1", "--port", "0",
+            "--seed", "1", "--time-scale", str(scale)])
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+    first = proc.stdout.readline() if proc.stdout else ""
+    if "listening on " not in first:
+        proc.kill()
+        raise SystemExit(f"the fake did not start: {first}")
+    return proc, first.split("listening on ")[1].split()[0]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+async def submit_all(session: aiohttp.ClientSession, base: str, n: int, key: str) -> list[int]:
+    sem = asyncio.Semaphore(64)
+
+    async def one() -> int:
+        async with sem:
+            headers = {"API-KEY": key, "Ai-Trace-Id": str(uuid.uuid4())}
+            async with session.post(f"{base}/openapi/v2/video/text/generate", json=BODY, headers=headers) as r:
+                data = await r.json()
+                assert data["ErrCode"] == 0, data
+                return data["Resp"]["video_id"]
+
+    return await asyncio.gather(*(one() for _ in range(n)))
+
+
+def receiver_main(port_file: str) -> None:
+    """The receiver, in its own process so the load generator does not delay it:
+    records each delivery's arrival (wall time) and answers PixVerse's "ok"."""
+    arrivals: dict[str, float] = {}
+
+    async def receive(request: web.Request) -> web.Response:
+        body = await request.json()
+        arrivals[body["id"]] = time.time()
+        return web.Response(text="ok")
+
+    async def dump(request: web.Request) -> web.Response:
+        return web.json_response(arrivals)
+
+    async def count(request: web.Request) -> web.Response:
+        return web.Response(text=str(len(arrivals)))
+
+    async def clear(request: web.Request) -> web.Response:
+        arrivals.clear()
+        return web.Response(text="ok")
+
+    async def serve() -> None:
+        app = web.Application()
+        app.router.add_post("/hook", receive)
+        app.router.add_get("/arrivals", dump)
+        app.router.add_get("/count", count)
+        app.router.add_delete("/arrivals", clear)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
+        await site.start()
+        Path(port_file).write_text(str(site._server.sockets[0].getsockname()[1]))
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+async def wait_for_arrivals(s: aiohttp.ClientSession, receiver: str, n: int) -> dict[str, float]:
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        if int(await (await s.get(f"{receiver}/count")).text()) >= n:
+            return await (await s.get(f"{receiver}/arrivals")).json()
+        await asyncio.sleep(0.2)
+    raise SystemExit("deliveries did not all arrive")
+
+
+def report(name: str, arrival_lags: list[float], answered_lags: list[float], last_s: float | None) -> None:
+    extra = f"  last arrival after {last_s:.2f} s" if last_s is not None else ""
+    print(f"{name:>6}: n={len(arrival_lags)}  arrival lag p50={statistics.median(arrival_lags):.1f} ms  "
+          f"p99={pct(arrival_lags, 0.99):.1f} ms  max={max(arrival_lags):.1f} ms{extra}")
+    print(f"{'':>6}  answered (fake's log) p50={statistics.median(answered_lags):.1f} ms  "
+          f"p99={pct(answered_lags, 0.99):.1f} ms")
+
+
+async def run(args: argparse.Namespace) -> None:
+    port_file = Path(f"/tmp/bench_webhooks_receiver_{os.getpid()}")
+    rproc = subprocess.Popen([sys.executable, __file__, "--receiver", str(port_file)])
+    while not port_file.exists() or not port_file.read_text():
+        await asyncio.sleep(0.05)
+    receiver = f"http://127.0.0.1:{port_file.read_text()}"
+    port_file.unlink()
+    proc, base = start_fake(args.scale, args.in_flight)
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as s:
+            await s.put(f"{base}/__admin/webhooks/pixverse", json={"url": f"{receiver}/hook"})
+
+            # burst: every delivery due at the same instant ---------------------------------
+            await s.post(f"{base}/__admin/clock", json={"freeze": True})
+            ids = await submit_all(s, base, args.jobs, "burst")
+            await s.post(f"{base}/__admin/clock", json={"advance": 3600})
+            t_advanced = time.time()
+            arrivals = await wait_for_arrivals(s, receiver, len(ids))
+            log = await (await s.get(f"{base}/__admin/webhooks/deliveries",
+                                     params={"limit": 10000, "provider": "pixverse"})).json()
+            report("burst", [(arrivals[str(i)] - t_advanced) * 1000 for i in ids],
+                   [(e["wall_time"] - t_advanced) * 1000 + e["duration_ms"] for e in log["entries"]],
+                   max(arrivals.values()) - t_advanced)
+
+            # spread: jobs end over the running clock while others are being submitted -------
+            await s.delete(f"{receiver}/arrivals")
+            await s.delete(f"{base}/__admin/webhooks/deliveries")
+            await s.post(f"{base}/__admin/clock", json={"freeze": False})
+            ids = await submit_all(s, base, args.jobs, "spread")
+            arrivals = await wait_for_arrivals(s, receiver, len(ids))
+            clock = await (await s.get(f"{base}/__admin/clock")).json()
+            t_ref = time.time()
+            log = await (await s.get(f"{base}/__admin/webhooks/deliveries",
+                                     params={"limit": 10000, "provider": "pixverse"})).json()
+            # due in wall time: now minus the virtual time since the change, over the scale
+            due_wall = {e["job_id"]: t_ref - (clock["now"] - e["changed_at"]) / clock["scale"]
+                        for e in log["entries"]}
+            report("spread", [(arrivals[str(i)] - due_wall[str(i)]) * 1000 for i in ids],
+                   [(e["sent_at"] - e["changed_at"]) / clock["scale"] * 1000 + e["duration_ms"]
+                    for e in log["entries"]], None)
+            summary = await (await s.get(f"{base}/__admin/webhooks")).json()
+            print(json.dumps({k: summary[k] for k in ("counts", "pending")}))
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        rproc.terminate()
+        rproc.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=10_000)
+    parser.add_argument("--scale", type=float, default=200.0)
+    parser.add_argument("--in-flight", type=int, default=64)
+    parser.add_argument("--receiver", help=argparse.SUPPRESS)  # internal: run the receiver
+    args = parser.parse_args()
+    if args.receiver:
+        receiver_main(args.receiver)
+    else:
+        asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,234 @@
+"""What the simulated clients send, and how long they wait between reads.
+
+No locust import here: request bodies, poll intervals and the clock mapping are plain
+functions (unit-tested in ``tests/test_loadtests.py``); ``locustfile.py`` drives them.
+
+Poll intervals are the providers' own guidance, in *provider* seconds; the clients
+divide them by the fake's time scale (``GET /__admin/clock`` -> ``scale``), so a
+client polls a fake running 50x faster 50x as often, exactly as it would poll the
+real provider relative to its job times:
+
+==========  ============  ==================================================================
+provider    interval      source
+==========  ============  ==================================================================
+pixverse    3-5 s         PixVerse llm.txt: "poll every 3-5 s" (confirmed)
+aimlapi     10-15 s       AI/ML API doc examples poll every 10-15 s, give up after 600-1000 s
+pixwith     5-10 s        pixwith: wait ``estimated_time`` first, then every 5-10 s
+freepik     3-5 s         not documented (Freepik points to ``webhook_url``); third-party
+                          clients poll every 2-5 s, so 3-5 s like PixVerse (our pick)
+==========  ============  ==================================================================
+
+Parameters follow a plausible production mix (most jobs 720p and 5 s, some 1080p,
+portrait for social formats) and never combine what the providers reject (1080p
+with 8 s).  Prompts are composed with faker, 6 to ~120 words, a few long ones.
+"""
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from faker import Faker
+
+# Provider seconds between two status reads (low, high): see the module docstring.
+POLL_INTERVALS: dict[str, tuple[float, float]] = {
+    "pixverse": (3.0, 5.0),
+    "aimlapi": (10.0, 15.0),
+    "pixwith": (5.0, 10.0),
+    "freepik": (3.0, 5.0),
+}
+# Provider seconds a client waits for a job before giving up (AI/ML API's examples: 600-1000).
+GIVE_UP_S = 600.0
+
+# Provider seconds the slowest planned job of the mix takes to finish (queue 8 s plus
+# 1080p or 8 s at 720p with +20 % jitter) plus one poll interval: the default
+# end-to-end p95 threshold allows 1.5x that, scaled, plus a second of slack.
+SLOWEST_JOB_S = 140.0
+E2E_MARGIN = 1.5
+
+
+def default_e2e_p95_s(scale: float) -> float:
+    """Wall seconds: the end-to-end p95 a healthy run stays under at time scale ``scale``."""
+    return SLOWEST_JOB_S * E2E_MARGIN / scale + 1.0
+
+
+def poll_interval(provider: str, scale: float, rng: random.Random) -> float:
+    """Wall seconds until the next status read."""
+    low, high = POLL_INTERVALS[provider]
+    return rng.uniform(low, high) / scale
+
+
+@dataclass(slots=True)
+class Clock:
+    """The fake's clock as seen from the client: ``virtual = anchor_v + (wall - anchor_wall) * scale``.
+
+    ``scale`` is virtual seconds per wall second (1.0 against a real provider).
+    ``anchor_*`` are None when the admin API was not reachable (no plan-based lag).
+    """
+
+    scale: float = 1.0
+    anchor_v: float | None = None
+    anchor_wall: float | None = None
+    frozen: bool = False
+    source: str = "assumed (no admin API)"
+
+    def wall_at(self, virtual: float) -> float | None:
+        """Wall unix seconds at which the fake's clock reads ``virtual`` (None: unknown)."""
+        if self.anchor_v is None or self.anchor_wall is None or self.frozen:
+            return None
+        return self.anchor_wall + (virtual - self.anchor_v) / self.scale
+
+    @classmethod
+    def from_admin(cls, answer: dict[str, Any], wall_sent: float, wall_received: float) -> "Clock":
+        """From ``GET /__admin/clock`` (``{now, scale, frozen}``), read between the two wall times."""
+        return cls(scale=float(answer["scale"]), anchor_v=float(answer["now"]),
+                   anchor_wall=(wall_sent + wall_received) / 2, frozen=bool(answer.get("frozen")),
+                   source="GET /__admin/clock")
+
+
+# --- request bodies ---------------------------------------------------------------------
+
+_CAMERA = ("Cinematic shot of", "Close-up of", "Slow-motion drone shot over", "Handheld footage of",
+           "Wide establishing shot of", "Macro shot of", "Tracking shot following", "Time-lapse of")
+_LIGHT = ("golden hour light", "neon reflections", "soft morning fog", "dramatic backlight",
+          "overcast daylight", "candlelight", "moonlight", "studio lighting")
+_LOOK = ("35mm film grain", "shallow depth of field", "ultra detailed", "vibrant colors",
+         "muted pastel palette", "high contrast", "anamorphic lens flare", "4k, photorealistic")
+_NEGATIVE = ("blurry, low quality", "watermark, text, logo", "distorted faces, extra limbs",
+             "oversaturated, noisy", "")
+STYLES = ("anime", "3d_animation", "clay", "comic", "cyberpunk")
+FREEPIK_ASPECTS = {"16:9": "widescreen_16_9", "4:3": "classic_4_3", "1:1": "square_1_1",
+                   "3:4": "traditional_3_4", "9:16": "social_story_9_16"}
+
+
+@dataclass
+class Draw:
+    """Seeded draws of prompts and parameters for one simulated client."""
+
+    seed: int | None = None
+    rng: random.Random = field(init=False)
+    fake: Faker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+        self.fake = Faker()
+        self.fake.seed_instance(self.rng.getrandbits(32))
+
+    # primitives ----------------------------------------------------------------------
+    def weighted(self, table: dict[Any, float]) -> Any:
+        return self.rng.choices(list(table), weights=list(table.values()))[0]
+
+    def prompt(self) -> str:
+        f, r = self.fake, self.rng
+        subject = r.choice((
+            lambda: f"a {f.color_name().lower()} {r.choice(('fox', 'robot', 'sailboat', 'vintage car', 'hummingbird', 'dancer', 'astronaut', 'lighthouse'))}",
+            lambda: f"{f.first_name()}, a {f.job().lower()},",
+            lambda: f"the streets of {f.city()}",
+            lambda: f"a {r.choice(('tiny', 'giant', 'glowing', 'ancient', 'futuristic'))} {f.word()}",
+        ))()
+        action = r.choice(("walking through", "flying above", "dancing in", "racing across", "floating over",
+                           "emerging from", "turning towards the camera in"))
+        place = r.choice((f"{f.city()} at night", f"a {f.color_name().lower()} desert", "a rain-soaked alley",
+                          "a snowy forest", f"the coast of {f.country()}", "a crowded market", "outer space"))
+        text = f"{r.choice(_CAMERA)} {subject} {action} {place}, {r.choice(_LIGHT)}, {r.choice(_LOOK)}"
+        if r.random() < 0.25:  # some users paste long, detailed prompts
+            text += ". " + f.paragraph(nb_sentences=r.randint(2, 6))
+        return text[:2000]
+
+    def image_url(self) -> str:
+        return f"https://{self.fake.domain_name()}/uploads/{self.fake.uuid4()}.{self.rng.choice(('jpg', 'png', 'webp'))}"
+
+    def resolution(self) -> str:
+        return self.weighted({"360p": 0.10, "540p": 0.25, "720p": 0.50, "1080p": 0.15})
+
+    def duration(self, resolution: str) -> int:
+        # Every provider rejects 1080p with 8 s.
+        return 5 if resolution == "1080p" or self.rng.random() < 0.75 else 8
+
+    def aspect(self) -> str:
+        return self.weighted({"16:9": 0.50, "9:16": 0.30, "1:1": 0.15, "4:3": 0.03, "3:4": 0.02})
+
+    def maybe(self, p: float) -> bool:
+        return self.rng.random() < p
+
+    def api_key(self, provider: str) -> str:
+        return f"load-{provider}-{self.fake.uuid4()}"
+
+    def trace_id(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    # per provider: (kind, path, body) ------------------------------------------------------
+    def freepik(self, webhook_url: str | None = None) -> tuple[str, str, dict[str, Any]]:
+        kind = self.weighted({"i2v": 0.6, "t2v": 0.3, "transition": 0.1})
+        res = self.resolution()
+        body: dict[str, Any] = {"prompt": self.prompt(), "resolution": res, "duration": self.duration(res)}
+        if kind == "i2v":
+            path = "/v1/ai/image-to-video/pixverse-v5"
+            body["image_url"] = self.image_url()
+        elif kind == "t2v":
+            path = "/v1/ai/text-to-video/pixverse-v5"
+            body["aspect_ratio"] = FREEPIK_ASPECTS[self.aspect()]
+        else:
+            path = "/v1/ai/image-to-video/pixverse-v5-transition"
+            body["first_image_url"], body["last_image_url"] = self.image_url(), self.image_url()
+        if kind != "transition" and self.maybe(0.2):
+            body["style"] = self.rng.choice(STYLES)
+        if self.maybe(0.4):
+            body["negative_prompt"] = self.rng.choice(_NEGATIVE)
+        if self.maybe(0.3):
+            body["seed"] = self.rng.randint(0, 2**31 - 1)
+        if webhook_url:
+            body["webhook_url"] = webhook_url
+        return kind, path, body
+
+    def aimlapi(self) -> tuple[str, str, dict[str, Any]]:
+        kind = self.weighted({"i2v": 0.5, "t2v": 0.4, "transition": 0.1})
+        res = self.resolution()
+        model = {"i2v": "pixverse/v5/image-to-video", "t2v": "pixverse/v5/text-to-video",
+                 "transition": "pixverse/v5/transition"}[kind]
+        body: dict[str, Any] = {"model": model, "prompt": self.prompt(), "resolution": res,
+                                "duration": self.duration(res)}
+        if kind in ("i2v", "transition"):
+            body["image_url"] = self.image_url()
+        if kind == "transition":
+            body["tail_image_url"] = self.image_url()
+        if kind == "t2v":
+            body["aspect_ratio"] = self.aspect()
+        if self.maybe(0.3):
+            body["negative_prompt"] = self.rng.choice(_NEGATIVE)
+        if self.maybe(0.2):
+            body["seed"] = self.rng.randint(0, 2**31 - 1)
+        # Half the clients use the legacy path the older SDKs call.
+        path = "/v2/video/generations" if self.maybe(0.5) else "/v2/generate/video/pixverse/generation"
+        return kind, path, body
+
+    def pixwith(self) -> tuple[str, str, dict[str, Any]]:
+        kind = self.weighted({"t2v": 0.6, "i2v": 0.4})
+        res = self.resolution()
+        body: dict[str, Any] = {
+            "prompt": self.prompt(), "model_id": "2-27",
+            "options": {"prompt_optimization": self.maybe(0.7),
+                        "num_outputs": self.weighted({1: 0.8, 2: 0.15, 4: 0.05}),
+                        "resolution": res, "aspect_ratio": self.aspect(), "duration": self.duration(res)},
+        }
+        if kind == "i2v":
+            body["image_urls"] = [self.image_url()]
+        return kind, "/api/task/create", body
+
+    def pixverse(self, img_id: int | None = None) -> tuple[str, str, dict[str, Any]]:
+        """Text-to-video, or image-to-video of an uploaded image (``img_id``)."""
+        quality = self.resolution()
+        body: dict[str, Any] = {"prompt": self.prompt(), "model": "v5", "quality": quality,
+                                "duration": self.duration(quality)}
+        if self.maybe(0.3):
+            body["negative_prompt"] = self.rng.choice(_NEGATIVE)
+        if self.maybe(0.2):
+            body["style"] = self.rng.choice(STYLES)
+        if self.maybe(0.5):
+            body["seed"] = self.rng.randint(0, 2**31 - 1)
+        if img_id is None:
+            body["aspect_ratio"] = self.aspect()
+            return "t2v", "/openapi/v2/video/text/generate", body
+        body["img_id"] = img_id
+        return "i2v", "/openapi/v2/video/img/generate", body

@@ -1,0 +1,182 @@
+"""``/__admin/webhooks``: the delivery log, delivery faults and PixVerse's account webhook.
+
+- ``GET /__admin/webhooks`` -> 200 ``{running, watching, pending, held, in_flight, due,
+  counts, log_size, log_capacity, allowed_hosts, faults, pixverse}``.
+- ``GET /__admin/webhooks/pixverse[?api_key=K]`` -> 200 the account webhook every key
+  uses (or key ``K``'s): ``{api_key, url, secret, signature, allowed, keys: [...]}``.
+- ``PUT /__admin/webhooks/pixverse`` ``{url?, secret?, signature?, api_key?}`` -> 200 the
+  same; without ``api_key`` it changes the default, with it one key's webhook.
+  ``url: null`` turns the webhook off.  400 ``{"message"}`` for a bad body.
+- ``DELETE /__admin/webhooks/pixverse[?api_key=K]`` -> 200: key ``K``'s own webhook
+  removed, or (no key) every key's and the default back to the settings.
+- ``GET /__admin/webhooks/deliveries[?provider&job_id&outcome&test_id&delivery_id&limit]``
+  -> 200 ``{count, size, capacity, entries}``, newest first: every attempt with
+  ``sent_at`` (virtual) and ``wall_time``, ``url``, ``http_status``, ``response``,
+  ``error``, ``outcome`` (delivered | failed | error | refused | undelivered),
+  ``next_attempt_at`` ...
+- ``DELETE /__admin/webhooks/deliveries`` -> 200 ``{"deleted": n}``.
+- ``GET /__admin/webhooks/faults``, ``POST`` one fault or a list (201), ``DELETE``
+  all or ``/{id}``: delivery faults (``delay``, ``duplicate``, ``out_of_order``).
+- ``POST /__admin/webhooks/drain[?timeout_s=30]`` -> 200: attempt every delivery
+  due on the virtual clock now and wait for the attempts (no sleeping in tests).
+
+Talks to the engine only.  ``add_webhook_routes`` also starts the scheduler with an
+aiohttp sender when the app starts and stops it (attempting or logging what is due)
+when it shuts down.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+from aiohttp import web
+from pydantic import ValidationError
+
+from ..engine import Engine
+from ..engine.webhooks import DeliveryFault, host_allowed
+from ..outbound import ClientSender
+from . import ADMIN_CONTRACT, ADMIN_VIOLATIONS, contract_checked
+
+SENDER = web.AppKey("webhook_sender", ClientSender)
+DEFAULT_LIMIT = 100
+PIXVERSE = "pixverse"
+
+
+def _json(body: Any, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+
+
+def _error(message: str, status: int = 400, errors: list[Any] | None = None) -> web.Response:
+    body: dict[str, Any] = {"message": message}
+    if errors is not None:
+        body["errors"] = errors
+    return _json(body, status)
+
+
+#: What ``url`` may be (contracts/admin.yaml says the same): absolute http(s).
+URL_RE = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/\S*)?$")
+
+
+def _fault_view(fault: DeliveryFault) -> dict[str, Any]:
+    return fault.model_dump(exclude_none=True)
+
+
+def add_webhook_routes(app: web.Application, engine: Engine) -> None:
+    """Register ``/__admin/webhooks*`` (after ``add_admin_routes``: the routes are
+    checked against contracts/admin.yaml like the others) and run the delivery
+    scheduler with the app."""
+    hooks = engine.webhooks
+    sender = ClientSender(engine.settings.webhooks.max_in_flight)
+    app[SENDER] = sender
+
+    async def start(_: web.Application) -> None:
+        await hooks.start(sender)
+
+    async def stop(_: web.Application) -> None:
+        try:
+            await hooks.close()
+        finally:
+            await sender.close()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+
+    def account_view(api_key: str | None) -> dict[str, Any]:
+        hook = hooks.account(PIXVERSE, api_key)
+        assert hook is not None
+        keys = hooks.accounts(PIXVERSE)
+        return {"api_key": api_key, "own": any(a["api_key"] == api_key for a in keys), **hook.view(),
+                "allowed": hook.url is not None and host_allowed(hook.url, hooks.settings.allowed_hosts),
+                "keys": keys}
+
+    async def summary(request: web.Request, _: None) -> web.Response:
+        return _json({**hooks.summary(), "faults": [_fault_view(f) for f in hooks.faults],
+                      "pixverse": account_view(None)})
+
+    async def pixverse_get(request: web.Request, _: None) -> web.Response:
+        return _json(account_view(request.query.get("api_key")))
+
+    async def pixverse_put(request: web.Request, body: dict[str, Any]) -> web.Response:
+        url = body.get("url")
+        if url is not None and not URL_RE.match(url):
+            return _error("url must be an absolute http(s) URL")
+        kwargs: dict[str, Any] = {"secret": body.get("secret"), "variant": body.get("signature")}
+        if "url" in body:
+            kwargs["url"] = url
+        hooks.set_account(PIXVERSE, body.get("api_key"), **kwargs)
+        return _json(account_view(body.get("api_key")))
+
+    async def pixverse_delete(request: web.Request, _: None) -> web.Response:
+        api_key = request.query.get("api_key")
+        hooks.drop_account(PIXVERSE, api_key)
+        return _json(account_view(api_key))
+
+    async def deliveries_get(request: web.Request, _: None) -> web.Response:
+        q = request.query
+        unknown = set(q) - {"provider", "job_id", "outcome", "test_id", "delivery_id", "limit"}
+        if unknown:
+            return _error(f"unknown parameter(s): {', '.join(sorted(unknown))}")
+        limit = int(q.get("limit", DEFAULT_LIMIT))
+        entries = hooks.entries(provider=q.get("provider"), job_id=q.get("job_id"),
+                                outcome=q.get("outcome"), test_id=q.get("test_id"),
+                                delivery_id=q.get("delivery_id"))
+        return _json({"count": len(entries), "size": len(hooks.log), "capacity": hooks.log.maxlen,
+                      "entries": list(reversed(entries[-limit:]))})
+
+    async def deliveries_delete(request: web.Request, _: None) -> web.Response:
+        n = len(hooks.log)
+        hooks.log.clear()
+        return _json({"deleted": n})
+
+    async def faults_get(request: web.Request, _: None) -> web.Response:
+        return _json({"faults": [_fault_view(f) for f in hooks.faults]})
+
+    async def faults_post(request: web.Request, body: Any) -> web.Response:
+        items = body if isinstance(body, list) else [body]
+        rules, errors = [], []
+        for n, item in enumerate(items):
+            try:
+                rules.append(DeliveryFault.model_validate(item))
+            except ValidationError as exc:
+                errors += [{"fault": n, "field": ".".join(map(str, e["loc"])) or None, "message": e["msg"]}
+                           for e in exc.errors()]
+        if errors:
+            return _error("invalid delivery fault", errors=errors)
+        return _json({"faults": [_fault_view(hooks.add_fault(r)) for r in rules]}, 201)
+
+    async def faults_delete(request: web.Request, _: None) -> web.Response:
+        return _json({"deleted": hooks.remove_fault(None)})
+
+    async def fault_delete(request: web.Request, _: None) -> web.Response:
+        deleted = hooks.remove_fault(request.match_info["fault_id"])
+        return _json({"deleted": deleted}) if deleted else _error("fault not found", 404)
+
+    async def drain(request: web.Request, _: None) -> web.Response:
+        timeout_s = float(request.query.get("timeout_s", 30.0))
+        if not hooks.running:
+            return _error("the webhook scheduler is not running", 409)
+        try:
+            handled = await hooks.drain(timeout_s)
+        except TimeoutError:
+            return _error(f"deliveries still running after {timeout_s:g} s", 504)
+        return _json({"handled": handled, **hooks.summary(), "faults": [_fault_view(f) for f in hooks.faults]})
+
+    contract = app[ADMIN_CONTRACT]
+    violations = app[ADMIN_VIOLATIONS]
+
+    def route(method: str, path: str, op_id: str, handler: Any) -> None:
+        app.router.add_route(method, path, contract_checked(
+            contract, op_id, handler, strict=engine.settings.strict, violations=violations))
+
+    route("GET", "/__admin/webhooks", "get_webhooks", summary)
+    route("GET", "/__admin/webhooks/pixverse", "get_pixverse_webhook", pixverse_get)
+    route("PUT", "/__admin/webhooks/pixverse", "set_pixverse_webhook", pixverse_put)
+    route("DELETE", "/__admin/webhooks/pixverse", "reset_pixverse_webhook", pixverse_delete)
+    route("GET", "/__admin/webhooks/deliveries", "list_deliveries", deliveries_get)
+    route("DELETE", "/__admin/webhooks/deliveries", "clear_deliveries", deliveries_delete)
+    route("GET", "/__admin/webhooks/faults", "list_delivery_faults", faults_get)
+    route("POST", "/__admin/webhooks/faults", "add_delivery_faults", faults_post)
+    route("DELETE", "/__admin/webhooks/faults", "remove_delivery_faults", faults_delete)
+    route("DELETE", "/__admin/webhooks/faults/{fault_id}", "remove_delivery_fault", fault_delete)
+    route("POST", "/__admin/webhooks/drain", "drain_webhooks", drain)

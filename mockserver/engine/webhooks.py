@@ -1,0 +1,823 @@
+"""Webhook deliveries, scheduled on the virtual clock.  The only background work of the fake.
+
+A job's status is derived from its plan and the clock, so nothing "happens" when it
+changes: this scheduler computes *when* each watched job changes status (its plan's
+queue and run seconds, in time mode) and checks it then; poll-count and manual modes
+change status on reads and admin forcing, which call :meth:`WebhookScheduler.notice`.
+Each change the provider can see becomes a :class:`Delivery`, attempted at its due
+time, retried on the provider's schedule after a failure.
+
+Shape, for 10,000 jobs in flight and more:
+
+- one heap of ``(due, seq, item)``: a watch's next status check or a delivery's next
+  attempt, earliest first;
+- one sleeper task, woken by the earliest due time, by new earlier items and by clock
+  changes (advance, freeze, rescale: the clock calls :meth:`clock_changed`);
+- a pool of ``max_in_flight`` workers doing the attempts; one job's deliveries are
+  attempted one after another, in the order its status changed.
+
+Provider specifics come from a :class:`Channel` the adapter supplies (which states it
+reports, body, signature headers, what counts as accepted, retry schedule); the HTTP
+client is an injected ``sender`` (the app wires aiohttp), so this module imports no
+HTTP library.  Every attempt lands in a bounded delivery log.  Deliveries go only to
+allowed hosts.  On :meth:`close`, deliveries already due are attempted within a grace
+period and whatever is left is logged as ``undelivered``: none disappears silently.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import fnmatch
+import heapq
+import ipaddress
+import itertools
+import logging
+import math
+import random
+import string
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable, Hashable, Iterable, Literal, Protocol, Sequence
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .clock import VirtualClock
+from .jobs import TERMINAL, Job
+
+log = logging.getLogger("mockserver.webhooks")
+
+_ALNUM = string.ascii_letters + string.digits
+_EPSILON = 1e-6          # virtual seconds: due times this close to now are due
+_YIELD_EVERY = 500       # heap items handled before giving the event loop a turn
+DEFAULT_HOLD_S = 60.0    # virtual seconds an out-of-order delivery waits at most
+_SHUTDOWN_LINES = 20     # undelivered deliveries named one by one in the shutdown warning
+
+# Delivery log outcomes.
+DELIVERED = "delivered"      # the receiver accepted it
+FAILED = "failed"            # the receiver answered, but not with what counts as accepted
+ERROR = "error"              # no answer: connection refused, reset, timeout
+REFUSED = "refused"          # the target host is not allowed; never retried
+UNDELIVERED = "undelivered"  # the fake shut down (or reset) before attempting it
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What one HTTP attempt got: ``status`` None when no answer came (``error`` says why)."""
+
+    status: int | None
+    text: str = ""
+    error: str | None = None
+
+
+Sender = Callable[[str, dict[str, str], bytes, float], Awaitable[SendResult]]
+
+
+class Channel(Protocol):
+    """A provider's webhook flavour, supplied by its adapter."""
+
+    provider: str
+
+    def visible(self, state: str) -> Hashable | None:
+        """The provider's status for neutral ``state`` as a webhook reports it, or
+        None when the provider sends no webhook for that state."""
+
+    async def render(self, watch: "Watch", state: str) -> bytes:
+        """The body for ``watch``'s job in ``state``."""
+
+    def headers(self, delivery: "Delivery", body: bytes, timestamp: int) -> dict[str, str]:
+        """Headers (signature included) for one attempt at unix ``timestamp``."""
+
+    def accepted(self, status: int, text: str) -> bool:
+        """Whether the receiver's answer counts as delivered."""
+
+    def retry_schedule(self) -> Sequence[float]:
+        """Virtual seconds to wait after the 1st, 2nd ... failed attempt."""
+
+
+@dataclass(slots=True, eq=False)
+class Watch:
+    """A job whose status changes are delivered to ``url``.  ``context`` is the
+    adapter's (base URL for result links, trace id ...)."""
+
+    job: Job
+    channel: Channel
+    url: str
+    context: dict[str, Any]
+    last: Hashable | None
+    checks: list[float]
+    scheduled: float | None = None
+    done: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class Delivery:
+    """One status change on its way to a receiver.  ``id`` is the same for every
+    attempt (and for an injected duplicate): receivers deduplicate on it."""
+
+    id: str
+    watch: Watch
+    state: str
+    event: Hashable
+    changed_at: float
+    due: float
+    seq: int
+    attempts: int = 0
+    body: bytes | None = None
+    duplicate: bool = False
+    faults: list[str] = field(default_factory=list)
+    held: bool = False
+    cancelled: bool = False
+    finished: bool = False
+    # Faults: send a copy this many seconds after delivery; hold at most this long.
+    duplicate_after: float | None = None
+    hold_s: float | None = None
+
+    @property
+    def provider(self) -> str:
+        return self.watch.channel.provider
+
+    @property
+    def job_id(self) -> str:
+        return self.watch.job.id
+
+    @property
+    def url(self) -> str:
+        return self.watch.url
+
+
+# delivery faults -------------------------------------------------------------------------
+_STRICT = ConfigDict(extra="forbid")
+
+
+class DeliveryFault(BaseModel):
+    """A fault applied to new deliveries that match every selector given.
+
+    ``delay``: the first attempt is ``seconds`` (virtual) late.  ``duplicate``: once
+    delivered, the same delivery (same id) is sent again ``seconds`` later.
+    ``out_of_order``: held back until the next delivery to the same URL has been
+    attempted (at most ``seconds``, default 60, virtual), so it arrives after it.
+    ``times`` limits how many deliveries it applies to (None: all).
+    """
+
+    model_config = _STRICT
+
+    id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    kind: Literal["delay", "duplicate", "out_of_order"]
+    provider: Literal["freepik", "pixverse"] | None = None
+    job_id: str | None = Field(None, min_length=1)
+    event: str | None = Field(None, min_length=1, description="The provider's status the delivery reports, as text.")
+    seconds: float | None = Field(None, ge=0, le=86_400)
+    times: int | None = Field(None, ge=1, le=10**9)
+    fired: int = 0
+
+    def matches(self, delivery: Delivery) -> bool:
+        return ((self.provider is None or self.provider == delivery.provider)
+                and (self.job_id is None or self.job_id == delivery.job_id)
+                and (self.event is None or self.event == str(delivery.event))
+                and (self.times is None or self.fired < self.times))
+
+
+# account-level webhooks --------------------------------------------------------------------
+@dataclass(slots=True)
+class AccountHook:
+    """An account's webhook (PixVerse: set in the console): where, the signing secret,
+    and the provider's signature variant."""
+
+    url: str | None
+    secret: str
+    variant: str
+
+    def view(self) -> dict[str, Any]:
+        return {"url": self.url, "secret": self.secret, "signature": self.variant}
+
+
+# allowed hosts -------------------------------------------------------------------------------
+def host_allowed(url: str, allowed: Iterable[str]) -> bool:
+    """Whether ``url`` is http(s) to a host ``allowed`` names: a name, an IP address, a
+    CIDR network, ``*.domain``, ``loopback`` (127.0.0.0/8, ::1, localhost) or ``*``.
+    The host is matched as written, never resolved."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower().rstrip(".")
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not host:
+        return False
+    try:
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    for rule in allowed:
+        rule = rule.strip().lower()
+        if rule == "*":
+            return True
+        if rule == "loopback":
+            if host == "localhost" or (ip is not None and ip.is_loopback):
+                return True
+            continue
+        if "/" in rule and ip is not None:
+            try:
+                if ip in ipaddress.ip_network(rule, strict=False):
+                    return True
+            except ValueError:
+                pass
+            continue
+        if ip is not None:
+            try:
+                if ip == ipaddress.ip_address(rule.strip("[]")):
+                    return True
+            except ValueError:
+                pass
+            continue
+        if host == rule or ("*" in rule and fnmatch.fnmatchcase(host, rule)):
+            return True
+    return False
+
+
+# Standard Webhooks ----------------------------------------------------------------------------
+def standard_webhook_key(secret: str, secret_format: str) -> bytes:
+    """The HMAC key for a Standard-Webhooks ``secret``: its UTF-8 bytes (``raw``) or,
+    Svix style, the base64 after an optional ``whsec_`` prefix (``whsec``).
+    Raises ValueError for an empty key or bad base64."""
+    if secret_format == "whsec":
+        text = secret[len("whsec_"):] if secret.startswith("whsec_") else secret
+        try:
+            key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+        except ValueError as exc:
+            raise ValueError(f"webhook secret is not base64 after whsec_: {exc}") from None
+    else:
+        key = secret.encode()
+    if not key:
+        raise ValueError("webhook secret may not be empty")
+    return key
+
+
+def standard_webhook_headers(key: bytes, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` (``v1,<base64
+    HMAC-SHA256 of "id.timestamp.body">``), signed by the ``standardwebhooks`` package."""
+    from standardwebhooks.webhooks import Webhook
+
+    signer = Webhook(key)  # bytes: used as the key as is
+    when = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signer.sign(msg_id, when, body.decode()),
+    }
+
+
+# the scheduler -------------------------------------------------------------------------------
+_CHECK, _DELIVERY, _RELEASE = 0, 1, 2
+
+
+class WebhookScheduler:
+    """Watches jobs, turns their status changes into deliveries, attempts them.
+
+    ``settings`` is :class:`mockserver.settings.WebhookSettings`; ``status_at(job, t)``
+    the neutral status of ``job`` at virtual time ``t``; ``progress_mode`` the
+    settings' mode (time checks are scheduled only in ``time`` mode); ``on_status(job,
+    state)`` is told of every status a webhook observes (refunds hang off it).
+    """
+
+    def __init__(self, clock: VirtualClock, settings: Any, *,
+                 status_at: Callable[[Job, float], str],
+                 progress_mode: Callable[[], str],
+                 on_status: Callable[[Job, str], Any] | None = None,
+                 seed: int | None = None,
+                 accounts: dict[str, AccountHook] | None = None) -> None:
+        self.clock = clock
+        self.settings = settings
+        self._status_at = status_at
+        self._mode = progress_mode
+        self._on_status = on_status
+        self._rng = random.Random(None if seed is None else ("webhooks", seed).__repr__())
+        self._seq = itertools.count()
+        self._heap: list[tuple[float, int, int, Any]] = []
+        self._watches: dict[tuple[str, str], Watch] = {}
+        self._held: dict[str, list[Delivery]] = {}
+        self._pending: dict[int, Delivery] = {}  # seq -> delivery not finished (heap, held, ready)
+        self.faults: list[DeliveryFault] = []
+        self._fault_ids = itertools.count(1)
+        self.log: deque[dict[str, Any]] = deque(maxlen=max(1, settings.log_max_entries))
+        self._log_seq = itertools.count(1)
+        self.counts: dict[str, int] = {k: 0 for k in (DELIVERED, FAILED, ERROR, REFUSED, UNDELIVERED)}
+        # provider -> default account hook; (provider, api_key) -> per-key override
+        self._account_defaults: dict[str, AccountHook] = dict(accounts or {})
+        self._account_profile = {p: AccountHook(h.url, h.secret, h.variant) for p, h in self._account_defaults.items()}
+        self._accounts: dict[tuple[str, str], AccountHook] = {}
+        # runtime
+        self._sender: Sender | None = None
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready: asyncio.Queue[Delivery] | None = None
+        self._busy: dict[tuple[str, str], deque[Delivery]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._workers: list[asyncio.Task[None]] = []
+        self._in_flight = 0
+        self._outstanding = 0  # queued for the workers or being attempted
+        self._closing = False
+        self.closed = False
+
+    # accounts ----------------------------------------------------------------------------
+    def define_account(self, provider: str, hook: AccountHook) -> None:
+        """Declare that ``provider`` has account-level webhooks, with ``hook`` as the
+        default every key starts with (from the settings; a full reset returns to it)."""
+        self._account_profile[provider] = AccountHook(hook.url, hook.secret, hook.variant)
+        self._account_defaults[provider] = hook
+
+    def account(self, provider: str, api_key: str | None = None) -> AccountHook | None:
+        """The webhook of ``api_key``'s account at ``provider`` (the key's own, else
+        the provider's default), None when the provider has none."""
+        if api_key is not None:
+            own = self._accounts.get((provider, api_key))
+            if own is not None:
+                return own
+        return self._account_defaults.get(provider)
+
+    def set_account(self, provider: str, api_key: str | None, *, url: str | None = ...,  # type: ignore[assignment]
+                    secret: str | None = None, variant: str | None = None) -> AccountHook:
+        """Change the default hook (``api_key`` None) or one key's; unset fields keep
+        their current value.  Raises KeyError for a provider without account hooks."""
+        base = self.account(provider, api_key)
+        if base is None:
+            raise KeyError(provider)
+        hook = AccountHook(base.url if url is ... else url, secret or base.secret, variant or base.variant)
+        if api_key is None:
+            self._account_defaults[provider] = hook
+        else:
+            self._accounts[(provider, api_key)] = hook
+        return hook
+
+    def drop_account(self, provider: str, api_key: str | None) -> None:
+        """Forget one key's override, or (``api_key`` None) every override and the
+        default's changes."""
+        if api_key is not None:
+            self._accounts.pop((provider, api_key), None)
+            return
+        for key in [k for k in self._accounts if k[0] == provider]:
+            del self._accounts[key]
+        if provider in self._account_profile:
+            p = self._account_profile[provider]
+            self._account_defaults[provider] = AccountHook(p.url, p.secret, p.variant)
+
+    def accounts(self, provider: str) -> list[dict[str, Any]]:
+        return [{"api_key": k, **h.view()} for (p, k), h in self._accounts.items() if p == provider]
+
+    # ids -----------------------------------------------------------------------------------
+    def _token(self, length: int) -> str:
+        # One draw of random bits, spelt in base 62 (letters and digits).
+        n = self._rng.getrandbits(6 * length)
+        out = []
+        for _ in range(length):
+            n, r = divmod(n, 62)
+            out.append(_ALNUM[r])
+        return "".join(out)
+
+    def new_id(self) -> str:
+        """A delivery id: ``msg_`` and 27 letters and digits (Svix's layout)."""
+        return "msg_" + self._token(27)
+
+    def nonce(self, length: int = 32) -> str:
+        return self._token(length)
+
+    def timestamp(self) -> int:
+        """Unix seconds for a signature: wall time, or virtual (``timestamp_clock``)."""
+        return int(self.clock.now() if self.settings.timestamp_clock == "virtual" else time.time())
+
+    # watching ------------------------------------------------------------------------------
+    @property
+    def watching(self) -> int:
+        return len(self._watches)
+
+    def watch(self, job: Job, channel: Channel, url: str, context: dict[str, Any] | None = None,
+              initial: Hashable | None = None) -> Watch:
+        """Deliver ``job``'s status changes to ``url``.  ``initial`` is the provider
+        status the client already saw (the create answer), which is no change."""
+        checks = []
+        if self._mode() == "time" and job.forced is None:
+            checks = sorted({job.created_at + job.plan.queue_s, job.finishes_at})
+        w = Watch(job, channel, url, context or {}, initial, checks)
+        self._watches[(job.provider, job.id)] = w
+        self._advance(w, self.clock.now())
+        return w
+
+    def notice(self, job: Job) -> None:
+        """The job may have changed status outside the clock's schedule (a poll in
+        poll-count mode, an admin force): deliver what changed."""
+        if not self._watches:
+            return
+        w = self._watches.get((job.provider, job.id))
+        if w is not None:
+            self._advance(w, self.clock.now())
+
+    def _advance(self, w: Watch, now: float) -> None:
+        """Emit every status change of ``w`` up to ``now``, in order, and schedule its
+        next check."""
+        while w.checks and w.checks[0] <= now + _EPSILON and not w.done:
+            t = w.checks.pop(0)
+            # The plan's boundary, a hair later: created_at + queue_s may round below it.
+            self._check(w, t, t + 4 * math.ulp(t) + 1e-9)
+        if not w.done:
+            self._check(w, now)
+        if w.done or not w.checks:
+            w.scheduled = None
+            return
+        nxt = w.checks[0]
+        if w.scheduled != nxt:
+            w.scheduled = nxt
+            self._push(nxt, _CHECK, w)
+
+    def _check(self, w: Watch, t: float, probe: float | None = None) -> None:
+        state = self._status_at(w.job, t if probe is None else probe)
+        event = w.channel.visible(state)
+        if state in TERMINAL and self._on_status is not None:
+            self._on_status(w.job, state)
+        if event is None or event == w.last:
+            return
+        w.last = event
+        self._new_delivery(w, state, event, min(t, self.clock.now()))
+        if state in TERMINAL:
+            w.done = True
+            self._watches.pop((w.job.provider, w.job.id), None)
+
+    # deliveries ----------------------------------------------------------------------------
+    def _new_delivery(self, w: Watch, state: str, event: Hashable, at: float,
+                      source: Delivery | None = None) -> Delivery:
+        d = Delivery(id=source.id if source else self.new_id(), watch=w, state=state, event=event,
+                     changed_at=at, due=at, seq=next(self._seq),
+                     body=source.body if source else None, duplicate=source is not None)
+        self._pending[d.seq] = d
+        if source is None:
+            self._apply_faults(d)
+        if d.hold_s is not None:
+            d.held = True
+            self._held.setdefault(d.url, []).append(d)
+            self._push(d.due + d.hold_s, _RELEASE, d)
+        else:
+            self._push(d.due, _DELIVERY, d)
+        return d
+
+    def _apply_faults(self, d: Delivery) -> None:
+        for rule in self.faults:
+            if not rule.matches(d):
+                continue
+            rule.fired += 1
+            d.faults.append(rule.kind)
+            if rule.kind == "delay":
+                d.due += rule.seconds or 0.0
+            elif rule.kind == "duplicate":
+                d.duplicate_after = rule.seconds or 0.0
+            else:
+                d.hold_s = DEFAULT_HOLD_S if rule.seconds is None else rule.seconds
+
+    def _push(self, due: float, kind: int, item: Any) -> None:
+        heapq.heappush(self._heap, (due, next(self._seq), kind, item))
+        if self._heap[0][3] is item:
+            self._poke()
+
+    def clock_changed(self) -> None:
+        """The clock was advanced, frozen, unfrozen or rescaled: recompute the sleep."""
+        self._poke()
+
+    def _poke(self) -> None:
+        """Wake the sleeper, from its own loop or (a test driving the engine from
+        another thread) thread-safely."""
+        wake, loop = self._wake, self._loop
+        if wake is None or loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            wake.set()
+        else:
+            try:
+                loop.call_soon_threadsafe(wake.set)
+            except RuntimeError:  # the loop is closed
+                pass
+
+    def _process_due(self, now: float, limit: int | None = None) -> int:
+        """Move everything due by ``now`` along (at most ``limit`` heap items):
+        checks emit deliveries, due deliveries go to the workers, expired holds are
+        released.  Returns how many heap items were handled.  Needs :meth:`start`."""
+        handled = 0
+        heap = self._heap
+        while heap and heap[0][0] <= now + _EPSILON and (limit is None or handled < limit):
+            _, _, kind, item = heapq.heappop(heap)
+            handled += 1
+            if kind == _CHECK:
+                if not item.done and item.scheduled is not None and item.checks \
+                        and item.scheduled == item.checks[0]:
+                    item.scheduled = None
+                    self._advance(item, now)
+            elif kind == _DELIVERY:
+                if not item.cancelled and not item.finished:
+                    self._enqueue(item)
+            elif item.held and not item.cancelled:
+                self._release(item)
+        return handled
+
+    def _enqueue(self, d: Delivery) -> None:
+        assert self._ready is not None, "the webhook scheduler is not running"
+        self._outstanding += 1
+        self._ready.put_nowait(d)
+
+    def _release(self, d: Delivery) -> None:
+        held = self._held.get(d.url)
+        if held and d in held:
+            held.remove(d)
+            if not held:
+                del self._held[d.url]
+        d.held = False
+        self._enqueue(d)
+
+    def _release_held(self, url: str, after: Delivery) -> None:
+        for d in list(self._held.get(url, ())):
+            if d is not after:
+                self._release(d)
+
+    # attempts -------------------------------------------------------------------------------
+    async def _attempt(self, d: Delivery) -> None:
+        channel = d.watch.channel
+        sent_at = self.clock.now()
+        entry: dict[str, Any] = {
+            "seq": next(self._log_seq), "delivery_id": d.id, "provider": d.provider,
+            "job_id": d.job_id, "test_id": d.watch.job.test_id, "event": d.event, "state": d.state,
+            "url": d.url, "attempt": d.attempts + 1, "changed_at": d.changed_at,
+            "scheduled_at": d.due, "sent_at": sent_at, "wall_time": time.time(),
+            "duplicate": d.duplicate, "faults": list(d.faults),
+            "http_status": None, "response": None, "error": None, "next_attempt_at": None,
+            "duration_ms": 0.0,
+        }
+        if not host_allowed(d.url, self.settings.allowed_hosts):
+            d.finished = True
+            self._finish(d, entry, REFUSED, error="host not allowed (webhooks.allowed_hosts)")
+            return
+        started = time.perf_counter()
+        try:
+            if d.body is None:
+                d.body = await channel.render(d.watch, d.state)
+            headers = channel.headers(d, d.body, self.timestamp())
+        except Exception as exc:  # a broken channel must not kill the worker
+            log.exception("webhook %s for %s/%s could not be built", d.id, d.provider, d.job_id)
+            d.finished = True
+            self._finish(d, entry, ERROR, error=f"could not build the delivery: {exc!r}")
+            return
+        entry["request_headers"] = headers
+        d.attempts += 1
+        assert self._sender is not None
+        try:
+            result = await self._sender(d.url, headers, d.body, self.settings.timeout_s)
+        except Exception as exc:  # senders should not raise; be safe anyway
+            result = SendResult(None, "", f"{type(exc).__name__}: {exc}")
+        entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        entry["http_status"] = result.status
+        entry["response"] = result.text[: self.settings.response_max_chars] if result.text else result.text
+        if result.status is not None and channel.accepted(result.status, result.text):
+            d.finished = True
+            self._finish(d, entry, DELIVERED)
+            if d.duplicate_after is not None and not d.duplicate:
+                copy = self._new_delivery(d.watch, d.state, d.event, self.clock.now() + d.duplicate_after, source=d)
+                copy.faults.append("duplicate")
+        else:
+            outcome = FAILED if result.status is not None else ERROR
+            schedule = channel.retry_schedule()
+            if d.attempts <= len(schedule) and not self._closing and not d.cancelled:
+                d.due = sent_at + schedule[d.attempts - 1]
+                entry["next_attempt_at"] = d.due
+                self._push(d.due, _DELIVERY, d)
+                self._finish(d, entry, outcome, error=result.error, final=False)
+            else:
+                d.finished = True
+                entry["gave_up"] = not self._closing
+                self._finish(d, entry, outcome, error=result.error or (
+                    "shutting down: no retry" if self._closing else None))
+        if d.attempts == 1:
+            self._release_held(d.url, d)
+
+    def _finish(self, d: Delivery, entry: dict[str, Any], outcome: str, *, error: str | None = None,
+                final: bool = True) -> None:
+        entry["outcome"] = outcome
+        if error is not None:
+            entry["error"] = error
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        self.log.append(entry)
+        if final:
+            self._pending.pop(d.seq, None)
+
+    def _log_undelivered(self, d: Delivery, reason: str) -> None:
+        self._pending.pop(d.seq, None)
+        d.finished = True
+        self.counts[UNDELIVERED] += 1
+        self.log.append({
+            "seq": next(self._log_seq), "delivery_id": d.id, "provider": d.provider, "job_id": d.job_id,
+            "test_id": d.watch.job.test_id, "event": d.event, "state": d.state, "url": d.url,
+            "attempt": d.attempts + 1, "changed_at": d.changed_at, "scheduled_at": d.due, "sent_at": None,
+            "wall_time": time.time(), "duplicate": d.duplicate, "faults": list(d.faults),
+            "http_status": None, "response": None, "error": reason, "next_attempt_at": None,
+            "duration_ms": 0.0, "outcome": UNDELIVERED,
+        })
+
+    # running --------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self, sender: Sender) -> None:
+        """Start the sleeper and the workers on the running loop."""
+        if self.running:
+            return
+        if self.closed:
+            raise RuntimeError("a closed webhook scheduler cannot start again")
+        self._sender = sender
+        self._closing = False
+        self.closed = False
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._ready = asyncio.Queue()
+        # Deliveries parked before the start go through the heap as usual.
+        self._workers = [asyncio.create_task(self._worker(), name=f"webhook-worker-{n}")
+                         for n in range(max(1, self.settings.max_in_flight))]
+        self._task = asyncio.create_task(self._run(), name="webhook-scheduler")
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while not self._closing:
+            self._wake.clear()
+            now = self.clock.now()
+            while self._heap and self._heap[0][0] <= now + _EPSILON and not self._closing:
+                self._process_due(now, _YIELD_EVERY)
+                await asyncio.sleep(0)
+                now = self.clock.now()
+            if not self._heap:
+                await self._wake.wait()
+                continue
+            delay = self.clock.wall_delay(self._heap[0][0] - now)
+            if delay == float("inf"):
+                await self._wake.wait()
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=max(delay, 0.0005))
+            except asyncio.TimeoutError:
+                pass
+
+    async def _worker(self) -> None:
+        assert self._ready is not None
+        ready = self._ready
+        while True:
+            d = await ready.get()
+            key = (d.provider, d.job_id)
+            chain = self._busy.get(key)
+            if chain is not None:  # this job has an attempt running: go after it
+                chain.append(d)
+                continue
+            chain = self._busy[key] = deque()
+            item: Delivery | None = d
+            try:
+                while item is not None:
+                    self._in_flight += 1
+                    try:
+                        if not item.cancelled and not item.finished:
+                            await self._attempt(item)
+                    finally:
+                        self._in_flight -= 1
+                        self._outstanding -= 1
+                        ready.task_done()
+                    item = chain.popleft() if chain else None
+            finally:
+                self._busy.pop(key, None)
+
+    async def drain(self, timeout: float = 30.0) -> int:
+        """Attempt everything due now and wait for those attempts (and retries that
+        fall due meanwhile) to finish.  Returns how many heap items were handled.
+        Needs :meth:`start`.  Raises TimeoutError after ``timeout`` wall seconds."""
+        if self._ready is None:
+            raise RuntimeError("the webhook scheduler is not running")
+        handled = 0
+
+        async def settle() -> None:
+            nonlocal handled
+            while True:
+                handled += self._process_due(self.clock.now())
+                await self._ready.join()  # type: ignore[union-attr]
+                # The sleeper may have queued something meanwhile (a duplicate's copy).
+                if self._outstanding == 0 and not (
+                        self._heap and self._heap[0][0] <= self.clock.now() + _EPSILON):
+                    return
+
+        await asyncio.wait_for(settle(), timeout)
+        return handled
+
+    async def close(self) -> None:
+        """Stop: attempt what is due within ``shutdown_grace_s``, log the rest as
+        ``undelivered``.  Safe to call twice."""
+        if self.closed:
+            return
+        self._closing = True
+        if self._wake is not None:
+            self._wake.set()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        now = self.clock.now()
+        if self._ready is not None:
+            for url in list(self._held):
+                for d in list(self._held.get(url, ())):
+                    self._release(d)
+            self._process_due(now)
+            try:
+                await asyncio.wait_for(self._ready.join(), self.settings.shutdown_grace_s)
+            except asyncio.TimeoutError:
+                pass
+            for task in self._workers:
+                task.cancel()
+            await asyncio.gather(*self._workers, return_exceptions=True)
+            self._workers = []
+        left = sorted(self._pending.values(), key=lambda d: (d.due, d.seq))
+        for d in left:
+            self._log_undelivered(d, "undelivered at shutdown" if d.attempts == 0
+                                  else "undelivered at shutdown (retry pending)")
+        changes = sum(len(w.checks) for w in self._watches.values())
+        if left:
+            log.warning("webhooks: %d deliveries undelivered at shutdown", len(left))
+            for d in left[:_SHUTDOWN_LINES]:
+                log.warning("  undelivered: %s job %s status %s to %s (%d attempts made)",
+                            d.provider, d.job_id, d.event, d.url, d.attempts)
+            if len(left) > _SHUTDOWN_LINES:
+                log.warning("  ... and %d more", len(left) - _SHUTDOWN_LINES)
+        if changes:
+            log.info("webhooks: %d watched jobs had status changes still ahead at shutdown", len(self._watches))
+        self._heap.clear()
+        self._held.clear()
+        self._busy.clear()
+        self._ready = None
+        self._wake = None
+        self.closed = True
+
+    # admin ------------------------------------------------------------------------------------
+    def add_fault(self, fault: DeliveryFault) -> DeliveryFault:
+        if fault.id is None:
+            fault.id = f"wf{next(self._fault_ids)}"
+        self.faults = [f for f in self.faults if f.id != fault.id] + [fault]
+        return fault
+
+    def remove_fault(self, fault_id: str | None = None) -> int:
+        before = len(self.faults)
+        self.faults = [] if fault_id is None else [f for f in self.faults if f.id != fault_id]
+        return before - len(self.faults)
+
+    def entries(self, provider: str | None = None, job_id: str | None = None, outcome: str | None = None,
+                test_id: str | None = None, delivery_id: str | None = None) -> list[dict[str, Any]]:
+        """Delivery log entries matching every filter given, oldest first."""
+        return [e for e in self.log
+                if (provider is None or e["provider"] == provider)
+                and (job_id is None or e["job_id"] == job_id)
+                and (outcome is None or e["outcome"] == outcome)
+                and (test_id is None or e["test_id"] == test_id)
+                and (delivery_id is None or e["delivery_id"] == delivery_id)]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "running": self.running, "watching": len(self._watches), "pending": len(self._pending),
+            "held": sum(len(v) for v in self._held.values()), "in_flight": self._in_flight,
+            "due": sum(1 for due, _, kind, item in self._heap
+                       if kind == _DELIVERY and due <= self.clock.now() + _EPSILON and not item.cancelled),
+            "counts": dict(self.counts), "log_size": len(self.log), "log_capacity": self.log.maxlen,
+            "allowed_hosts": list(self.settings.allowed_hosts),
+            "faults": [f.model_dump(exclude_none=True) for f in self.faults],
+        }
+
+    def reset(self, test_id: str | None = None) -> int:
+        """Forget watches and pending deliveries (all, or one test id's); a full
+        reset also clears the log, the delivery faults and the account hooks set at
+        run time.  Returns how many pending deliveries were dropped."""
+        if test_id is None:
+            dropped = len(self._pending)
+            for d in self._pending.values():
+                d.cancelled = True
+            self._pending.clear()
+            self._watches.clear()
+            self._held.clear()
+            self._heap.clear()
+            self.log.clear()
+            self.faults = []
+            for k in self.counts:
+                self.counts[k] = 0
+            for provider in list(self._account_profile):
+                self.drop_account(provider, None)
+            return dropped
+        doomed = [d for d in self._pending.values() if d.watch.job.test_id == test_id]
+        for d in doomed:
+            d.cancelled = True
+            self._pending.pop(d.seq, None)
+            held = self._held.get(d.url)
+            if held and d in held:
+                held.remove(d)
+        for key in [k for k, w in self._watches.items() if w.job.test_id == test_id]:
+            self._watches.pop(key).done = True
+        return len(doomed)

@@ -1,0 +1,54 @@
+"""Freepik / Magnific webhooks: the per-request ``webhook_url``.
+
+A POST on every status change the client could see (CREATED -> IN_PROGRESS ->
+COMPLETED | FAILED; the create answer already said CREATED), whose body is the task
+as the status GET shows it without the ``data`` wrapper: ``{task_id, status,
+generated}``.  Signed per Standard Webhooks (the ``standardwebhooks`` package):
+``webhook-id`` (same on every retry), ``webhook-timestamp`` (unix seconds) and
+``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`` keyed by
+``freepik.webhook_secret`` (its UTF-8 bytes, or ``whsec_`` base64 when
+``freepik.webhook_secret_format`` is ``whsec``).  Any 2xx answer counts as delivered;
+otherwise retried after ``freepik.webhook_retry_s`` (Freepik publishes no schedule:
+Svix's, inferred).  See README and the contract's callbacks.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Hashable, Sequence
+
+import orjson
+
+from ...engine.webhooks import Delivery, Watch, standard_webhook_headers, standard_webhook_key
+
+if TYPE_CHECKING:
+    from .adapter import FreepikAdapter
+
+
+class FreepikWebhooks:
+    """The Freepik :class:`~mockserver.engine.webhooks.Channel`."""
+
+    provider = "freepik"
+
+    def __init__(self, adapter: FreepikAdapter) -> None:
+        self.adapter = adapter
+        self.settings = adapter.settings.freepik
+        # Fail at start-up, not at the first delivery, on a secret that is not base64.
+        standard_webhook_key(self.settings.webhook_secret, self.settings.webhook_secret_format)
+
+    def visible(self, state: str) -> Hashable | None:
+        from .adapter import STATUS
+
+        return STATUS[state]
+
+    async def render(self, watch: Watch, state: str) -> bytes:
+        return orjson.dumps(self.adapter._task(watch.job, state, watch.context["base_url"]))
+
+    def headers(self, delivery: Delivery, body: bytes, timestamp: int) -> dict[str, str]:
+        key = standard_webhook_key(self.settings.webhook_secret, self.settings.webhook_secret_format)
+        return {"Content-Type": "application/json",
+                **standard_webhook_headers(key, delivery.id, timestamp, body)}
+
+    def accepted(self, status: int, text: str) -> bool:
+        return 200 <= status < 300
+
+    def retry_schedule(self) -> Sequence[float]:
+        return self.settings.webhook_retry_s
