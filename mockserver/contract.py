@@ -285,6 +285,21 @@ class Contract:
                 for e in validator.iter_errors(body)]
 
 
+def integral(value: Any) -> Any:
+    """``value`` with every integral float made an int.
+
+    JSON Schema counts 5.0 as an integer, so a body that passed its contract may still
+    hold 5.0 where the handler builds ids, durations and media shapes; this hands it 5.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [integral(v) for v in value]
+    return value
+
+
 def load_contract(contracts_dir: Path, name: str) -> Contract:
     """The contract ``<contracts_dir>/<name>.yaml``, parsed once per file version:
     compiled contracts are read-only, so apps in one process share them."""

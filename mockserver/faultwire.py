@@ -14,12 +14,28 @@ import struct
 
 from aiohttp import web
 
-from .engine.faults import FaultSet
+from .engine.faults import Decision, FaultSet
 
 # How often a hang looks whether its client has gone (wall seconds).
 _HANG_POLL_S = 0.05
 # A dribbled download sends a chunk at most this often (wall seconds).
 _DRIBBLE_TICK_S = 0.05
+
+
+async def before_handling(request: web.Request, decision: Decision,
+                          faults: FaultSet) -> web.StreamResponse | None:
+    """The part of a decision that happens before a request is handled: wait its
+    latency, then reset, close or hang the connection.  None when the request should
+    go on to be handled (and maybe mangled after)."""
+    if decision.latency_s > 0:
+        await asyncio.sleep(decision.latency_s)
+    if decision.connection == "reset":
+        return reset(request)
+    if decision.connection == "empty":
+        return empty(request)
+    if decision.connection == "hang":
+        return await hang(request, decision.hang_s, faults)
+    return None
 
 
 def _gone() -> web.Response:

@@ -135,14 +135,9 @@ async def _send(request: web.Request, operation: str, content_type: str,
             return web.FileResponse(path, headers={"Content-Type": content_type})
         return web.Response(body=data, content_type=content_type)
     faults.record(FILES, operation, decision)
-    if decision.latency_s > 0:
-        await asyncio.sleep(decision.latency_s)
-    if decision.connection == "reset":
-        return faultwire.reset(request)
-    if decision.connection == "empty":
-        return faultwire.empty(request)
-    if decision.connection == "hang":
-        return await faultwire.hang(request, decision.hang_s, faults)
+    cut = await faultwire.before_handling(request, decision, faults)
+    if cut is not None:
+        return cut
     if data is None and path is not None and (decision.dribble_bps or decision.connection):
         data = await asyncio.to_thread(path.read_bytes)
     if decision.dribble_bps:

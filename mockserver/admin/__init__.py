@@ -16,7 +16,7 @@ from typing import Any, Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from ..contract import Contract, load_contract
+from ..contract import Contract, integral, load_contract
 from ..engine import Engine
 from ..engine.jobs import Job
 from ..engine.journal import FILTERS, mask_key
@@ -70,7 +70,7 @@ def contract_checked(contract: Contract, op_id: str, handler: AdminHandler, *, s
                     body = orjson.loads(raw)
                 except orjson.JSONDecodeError:
                     return _bad("the body is not valid JSON")
-                body = _integral(body)
+                body = integral(body)
                 errors += contract.check_body(op, body)
             elif op.body_required:
                 return _bad("a JSON object body is required")
@@ -89,17 +89,6 @@ def contract_checked(contract: Contract, op_id: str, handler: AdminHandler, *, s
 
     endpoint.__name__ = op_id
     return endpoint
-
-
-def _integral(value: Any) -> Any:
-    """JSON Schema counts 3.0 as an integer; hand handlers 3."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _integral(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_integral(v) for v in value]
-    return value
 
 
 def _int_query(request: web.Request, name: str, default: int | None) -> int | None:

@@ -7,7 +7,6 @@ whose inputs already passed the contract and return a ``Reply``.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ import orjson
 from aiohttp import web
 
 from .. import faultwire
-from ..contract import Contract, ContractError, FieldError, Operation, load_contract
+from ..contract import Contract, ContractError, FieldError, Operation, integral, load_contract
 from ..engine import Engine
 from ..engine.faults import (FAULT_HEADER, LATENCY_HEADER, OUTCOME_HEADER, TEST_ID_HEADER, Decision,
                              FaultContext, InjectedError, PlannedOutcome, planned_outcome)
@@ -75,20 +74,8 @@ Handler = Callable[[Call], Awaitable[Reply]]
 
 
 # Every JSON float literal has a digit followed by "." or an exponent; a body without
-# one holds no float, and ``_integral`` can hand it over as parsed.
+# one holds no float, and ``integral`` can be skipped.
 _FLOATY = re.compile(rb"[0-9][.eE]")
-
-
-def _integral(value: Any) -> Any:
-    """JSON Schema counts 5.0 as an integer; hand adapters 5 so ids, durations and
-    media shapes built from it stay integers."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _integral(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_integral(v) for v in value]
-    return value
 
 
 class ProviderAdapter:
@@ -215,14 +202,9 @@ class ProviderAdapter:
         op, request = call.op, call.request
         kinds = self.engine.faults.record(self.name, op.operation_id, decision)
         request[FAULTS_KEY] = kinds
-        if decision.latency_s > 0:
-            await asyncio.sleep(decision.latency_s)
-        if decision.connection == "reset":
-            return faultwire.reset(request)
-        if decision.connection == "empty":
-            return faultwire.empty(request)
-        if decision.connection == "hang":
-            return await faultwire.hang(request, decision.hang_s, self.engine.faults)
+        cut = await faultwire.before_handling(request, decision, self.engine.faults)
+        if cut is not None:
+            return cut
         planned = PlannedOutcome(decision.outcome) if decision.outcome else None
         reply = None
         if decision.error is not None:
@@ -321,7 +303,7 @@ class ProviderAdapter:
                 errors += self.contract.check_body(op, body)
             if errors:
                 return self.respond(op, self.invalid(op, request, errors))
-            call = Call(request, op, key, _integral(body) if _FLOATY.search(raw) else body, query, path,
+            call = Call(request, op, key, integral(body) if _FLOATY.search(raw) else body, query, path,
                         self.settings.public_base_url, request.headers.get(TEST_ID_HEADER))
             decision = self._fault_decision(op, request, key, body)
             if decision is not None:
