@@ -13,7 +13,9 @@ then drives each server with wrk in two scenarios:
 
 * ``create``: ``POST /v1/ai/image-to-video/pixverse-v5`` (``wrk/create.lua``);
 * ``poll``: ``GET /v1/ai/image-to-video/pixverse-v5/<task id>`` (``wrk/poll.lua``);
-  the fake's task is created just before the run, the bare app takes any uuid.
+  the fake's task is created just before the run and held IN_PROGRESS through the admin
+  API (``--poll-status completed`` lets it finish), the bare app takes any uuid and
+  answers IN_PROGRESS.
 
 and prints req/s, p50 and p99 latency per run, the server's CPU per request and the
 fake/bare ratios.  A benchmark, not a test: numbers depend on the machine, so compare
@@ -24,9 +26,21 @@ req/s and latency move with whatever else runs; the server's CPU per request
     python loadtests/bench.py [--duration 10] [--connections 32] [--threads 2]
     python loadtests/bench.py --rounds 3 --pin      # steadier: medians, servers and wrk on separate CPUs
     python loadtests/bench.py --ref HEAD            # the committed fake, while the work tree is mid-edit
+    python loadtests/bench.py --memory 1000000      # also: RSS with a million stored jobs
+    python loadtests/bench.py --no-wrk --memory 1000000 --startups 5
 
-Exit status: 0 ok; 2 wrk missing or bad arguments; 3 a server did not start;
-4 a run got non-2xx answers (its numbers measure errors, not the fake).
+Besides the first start, ``--startups N`` starts the fake N-1 more times alone and
+reports the median and the slowest.  ``--memory N`` runs ``bench_memory.py N`` in a
+fresh interpreter: resident memory with N stored jobs (retention raised to hold them),
+bytes and GC-tracked objects per job, and the pause of one full garbage collection.
+The run ends with the issue's targets, each marked ok or MISSED: create and poll
+req/s at least 0.8 of the bare app's, p99 under 10 ms at 32 connections, start-up
+under 1 s, 1,000,000 jobs under 1.5 GB.  (Webhook delivery lag with 10,000 jobs in
+flight is ``loadtests/bench_webhooks.py``.)
+
+Exit status: 0 ok (targets are reported, not enforced); 2 wrk missing or bad arguments;
+3 a server did not start; 4 a run got non-2xx answers (its numbers measure errors, not
+the fake); 5 the memory run failed.
 """
 from __future__ import annotations
 
@@ -70,7 +84,12 @@ CREATE_BODY = {
 SCENARIOS = ("create", "poll")
 SERVERS = ("bare", "fake")
 
-EXIT_USAGE, EXIT_START, EXIT_ERRORS = 2, 3, 4
+EXIT_USAGE, EXIT_START, EXIT_ERRORS, EXIT_MEMORY = 2, 3, 4, 5
+# The issue's targets (issue 8), on a two-core machine.
+TARGET_RATIO = 0.8        # fake req/s over bare req/s, create and poll
+TARGET_P99_MS = 10.0      # at 32 connections
+TARGET_STARTUP_S = 1.0    # process start to first successful create
+TARGET_MEMORY_MB = 1536   # 1,000,000 stored jobs
 OTHER_CPU_WARN_PCT = 20  # CPU % of one core used by other processes that makes a run suspect
 
 
@@ -389,11 +408,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ref", default=None,
                         help="benchmark the fake as committed at this git ref (git archive to a temp dir) "
                              "instead of the work tree, e.g. HEAD while others are mid-edit")
+    parser.add_argument("--fake-root", type=Path, default=None,
+                        help="benchmark the fake from this source tree (a checkout with mockserver/ in it) "
+                             "instead of the work tree, e.g. to compare before and after a change")
     parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     parser.add_argument("--show-wrk", action="store_true", help="print wrk's full output of every measured run")
+    parser.add_argument("--poll-status", choices=("running", "completed"), default="running",
+                        help="the fake's poll task: held running (like the bare app's IN_PROGRESS) or "
+                             "left to complete (answers carry the result URL) [running]")
+    parser.add_argument("--startups", type=int, default=3,
+                        help="fake start-ups measured in all (the bench's own first one included) [3]")
+    parser.add_argument("--memory", type=int, default=0, metavar="JOBS",
+                        help="also measure RSS with this many stored jobs (bench_memory.py); 0: skip [0]")
+    parser.add_argument("--no-wrk", action="store_true",
+                        help="skip the wrk runs (start-up and --memory only)")
     args = parser.parse_args(argv)
 
-    for name in ("duration", "connections", "threads", "rounds"):
+    for name in ("duration", "connections", "threads", "rounds", "startups"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
     if args.warmup < 0:
@@ -401,8 +432,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.connections < args.threads:
         parser.error("wrk needs --connections >= --threads")
 
+    args._startups, args._memory = [], None
     wrk = shutil.which("wrk")
-    if wrk is None:
+    if wrk is None and args.no_wrk:
+        wrk = "wrk"
+    elif wrk is None:
         print("error: wrk is not installed (it drives the load). On Debian/Ubuntu: "
               "apt-get update && apt-get install -y wrk", file=sys.stderr)
         return EXIT_USAGE
@@ -427,15 +461,19 @@ def main(argv: list[str] | None = None) -> int:
             if args.ref:
                 fake_root = export_tree(args.ref, tmp_path)
                 fake_src = f"git archive {args.ref} of {REPO}"
+            elif args.fake_root:
+                fake_root = args.fake_root.resolve()
+                fake_src = f"source tree {fake_root}"
             fake_env = dict(env)
             # The fake reads PIXVERSE_MOCK_* from the environment; drop them so it runs
             # on its defaults, whatever the calling shell exports.
             for key in [k for k in fake_env if k.startswith("PIXVERSE_MOCK_")]:
                 del fake_env[key]
-            if args.ref:
+            if args.ref or args.fake_root:
                 fake_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(fake_root), env.get("PYTHONPATH")]))
 
             print_facts(args, wrk, fake_module_path(fake_root, fake_env), fake_src)
+            args._fake_root = fake_root
 
             servers["fake"] = Server(
                 "fake",
@@ -448,10 +486,25 @@ def main(argv: list[str] | None = None) -> int:
                 server.port = free_port()
                 server.argv = [str(server.port) if a == "PORT" else a for a in server.argv]
                 server.start(args.startup_timeout)
+            args._startups = [servers["fake"].startup_s]
+            for i in range(args.startups - 1):
+                again = Server(f"fake-start-{i + 2}", list(servers["fake"].argv), fake_root, fake_env,
+                               free_port(), tmp_path, args._server_cpus)
+                again.argv[again.argv.index(str(servers["fake"].port))] = str(again.port)
+                try:
+                    again.start(args.startup_timeout)
+                    args._startups.append(again.startup_s)
+                finally:
+                    again.stop()
             print("start-up (process start to first successful create)")
-            for name in ("fake", "bare"):
-                print(f"  {name:<5} {servers[name].startup_s:7.3f} s")
+            fake_starts = ", ".join(f"{t:.3f}" for t in args._startups)
+            print(f"  fake  {statistics.median(args._startups):7.3f} s median of {len(args._startups)} ({fake_starts})")
+            print(f"  bare  {servers['bare'].startup_s:7.3f} s")
             print()
+            if args.no_wrk:
+                for server in servers.values():
+                    server.stop()
+                return finish(args, {}, [], servers)
 
             results: dict[tuple[str, str], list[WrkResult]] = {}
             notes: list[str] = []
@@ -471,6 +524,15 @@ def main(argv: list[str] | None = None) -> int:
                                     raise BenchError(f"fake: creating the poll task gave HTTP {status}: {body[:300]!r}",
                                                      EXIT_ERRORS)
                                 task_id = json.loads(body)["data"]["task_id"]
+                                if args.poll_status == "running":
+                                    # Most polls see a job still running, and the bare app answers
+                                    # IN_PROGRESS: hold the task there (admin force) to compare like
+                                    # with like; "completed" polls a finished task (result URL built).
+                                    status, body = request(server.port, "POST",
+                                                           f"/__admin/jobs/freepik/{task_id}", {"status": "running"})
+                                    if status != 200:
+                                        raise BenchError(f"fake: holding the poll task running gave HTTP {status}: "
+                                                         f"{body[:300]!r}", EXIT_ERRORS)
                             else:
                                 task_id = str(uuid.uuid4())
                             path = f"{CREATE_PATH}/{task_id}"
@@ -491,7 +553,9 @@ def main(argv: list[str] | None = None) -> int:
                             print(result.raw)
                         results.setdefault((scenario, name), []).append(result)
             print()
-            return report(args, results, notes, servers)
+            for server in servers.values():
+                server.stop()
+            return finish(args, results, notes, servers)
         except BenchError as exc:
             print(f"\nerror: {exc}", file=sys.stderr)
             if exc.code == EXIT_START and not args.ref:
@@ -563,7 +627,8 @@ def report(args, results: dict[tuple[str, str], list[WrkResult]], notes: list[st
         r = ratios[scenario]
         print(f"{scenario:<9} {r['rps']:>8} {r['p50_ms']:>8} {r['p99_ms']:>8} {r['server_cpu_us']:>8}")
     print()
-    print(f"fake start-up: {servers['fake'].startup_s:.3f} s (bare app: {servers['bare'].startup_s:.3f} s)")
+    print(f"fake start-up: {statistics.median(args._startups):.3f} s median of {len(args._startups)} "
+          f"(bare app: {servers['bare'].startup_s:.3f} s)")
     print("cpu us/req: the server's user+sys CPU per answered request (steadier than req/s on a shared "
           "machine); other cpu: CPU used by neither the server nor wrk during the run, % of one core")
     for note in notes:
@@ -571,20 +636,87 @@ def report(args, results: dict[tuple[str, str], list[WrkResult]], notes: list[st
     if noisy:
         print(f"warning: other processes used over {OTHER_CPU_WARN_PCT}% of a core during "
               f"{', '.join(noisy)}; req/s and latency there are not comparable (cpu us/req still is)")
-    if args.json:
-        args.json.write_text(json.dumps({
-            "args": {k: v for k, v in vars(args).items() if not k.startswith("_") and k != "json"},
-            "startup_s": {n: s.startup_s for n, s in servers.items()},
-            "runs": {f"{sc}/{n}": [{k: v for k, v in asdict(r).items() if k != "raw"} for r in rows]
-                     for (sc, n), rows in results.items()},
-            "ratios_fake_over_bare": ratios,
-        }, indent=2, default=str))
-        print(f"results written to {args.json}")
+    args._ratios = ratios
     if bad:
         print("\nINVALID: " + "; ".join(bad) + " (the numbers measure error answers; check the "
               "key and body in loadtests/wrk/*.lua against the fake)", file=sys.stderr)
         return EXIT_ERRORS
     return 0
+
+
+def measure_memory(jobs: int, tmp: Path, fake_root: Path) -> dict | None:
+    """``bench_memory.py jobs`` in a fresh interpreter; its figures, or None if it failed."""
+    out = tmp / "memory.json"
+    print(f"memory: storing {jobs:,} jobs in a fresh process (bench_memory.py) ...", flush=True)
+    proc = subprocess.run([sys.executable, str(HERE / "bench_memory.py"), str(jobs), "--json", str(out),
+                           "--fake-root", str(fake_root)],
+                          cwd=REPO, capture_output=True, text=True)
+    print(proc.stdout.rstrip())
+    if not out.exists():
+        print(f"error: the memory run failed (status {proc.returncode}):\n{proc.stderr[-2000:]}", file=sys.stderr)
+        return None
+    return json.loads(out.read_text())
+
+
+def targets(args, results: dict[tuple[str, str], list[WrkResult]]) -> list[tuple[str, str, bool | None]]:
+    """(target, measured, held) for every target the run measured; held None: not measured."""
+    def med(scenario: str, server: str, attr: str) -> float | None:
+        values = [getattr(r, attr) for r in results.get((scenario, server), []) if getattr(r, attr) is not None]
+        return statistics.median(values) if values else None
+
+    rows: list[tuple[str, str, bool | None]] = []
+    for scenario in SCENARIOS:
+        fake, bare = med(scenario, "fake", "rps"), med(scenario, "bare", "rps")
+        if fake is not None and bare:
+            cpu_f, cpu_b = med(scenario, "fake", "server_cpu_us"), med(scenario, "bare", "server_cpu_us")
+            cpu = f", cpu/req {cpu_b / cpu_f:.2f}x" if cpu_f and cpu_b else ""
+            rows.append((f"{scenario} req/s >= {TARGET_RATIO}x bare",
+                         f"{fake / bare:.2f}x ({fake:.0f} vs {bare:.0f}; bare/fake{cpu})", fake / bare >= TARGET_RATIO))
+        p99 = med(scenario, "fake", "p99_ms")
+        if p99 is not None:
+            rows.append((f"{scenario} p99 < {TARGET_P99_MS:g} ms at {args.connections} connections",
+                         f"{p99:.2f} ms (bare {med(scenario, 'bare', 'p99_ms'):.2f} ms)", p99 < TARGET_P99_MS))
+    if args._startups:
+        median = statistics.median(args._startups)
+        rows.append((f"start-up < {TARGET_STARTUP_S:g} s", f"{median:.3f} s median, {max(args._startups):.3f} s slowest",
+                     median < TARGET_STARTUP_S))
+    if args._memory:
+        m = args._memory
+        rows.append((f"{m['jobs']:,} jobs < {TARGET_MEMORY_MB} MB resident",
+                      f"{m['rss_mb']:.0f} MB ({m['bytes_per_job']:.0f} B/job; full GC {m['full_gc_ms']:.0f} ms)",
+                      m["rss_mb"] < TARGET_MEMORY_MB if m["jobs"] >= 1_000_000 else None))
+    return rows
+
+
+def finish(args, results: dict[tuple[str, str], list[WrkResult]], notes: list[str],
+           servers: dict[str, Server]) -> int:
+    """The wrk report (if any), the memory run, the targets and the JSON file."""
+    code = report(args, results, notes, servers) if results else 0
+    if args.memory:
+        print()
+        with tempfile.TemporaryDirectory(prefix="pixverse-bench-mem-") as tmp:
+            args._memory = measure_memory(args.memory, Path(tmp), args._fake_root)
+        if args._memory is None and code == 0:
+            code = EXIT_MEMORY
+    print()
+    print("targets (issue 8; reported, not enforced)")
+    rows = targets(args, results)
+    for name, measured, held in rows:
+        verdict = "n/a" if held is None else ("ok" if held else "MISSED")
+        print(f"  {name:<42} {verdict:<7} {measured}")
+    print("  webhooks: 10,000 jobs in flight, p99 lag < 50 ms: python loadtests/bench_webhooks.py --jobs 10000")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "args": {k: v for k, v in vars(args).items() if not k.startswith("_") and k != "json"},
+            "startup_s": {"fake": args._startups, "bare": servers["bare"].startup_s if "bare" in servers else None},
+            "runs": {f"{sc}/{n}": [{k: v for k, v in asdict(r).items() if k != "raw"} for r in rows_]
+                     for (sc, n), rows_ in results.items()},
+            "ratios_fake_over_bare": getattr(args, "_ratios", {}),
+            "memory": args._memory,
+            "targets": [{"target": n, "measured": m, "held": h} for n, m, h in rows],
+        }, indent=2, default=str))
+        print(f"results written to {args.json}")
+    return code
 
 
 if __name__ == "__main__":
