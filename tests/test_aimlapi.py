@@ -91,7 +91,7 @@ async def test_seed_example_1_legacy_path(client, engine):
         status = response_data.get("status")
         seen.append(status)
         if status == "queued" or status == "generating":
-            engine.clock.advance(10)  # time.sleep(10)
+            engine.clock.advance(10)  # the example waits 10 s here
         else:
             break
     assert response_data["status"] == "completed", seen
@@ -128,7 +128,7 @@ async def test_seed_example_2_lip_sync_universal_path(client, engine):
                                     headers={**headers, "Content-Type": "application/json"})
         response_data = await response.json()
         if response_data.get("status") in ["queued", "generating"]:
-            engine.clock.advance(15)  # time.sleep(15)
+            engine.clock.advance(15)  # the example waits 15 s here
         else:
             break
     assert response_data["status"] == "completed"
