@@ -41,6 +41,7 @@ and ``--max-e2e-p95`` (wall seconds over every JOB row; default from the time sc
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import sys
@@ -49,6 +50,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,6 +175,9 @@ class Seen:
     urls: list[str] = field(default_factory=list)
 
 
+_user_numbers = itertools.count()
+
+
 class ProviderClient(FastHttpUser):
     """One integration worker: whole jobs, one after another."""
 
@@ -185,9 +190,16 @@ class ProviderClient(FastHttpUser):
 
     def on_start(self) -> None:
         seed = _opt(self.environment, "data_seed")
-        self.draw = workload.Draw(None if seed is None else hash((seed, self.provider, id(self))) & 0xFFFFFFFF)
+        if seed is not None:
+            # Stable across runs (str hashes are salted per process): the n-th user of this
+            # class in this worker draws the same requests every time.
+            worker = getattr(self.environment.runner, "worker_index", 0)
+            seed = zlib.crc32(f"{seed}:{self.provider}:{worker}:{next(_user_numbers)}".encode())
+        self.draw = workload.Draw(seed)
         self.key = self.draw.api_key(self.provider)
         self.jobs_with_key = 0
+        # A third of the Freepik clients send the Magnific header (both brands' are live).
+        self.magnific = self.draw.maybe(1 / 3)
 
     # to implement per provider --------------------------------------------------------
     def submit(self) -> Submitted | None:
@@ -265,7 +277,7 @@ class FreepikClient(ProviderClient):
 
     def headers(self) -> dict[str, str]:
         # Both brands' headers are live; newer clients send the Magnific one.
-        name = "x-magnific-api-key" if hash(self.key) % 3 == 0 else "x-freepik-api-key"
+        name = "x-magnific-api-key" if self.magnific else "x-freepik-api-key"
         return {name: self.key}
 
     def submit(self, webhook_url: str | None = None) -> Submitted | None:

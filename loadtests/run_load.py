@@ -23,6 +23,7 @@ import argparse
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -46,6 +47,12 @@ def parse_timespan(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a time span: {text!r} (e.g. 45s, 2m, 1h)")
     h, m, s = (int(g or 0) for g in parts.groups())
     return h * 3600 + m * 60 + s
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def start_fake(args: argparse.Namespace, log_path: Path) -> tuple[subprocess.Popen, str]:
@@ -136,7 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         if fake is not None:  # ours: its signatures are checkable
             cmd += ["--webhook-secret", DEFAULT_FREEPIK_SECRET]
         if args.processes:
-            cmd += ["--processes", str(args.processes)]
+            # The master listens on loopback only, on a free port (not locust's fixed 5557,
+            # which another run may hold).
+            port = free_port()
+            cmd += ["--processes", str(args.processes), "--master-bind-host", "127.0.0.1",
+                    "--master-bind-port", str(port), "--master-host", "127.0.0.1", "--master-port", str(port)]
         if not args.verbose:
             cmd += ["--only-summary"]
         cmd += args.locust_args
