@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .admin import METRICS, add_admin_routes, request_recorder
+from .admin import add_admin_routes
 from .admin.faults import add_fault_routes
 from .admin.webhooks import add_webhook_routes
 from .engine import Engine
 from .files import add_file_routes
 from .providers import PROVIDERS
 from .providers.base import ProviderAdapter
+from .recording import add_unmatched_route
 from .settings import Settings
 
 ENGINE = web.AppKey("engine", Engine)
@@ -42,7 +43,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     add_admin_routes(app, engine, adapters)
     add_fault_routes(app, engine)
     add_webhook_routes(app, engine)
-    # Outermost middleware: the journal and metrics see every answer, injected faults
-    # and latency included.
-    app.middlewares.insert(0, request_recorder(app, engine, adapters, app[METRICS]))
+    # Last, so it only sees what no other route serves: 404/405 as aiohttp answers
+    # them, journaled.  Provider endpoints journal their own answers (recording.py).
+    add_unmatched_route(app, engine)
     return app

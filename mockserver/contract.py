@@ -101,7 +101,7 @@ def _const_of(schema: dict[str, Any], prop: str) -> Any:
     return found
 
 
-def _coerce(value: str, schema: dict[str, Any]) -> Any:
+def coerce_text(value: str, schema: dict[str, Any]) -> Any:
     """Query/path values arrive as text; give them the type the schema asks for so a
     numeric id validates as a number and a non-number fails as a type error."""
     kind = schema.get("type")
@@ -231,7 +231,7 @@ class Contract:
                 continue
             key = p.name if location == "query" else p.name.replace("-", "_")
             if key in values:
-                out[p.name] = _coerce(values[key], p.schema)
+                out[p.name] = coerce_text(values[key], p.schema)
         return out
 
     def check_params(self, op: Operation, location: str, values: dict[str, Any]) -> list[FieldError]:
@@ -283,6 +283,23 @@ class Contract:
             return []
         return [f"{op.operation_id} {status}: {'/'.join(map(str, e.instance_path))}: {e.message}"
                 for e in validator.iter_errors(body)]
+
+
+def holds_float(value: Any) -> bool:
+    """Whether a parsed JSON value holds a float anywhere (a walk of the value: three
+    times cheaper than searching the raw text, on every JSON request)."""
+    cls = value.__class__
+    if cls is float:
+        return True
+    if cls is dict:
+        value = value.values()
+    elif cls is not list:
+        return False
+    for item in value:
+        kind = item.__class__
+        if kind is float or ((kind is dict or kind is list) and holds_float(item)):
+            return True
+    return False
 
 
 def integral(value: Any) -> Any:

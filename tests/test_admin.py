@@ -315,6 +315,19 @@ async def test_a_crashing_handler_is_journaled_as_500(admin, engine, monkeypatch
     assert entry["status"] == 500 and entry["task_id"] == task and entry["response_body"] is None
 
 
+async def test_unserved_paths_and_methods_answer_like_aiohttp_and_are_journaled(admin):
+    missing = await admin.post("/v1/ai/nowhere", data=b'{"prompt": "x"}', headers={"Content-Type": "application/json"})
+    assert missing.status == 404 and await missing.text() == "404: Not Found"
+    wrong_method = await admin.delete(FREEPIK_T2V, headers={"x-freepik-api-key": FREEPIK_KEY})
+    assert wrong_method.status == 405 and wrong_method.headers["Allow"] == "GET,HEAD,POST"  # the list, and submit
+    entries = (await journal(admin))["entries"]
+    assert [(e["method"], e["path"], e["status"], e["provider"], e["operation"]) for e in entries] == [
+        ("DELETE", FREEPIK_T2V, 405, None, None), ("POST", "/v1/ai/nowhere", 404, None, None)]
+    assert entries[1]["request_body"] == '{"prompt": "x"}'
+    metrics = await (await admin.get("/__admin/metrics")).text()
+    assert 'pixverse_mock_requests_total{operation="unmatched",provider="none",status="405"} 1.0' in metrics
+
+
 async def test_admin_and_media_requests_are_not_journaled(admin):
     await admin.get("/__admin/health")
     await admin.get("/__files/nothing-here")

@@ -1,15 +1,15 @@
-"""The request journal on its own (engine/journal.py) and the recorder's task-id finder."""
+"""The request journal on its own (engine/journal.py) and its task-id finder."""
 from __future__ import annotations
 
 import pytest
 
-from mockserver.admin.recorder import _id_in_body
+from mockserver.engine.journal import task_id_in_body
 from mockserver.engine.journal import Journal, clip, mask_key, matcher
 
 
 def record(journal: Journal, **fields):
     base = dict(time=100.0, wall=1.0, provider="pixwith", operation="get_task", method="POST",
-                path="/api/task/get", status=200, latency_ms=0.5)
+                path="/api/task/get", query="", status=200, latency_ms=0.5)
     seq = journal.record(**{**base, **fields})
     return next(e for e in journal if e.seq == seq)
 
@@ -43,7 +43,7 @@ def test_ring_buffer_evicts_oldest_and_counts():
 
 def test_a_journal_of_size_zero_is_off():
     journal = Journal(max_entries=0)
-    journal.record(time=1.0, wall=1.0, provider=None, operation=None, method="GET", path="/", status=404,
+    journal.record(time=1.0, wall=1.0, provider=None, operation=None, method="GET", path="/", query="", status=404,
                    latency_ms=0.1)
     assert len(journal) == 0 and journal.evicted == 0 and journal.find() == []
 
@@ -125,4 +125,4 @@ def test_find_since_and_count():
     (None, None),
 ])
 def test_task_id_in_bodies(body, expected):
-    assert _id_in_body(body) == expected
+    assert task_id_in_body(body) == expected

@@ -22,9 +22,8 @@ from ..engine.jobs import Job
 from ..engine.journal import FILTERS, mask_key
 from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .page import render
-from .recorder import request_recorder
 
-__all__ = ["ADMIN_CONTRACT", "ADMIN_VIOLATIONS", "METRICS", "add_admin_routes", "request_recorder"]
+__all__ = ["ADMIN_CONTRACT", "ADMIN_VIOLATIONS", "METRICS", "add_admin_routes"]
 
 log = logging.getLogger("mockserver")
 
@@ -120,10 +119,7 @@ def _clock(engine: Engine) -> dict[str, Any]:
 
 def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, Any]) -> None:
     """Register the admin routes and the app's ``Metrics`` (``app[METRICS]``).
-
-    The journal/metrics middleware is separate (``request_recorder``) so
-    ``create_app`` places it, outermost, where it can see every answer.
-    """
+    Requests are journaled and counted where they are answered (``recording.py``)."""
     metrics = Metrics(engine)
     app[METRICS] = metrics
     contract = load_contract(engine.settings.contracts_dir, "admin")

@@ -11,7 +11,7 @@ from .clock import VirtualClock
 from .faults import FaultSet, current_planned_outcome, fault_rng
 from .idempotency import IdempotencyStore
 from .jobs import FAILED, MODERATED, STATES, SUCCEEDED, TERMINAL, Job, Plan
-from .journal import DEFAULT_MAX_ENTRIES, Journal
+from .journal import DEFAULT_MAX_ENTRIES, Journal, RequestStats
 from .ledger import Ledger
 from .limits import CREDITS, ConcurrencyCaps, RateLimiter, Refusal
 from .media import MediaLibrary
@@ -60,8 +60,10 @@ class Engine:
         self.faults = FaultSet(fault_rng(settings.seed), settings.faults,
                                directives=settings.fault_directives)
         self.fault_counts = self.faults.counts
-        # What provider routes answered, newest last; written by the admin middleware.
+        # What provider routes answered, newest last, and lifetime counts for metrics:
+        # written by the provider endpoints and the catch-all route as they answer.
         self.journal = Journal(getattr(settings, "journal_max_entries", DEFAULT_MAX_ENTRIES))
+        self.request_stats = RequestStats()
 
     # ids ---------------------------------------------------------------------------
     def new_uuid(self) -> str:
@@ -117,7 +119,7 @@ class Engine:
         height: int,
         duration: int,
         outputs: int = 1,
-        request: dict[str, Any] | None = None,
+        request: dict[str, Any] | bytes | None = None,
         cost: int = 0,
         test_id: str | None = None,
         outcome: str | None = None,
@@ -178,13 +180,14 @@ class Engine:
 
     def get_job(self, provider: str, job_id: str) -> Job | None:
         """The live job, or None when unknown or expired (does not count as a poll)."""
-        return self.jobs.get(provider, job_id, self.now())
+        return self.jobs.get(provider, job_id, self.clock.now())
 
     def observe(self, job: Job) -> str:
         """A client's status read: counts the poll (for poll-count mode) and returns
         the neutral status."""
         job.polls += 1
-        state = self.status(job)
+        s = self.settings
+        state = job.status(self.clock.now(), s.progress_mode, s.queued_polls, s.running_polls)
         if state in TERMINAL:
             self._settle(job, state)
         self.webhooks.notice(job)
@@ -192,7 +195,7 @@ class Engine:
 
     def status(self, job: Job) -> str:
         s = self.settings
-        return job.status(self.now(), s.progress_mode, s.queued_polls, s.running_polls)
+        return job.status(self.clock.now(), s.progress_mode, s.queued_polls, s.running_polls)
 
     def list_jobs(self, provider: str, api_key: str, kind: str) -> list[Job]:
         return self.jobs.owned(provider, api_key, kind, self.now())

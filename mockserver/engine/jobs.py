@@ -66,7 +66,7 @@ class Job:
         height: int,
         duration: int,
         outputs: int = 1,
-        request: dict[str, Any] | None = None,
+        request: dict[str, Any] | bytes | None = None,
         test_id: str | None = None,
         polls: int = 0,
         forced: str | None = None,
@@ -109,9 +109,13 @@ class Job:
         return orjson.loads(stored) if stored.__class__ is bytes else stored
 
     @request.setter
-    def request(self, value: dict[str, Any] | None) -> None:
+    def request(self, value: dict[str, Any] | bytes | None) -> None:
+        """A dict, or the JSON bytes of one exactly as the client sent them."""
         if not value:
             self._request = None
+            return
+        if value.__class__ is bytes:
+            self._request = value
             return
         try:
             # One bytes object: a fraction of a dict of strings, and nothing for the

@@ -1,7 +1,7 @@
 """The request journal: a bounded ring buffer of what provider routes answered.
 
-One ``Entry`` per request a provider route handled (recorded by the admin package's
-middleware, the only writer).  The buffer keeps the newest ``max_entries``; older
+One ``Entry`` per request a provider route handled (recorded by each provider
+endpoint as it answers, and by the catch-all route for paths nothing served).  The buffer keeps the newest ``max_entries``; older
 ones are evicted and counted, so a verification can tell "not seen" from "no longer
 held".  Bodies are kept as short text prefixes, never re-serialised.
 
@@ -10,12 +10,25 @@ it (wholly or for one test id).
 """
 from __future__ import annotations
 
+import re
+from bisect import bisect_left
 from collections import deque
 from urllib.parse import unquote
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 DEFAULT_MAX_ENTRIES = 10_000
 DEFAULT_BODY_LIMIT = 2048
+# Where a task id sits in a JSON body: these keys, at any depth (the answers wrap them
+# in envelopes such as data and Resp).
+_ID_RE = re.compile(rb'"(?:task_id|video_id|generation_id|id)"\s*:\s*(?:"([^"\\]+)"|(-?[0-9]+))')
+# Stored in an entry's task_id slot when the id is in a body: looked up when the entry
+# is read, not on every request (a regex search per submit, issue 8).  Not ids: a
+# NUL never starts one.
+IN_REQUEST_BODY = "\x00request body"
+IN_RESPONSE_BODY = "\x00response body"
+# Request latency histogram bounds, seconds: from a fast local answer to a client-side
+# timeout of a hung request.
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
 def mask_key(key: str | None) -> str | None:
@@ -38,6 +51,17 @@ def clip(raw: bytes | None, limit: int) -> str | None:
     return _text(raw[:limit], len(raw))
 
 
+def task_id_in_body(raw: bytes | str | None) -> str | None:
+    """The first task id key's value in a (prefix of a) JSON body, else None.  A
+    regex, not a parse: bodies are clipped prefixes, and a parse would allocate."""
+    if not raw or raw.__class__ is str:
+        return None
+    found = _ID_RE.search(raw)
+    if found is None:
+        return None
+    return (found.group(1) or found.group(2)).decode("utf-8", "replace")
+
+
 def _text(body: bytes | str | None, size: int) -> str | None:
     """A stored body prefix as text; ``size`` is the whole body's length in bytes."""
     if body is None or isinstance(body, str):
@@ -54,7 +78,8 @@ class Entry(NamedTuple):
     ``status`` the HTTP status sent (499 when the client went away first, 500 for an
     unhandled error); ``raw_key`` is the API key as sent (answers show it masked; it
     is kept for exact filtering); ``task_id`` the job the request was about, when
-    one is known.  ``provider``/``operation`` are None for a request no provider
+    one is known (recorded as ``IN_REQUEST_BODY``/``IN_RESPONSE_BODY`` when it is
+    to be read from that body, which readers never see).  ``provider``/``operation`` are None for a request no provider
     route matched; ``faults`` the kinds of faults injected into it (empty for none).
     Bodies are kept as byte prefixes (or a description string) plus the full sizes,
     and only decoded when read.
@@ -117,6 +142,23 @@ _I = {name: i for i, name in enumerate(Entry._fields)}
 _SEQ, _PROVIDER, _OPERATION, _METHOD, _PATH = _I["seq"], _I["provider"], _I["operation"], _I["method"], _I["path"]
 _STATUS, _KEY, _TEST, _TASK, _FAULTS = _I["status"], _I["raw_key"], _I["test_id"], _I["task_id"], _I["faults"]
 
+_BODY_OF = {IN_REQUEST_BODY: _I["request_body"], IN_RESPONSE_BODY: _I["response_body"]}
+
+
+def _task_of(e: tuple) -> str | None:
+    task = e[_TASK]
+    where = _BODY_OF.get(task) if task is not None else None
+    return task if where is None else task_id_in_body(e[where])
+
+
+def _view(e: tuple) -> Entry:
+    """A stored tuple as readers see it: the task id looked up if it is in a body."""
+    task = e[_TASK]
+    if task is not None and task in _BODY_OF:
+        e = (*e[:_TASK], _task_of(e), *e[_TASK + 1:])
+    return Entry._make(e)
+
+
 # Filters a query or a verification may use, and how each matches an entry.
 FILTERS = ("provider", "operation", "method", "path", "status", "test_id", "task_id", "api_key", "fault")
 
@@ -159,12 +201,14 @@ def matcher(criteria: dict[str, Any]) -> Callable[[Stored], bool]:
         raise ValueError(f"unknown filter(s): {', '.join(sorted(unknown))}")
     tests: list[Callable[[Stored], bool]] = []
     given = {k: v for k, v in criteria.items() if v is not None}
-    exact = {"provider": _PROVIDER, "operation": _OPERATION, "test_id": _TEST, "api_key": _KEY,
-             "task_id": _TASK}
+    exact = {"provider": _PROVIDER, "operation": _OPERATION, "test_id": _TEST, "api_key": _KEY}
     for name, index in exact.items():
         if name in given:
             value = str(given[name])
             tests.append(lambda e, i=index, v=value: e[i] == v)
+    if "task_id" in given:
+        task_id = str(given["task_id"])
+        tests.append(lambda e: _task_of(e) == task_id)
     if "fault" in given:
         kind = str(given["fault"])
         if kind == "any":
@@ -209,18 +253,17 @@ class Journal:
         return len(self._entries)
 
     def __iter__(self) -> Iterator[Entry]:
-        return (Entry._make(e) for e in list(self._entries))
+        return (_view(e) for e in list(self._entries))
 
     def record(
         self,
-        *,
         time: float,
         wall: float,
         provider: str | None,
         operation: str | None,
         method: str,
         path: str,
-        query: str = "",
+        query: str,
         status: int,
         latency_ms: float,
         api_key: str | None = None,
@@ -231,25 +274,27 @@ class Journal:
         faults: tuple[str, ...] | list[str] = (),
     ) -> int:
         """Append one entry (bodies clipped to ``body_limit``); returns its ``seq``.
-        A ``str`` request body is a description kept as is (e.g. of an upload)."""
+        A ``str`` request body is a description kept as is (e.g. of an upload).
+        Positional calls are the hot path (every provider request makes one)."""
         self._seq += 1
         if not self.max_entries:
             return self._seq
         limit = self.body_limit
         request_size = response_size = 0
-        if isinstance(request_body, (bytes, bytearray)):
+        if request_body is not None and request_body.__class__ is not str:
             request_size = len(request_body)
-            request_body = bytes(request_body[:limit]) if request_size > limit else bytes(request_body)
+            if request_size > limit or request_body.__class__ is not bytes:
+                request_body = bytes(request_body[:limit])
         if response_body is not None:
             response_size = len(response_body)
-            if response_size > limit:
-                response_body = response_body[:limit]
+            # A copy, also when short: orjson's bytes keep their 4 KiB write buffer.
+            response_body = bytes(memoryview(response_body)[:limit])
         if len(self._entries) == self.max_entries:
             self.evicted += 1
         self._entries.append((
             self._seq, time, wall, provider, operation, method, path, query, status,
             latency_ms, api_key, test_id, task_id, request_body, response_body,
-            tuple(faults), request_size, response_size,
+            faults if faults.__class__ is tuple else tuple(faults), request_size, response_size,
         ))
         return self._seq
 
@@ -260,7 +305,7 @@ class Journal:
         entries: Iterable[Stored] = self._entries
         if since is not None:
             entries = (e for e in entries if e[_SEQ] > since)
-        return [Entry._make(e) for e in entries if match(e)]
+        return [_view(e) for e in entries if match(e)]
 
     def count(self, criteria: dict[str, Any] | None = None) -> int:
         match = matcher(criteria or {})
@@ -277,3 +322,45 @@ class Journal:
         dropped = len(self._entries) - len(kept)
         self._entries = deque(kept, maxlen=self.max_entries)
         return dropped
+
+
+class RequestStats:
+    """Lifetime request counts and a latency histogram per (provider, operation):
+    what ``/__admin/metrics`` exports, formatted only when scraped.  Never cleared by
+    a reset (Prometheus expects counters to only grow).
+
+    A provider endpoint takes its operation's ``series`` once, at start-up, and
+    updates it in place per request (a dict update and a bisect); ``observe`` is the
+    same for everyone else.
+    """
+
+    def __init__(self) -> None:
+        # (provider, operation) -> ({status: requests}, [count per LATENCY_BUCKETS bound,
+        # count above the last, sum of seconds])
+        self._series: dict[tuple[str, str], tuple[dict[int, int], list[float]]] = {}
+
+    def series(self, provider: str | None, operation: str | None) -> tuple[dict[int, int], list[float]]:
+        """The live counters of one (provider, operation); None/None is a path no
+        provider serves (exported as ``none``/``unmatched``)."""
+        key = (provider or "none", operation or "unmatched")
+        found = self._series.get(key)
+        if found is None:
+            found = self._series[key] = ({}, [0.0] * (len(LATENCY_BUCKETS) + 2))
+        return found
+
+    def observe(self, provider: str | None, operation: str | None, status: int, seconds: float) -> None:
+        """One answered request, ``seconds`` its wall latency."""
+        counts, latency = self.series(provider, operation)
+        counts[status] = counts.get(status, 0) + 1
+        latency[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        latency[-1] += seconds
+
+    @property
+    def requests(self) -> dict[tuple[str, str, int], int]:
+        """{(provider, operation, status): requests} for every status seen."""
+        return {(*key, status): n for key, (counts, _) in self._series.items() for status, n in counts.items()}
+
+    @property
+    def latency(self) -> dict[tuple[str, str], list[float]]:
+        """{(provider, operation): histogram slots} for operations with requests."""
+        return {key: slots for key, (counts, slots) in self._series.items() if counts}

@@ -8,19 +8,22 @@ whose inputs already passed the contract and return a ``Reply``.
 from __future__ import annotations
 
 import logging
-import re
+import time
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, ClassVar
 
 import orjson
 from aiohttp import web
 
-from .. import faultwire
-from ..contract import Contract, ContractError, FieldError, Operation, integral, load_contract
+from .. import faultwire, recording
+from ..contract import (Contract, ContractError, FieldError, Operation, coerce_text, holds_float, integral,
+                        load_contract)
 from ..engine import Engine
 from ..engine.faults import (FAULT_HEADER, LATENCY_HEADER, OUTCOME_HEADER, TEST_ID_HEADER, Decision,
                              FaultContext, InjectedError, PlannedOutcome, planned_outcome)
 from ..engine.jobs import MODERATED
+from ..engine.journal import LATENCY_BUCKETS
 from ..engine.limits import CREDITS, Refusal
 from ..settings import Settings
 
@@ -28,9 +31,6 @@ log = logging.getLogger("mockserver")
 
 JSON = "application/json"
 
-#: ``request[FAULTS_KEY]``: the kinds of faults injected into a request (for the journal).
-FAULTS_KEY: Any = (web.RequestKey("pixverse_mock_faults", list) if hasattr(web, "RequestKey")
-                   else "pixverse_mock.faults")
 
 
 @dataclass(slots=True)
@@ -48,7 +48,8 @@ class Call:
     """One validated request as a handler sees it.
 
     ``body`` is the parsed JSON body (None for multipart, which the handler reads
-    from ``request`` itself); ``query`` and ``path`` are typed per the contract;
+    from ``request`` itself); ``raw`` the body's bytes as sent when they say exactly
+    what ``body`` does (None otherwise), for storing a job's request as it came; ``query`` and ``path`` are typed per the contract;
     ``base_url`` is where the client reached the fake, for URLs it hands back
     (``settings.public_base_url``, else derived from the request when first read:
     most answers hold no URL).
@@ -62,6 +63,7 @@ class Call:
     path: dict[str, Any]
     _base_url: str | None
     test_id: str | None
+    raw: bytes | None = None
 
     @property
     def base_url(self) -> str:
@@ -71,11 +73,9 @@ class Call:
 
 
 Handler = Callable[[Call], Awaitable[Reply]]
-
-
-# Every JSON float literal has a digit followed by "." or an exponent; a body without
-# one holds no float, and ``integral`` can be skipped.
-_FLOATY = re.compile(rb"[0-9][.eE]")
+# What an operation's pipeline hands its endpoint: the response, the key as sent, the
+# request body as read (None: not read), the kinds of faults injected, the test id.
+Answer = tuple[web.StreamResponse, "str | None", "bytes | None", tuple[str, ...], "str | None"]
 
 
 class ProviderAdapter:
@@ -185,8 +185,6 @@ class ProviderAdapter:
         faults = self.engine.faults
         headers = request.headers
         prompt = body.get("prompt") if isinstance(body, dict) else None
-        if not faults.armed(key, prompt, headers):
-            return None
         return faults.decide(FaultContext(
             provider=self.name, operation=op.operation_id, submit=op.operation_id in self.submit_ops,
             api_key=key, test_id=headers.get(TEST_ID_HEADER),
@@ -196,15 +194,16 @@ class ProviderAdapter:
             supports=lambda fault: self.fault_supported(op, fault),
         ))
 
-    async def _with_faults(self, call: Call, handler: Handler, decision: Decision) -> web.StreamResponse:
+    async def _with_faults(self, call: Call, handler: Handler,
+                           decision: Decision) -> tuple[web.StreamResponse, tuple[str, ...]]:
         """Apply ``decision`` to one request: wait, drop the connection, answer with an
-        error, or run the handler with a planned outcome and maybe mangle its answer."""
+        error, or run the handler with a planned outcome and maybe mangle its answer.
+        Returns the response and the kinds of faults injected (for the journal)."""
         op, request = call.op, call.request
-        kinds = self.engine.faults.record(self.name, op.operation_id, decision)
-        request[FAULTS_KEY] = kinds
+        kinds = tuple(self.engine.faults.record(self.name, op.operation_id, decision))
         cut = await faultwire.before_handling(request, decision, self.engine.faults)
         if cut is not None:
-            return cut
+            return cut, kinds
         planned = PlannedOutcome(decision.outcome) if decision.outcome else None
         reply = None
         if decision.error is not None:
@@ -220,10 +219,10 @@ class ProviderAdapter:
         if decision.problems:
             resp.headers["X-Mock-Fault-Error"] = _header_text(" | ".join(decision.problems))
         if decision.connection == "malformed":
-            return faultwire.malformed(resp)
+            return faultwire.malformed(resp), kinds
         if decision.connection == "truncated":
-            return await faultwire.truncated(request, resp)
-        return resp
+            return await faultwire.truncated(request, resp), kinds
+        return resp, kinds
 
     # shared machinery --------------------------------------------------------------
     def key_accepted(self, key: str) -> bool:
@@ -234,12 +233,16 @@ class ProviderAdapter:
         return self.settings.public_base_url or f"{request.scheme}://{request.host}"
 
     def routes(self) -> list[web.RouteDef]:
-        defs = []
+        # One aiohttp resource per path: routes of a path are registered together
+        # (aiohttp merges only consecutive ones), so resolving a request tries each
+        # candidate path once.
+        by_path: dict[str, list[web.RouteDef]] = {}
         for op_id, method_name in self.handlers.items():
             op = self.contract.operation(op_id)
             handler = getattr(self, method_name)
-            defs.append(web.route(op.method, op.route_path, self._endpoint(op, handler)))
-        return defs
+            by_path.setdefault(op.route_path, []).append(
+                web.route(op.method, op.route_path, self._endpoint(op, handler)))
+        return [route for routes in by_path.values() for route in routes]
 
     def respond(self, op: Operation, reply: Reply) -> web.Response:
         if self.settings.strict and reply.content_type.endswith("json"):
@@ -258,60 +261,139 @@ class ProviderAdapter:
         return web.Response(body=body, status=reply.status, content_type=reply.content_type,
                             headers=reply.headers or None)
 
-    def _endpoint(self, op: Operation, handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
+    def _endpoint(self, op: Operation, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """The aiohttp handler of one operation: ``_answerer``'s pipeline, then one
+        journal entry and one metrics sample (``recording``) whatever happened.
+
+        Every provider request runs this, inside its users' load tests: the
+        per-operation facts are worked out here, once, and the per-request part is
+        kept to plain lookups (issue 8 measures it against a bare aiohttp app)."""
+        answer = self._answerer(op, handler)
+        engine = self.engine
+        journal, clock = engine.journal, engine.clock
+        counts, latency = engine.request_stats.series(self.name, op.operation_id)
+        provider, op_id = self.name, op.operation_id
+        find_task = recording.task_id_finder(op, op_id in self.submit_ops)
+        api_key_of = self.api_key
+        perf_counter, wall_time, unread_body = time.perf_counter, time.time, recording.unread_body
+
+        async def endpoint(request: web.Request) -> web.StreamResponse:
+            virtual, wall, started = clock.now(), wall_time(), perf_counter()
+            try:
+                response, key, raw, faults, test_id = await answer(request)
+            except BaseException as exc:
+                recording.record(engine, request, provider, op_id, virtual, wall, started,
+                                 recording.failure_status(exc), api_key_of(request),
+                                 find_task(request), None, None)
+                raise
+            if raw is None and request.body_exists:
+                raw = await unread_body(request)
+            body = response.body if response.__class__ is web.Response else None
+            if body is not None and body.__class__ is not bytes:
+                body = None
+            elapsed = perf_counter() - started
+            status = response.status
+            path, _, query = request.raw_path.partition("?")
+            # recording.record, inlined: this is every request's path.
+            journal.record(virtual, wall, provider, op_id, request.method, path, query, status,
+                           elapsed * 1000.0, key, test_id, find_task(request), raw, body, faults)
+            counts[status] = counts.get(status, 0) + 1
+            latency[bisect_left(LATENCY_BUCKETS, elapsed)] += 1
+            latency[-1] += elapsed
+            return response
+
+        endpoint.__name__ = op.operation_id
+        return endpoint
+
+    def _answerer(self, op: Operation, handler: Handler) -> Callable[[web.Request], Awaitable[Answer]]:
+        """The request pipeline of one operation: rate limit, auth, precheck, path,
+        query and body against the contract, fault decision, handler.  Returns the
+        response, the key as sent, the request body as read (None when unread), the
+        kinds of faults injected and the test id header."""
         # Multipart bodies (uploads) are parsed and checked by their handler.
         wants_json = "application/json" in op.body_media_types
         rates = self.engine.rate_limits
-        # Per-request work only where it can matter: parameters the operation has,
-        # hooks a subclass overrides.
-        has_path, has_query = "path" in op.params_validator, "query" in op.params_validator
+        faults = self.engine.faults
+        contract = self.contract
+        # Path parameters: (contract name, aiohttp's name, coercion or None for text).
+        path_params = [(p.name, p.name.replace("-", "_"), _coercion(p.schema))
+                       for p in op.params if p.location == "path"]
+        path_validator = op.params_validator.get("path")
+        has_query = "query" in op.params_validator
         prechecks = type(self).precheck is not ProviderAdapter.precheck
         wraps = type(self).around is not ProviderAdapter.around
+        # Settings are fixed for an app's life: an allow-list or an adapter's own rule.
+        checks_key = self.settings.api_keys is not None or \
+            type(self).key_accepted is not ProviderAdapter.key_accepted
+        respond, api_key_of, accepted = self.respond, self.api_key, self.key_accepted
+        public_base_url = self.settings.public_base_url
 
-        async def endpoint(request: web.Request) -> web.Response:
-            key = self.api_key(request)
+        async def answer(request: web.Request) -> Answer:
+            headers = request.headers
+            key = api_key_of(request)
+            test_id = headers.get(TEST_ID_HEADER)
             if rates:
                 refusal = rates.hit(self.name, request.remote, key)
                 if refusal is not None:
-                    return self.respond(op, self.refusal_reply(op, request, refusal))
-            if key is None or not key.strip() or not self.key_accepted(key):
-                return self.respond(op, self.auth_error(op, request, missing=key is None))
+                    return respond(op, self.refusal_reply(op, request, refusal)), key, None, (), test_id
+            if key is None or not key.strip() or (checks_key and not accepted(key)):
+                return respond(op, self.auth_error(op, request, missing=key is None)), key, None, (), test_id
             if prechecks:
                 early = await self.precheck(op, request, key)
                 if early is not None:
-                    return self.respond(op, early)
-            errors: list[FieldError] = []
+                    return respond(op, early), key, None, (), test_id
+            errors: list[FieldError] | None = None
             path: dict[str, Any] = {}
-            if has_path:
-                path = self.contract.coerce_params(op, "path", dict(request.match_info))
-                errors += self.contract.check_params(op, "path", path)
+            if path_params:
+                match = request.match_info
+                for name, alias, coerce in path_params:
+                    path[name] = match[alias] if coerce is None else coerce(match[alias])
+                if not path_validator.is_valid(path):
+                    errors = contract.check_params(op, "path", path)
             query: dict[str, Any] = {}
             if has_query:
-                query = self.contract.coerce_params(op, "query", dict(request.query))
-                errors += self.contract.check_params(op, "query", query)
+                query = contract.coerce_params(op, "query", request.query)
+                problems = contract.check_params(op, "query", query)
+                if problems:
+                    errors = [*(errors or ()), *problems]
             body: Any = None
-            raw = b""
+            raw: bytes | None = None
             if wants_json:
                 raw = await request.read()
                 if raw.strip():
                     try:
                         body = orjson.loads(raw)
                     except orjson.JSONDecodeError:
-                        return self.respond(op, self.malformed_body(op, request))
+                        return respond(op, self.malformed_body(op, request)), key, raw, (), test_id
                 else:
                     body = {}
-                errors += self.contract.check_body(op, body)
+                problems = contract.check_body(op, body)
+                if problems:
+                    errors = [*(errors or ()), *problems]
             if errors:
-                return self.respond(op, self.invalid(op, request, errors))
-            call = Call(request, op, key, integral(body) if _FLOATY.search(raw) else body, query, path,
-                        self.settings.public_base_url, request.headers.get(TEST_ID_HEADER))
-            decision = self._fault_decision(op, request, key, body)
-            if decision is not None:
-                return await self._with_faults(call, handler, decision)
-            return self.respond(op, await (self.around(call, handler) if wraps else handler(call)))
+                return respond(op, self.invalid(op, request, errors)), key, raw, (), test_id
+            # JSON Schema counts 5.0 as an integer: handlers get 5.  ``raw`` goes along
+            # only when it still says exactly what ``body`` does (jobs store it as is).
+            if body is not None and holds_float(body):
+                call = Call(request, op, key, integral(body), query, path, public_base_url, test_id, None)
+            else:
+                call = Call(request, op, key, body, query, path, public_base_url, test_id, raw or None)
+            if faults.armed(key, body.get("prompt") if body.__class__ is dict else None, headers):
+                decision = self._fault_decision(op, request, key, body)
+                if decision is not None:
+                    response, kinds = await self._with_faults(call, handler, decision)
+                    return response, key, raw, kinds, test_id
+            reply = await (self.around(call, handler) if wraps else handler(call))
+            return respond(op, reply), key, raw, (), test_id
 
-        endpoint.__name__ = op.operation_id
-        return endpoint
+        return answer
+
+
+def _coercion(schema: dict[str, Any]) -> Callable[[str], Any] | None:
+    """How a path value (text) becomes the type its schema asks for; None: stays text."""
+    if schema.get("type") in ("integer", "number", "boolean"):
+        return lambda value: coerce_text(value, schema)
+    return None
 
 
 def _has_property(schema: Any, name: str) -> bool:

@@ -273,7 +273,7 @@ class AimlapiAdapter(ProviderAdapter):
         job = self.engine.create_job(
             self.name, kind, call.api_key, self._new_id(model),
             quality=resolution, width=width, height=height, duration=duration,
-            request=body, test_id=call.test_id, cost=cost,
+            request=call.raw or body, test_id=call.test_id, cost=cost,
         )
         return Reply({"id": job.id, "status": STATUS[QUEUED],
                       "meta": {"usage": {"credits_used": cost}}})

@@ -136,18 +136,20 @@ class FreepikAdapter(ProviderAdapter):
         job = self.engine.create_job(
             self.name, kind, call.api_key, self.engine.new_uuid(),
             quality=resolution, width=width, height=height, duration=duration,
-            request=body, test_id=call.test_id,
+            request=call.raw or body, test_id=call.test_id,
         )
         if body.get("webhook_url"):
             self.engine.webhooks.watch(job, self.webhooks, body["webhook_url"],
                                        {"base_url": call.base_url}, initial=STATUS[QUEUED])
-        return Reply({"data": self._task(job, QUEUED, call.base_url)})
+        return Reply({"data": self._task(job, QUEUED, "")})  # no URL in a queued task
 
     async def get_task(self, call: Call) -> Reply:
         job = self.engine.get_job(self.name, call.path["task-id"])
         if job is None or job.api_key != call.api_key or job.kind != KINDS[call.op.operation_id]:
             return self._not_found()
-        return Reply({"data": self._task(job, self.engine.observe(job), call.base_url)})
+        state = self.engine.observe(job)
+        # The origin only where the answer holds a URL: most polls see a running task.
+        return Reply({"data": self._task(job, state, call.base_url if state == SUCCEEDED else "")})
 
     async def list_tasks(self, call: Call) -> Reply:
         kind = KINDS[call.op.operation_id]

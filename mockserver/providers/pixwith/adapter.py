@@ -167,7 +167,7 @@ class PixwithAdapter(ProviderAdapter):
         job = self.engine.create_job(
             self.name, kind, call.api_key, self.engine.new_hex(32),
             quality=resolution, width=width, height=height, duration=duration,
-            outputs=outputs, request=body, test_id=call.test_id, cost=cost,
+            outputs=outputs, request=call.raw or body, test_id=call.test_id, cost=cost,
         )
         return _ok({"task_id": job.id,
                     "estimated_time": round(job.plan.queue_s + job.plan.run_s)})
