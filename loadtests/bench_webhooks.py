@@ -9,8 +9,13 @@ each, at the final status):
   /__admin/clock {"advance": 3600}`` makes all deliveries due at once.  Lag = arrival at
   the receiver minus the wall time the advance was answered.
 * ``spread``: the clock runs at ``--scale`` (default 200x) and jobs end over the wall
-  seconds the submits take, as planned.  Lag = arrival minus the wall time the job's
-  virtual end passed (from the clock's scale).
+  seconds the submits take, as planned, while submits keep the fake's one core busy.
+  Lag = arrival minus the wall time the job's virtual end passed (from the clock's scale).
+* ``steady``: issue 8's "10,000 jobs in flight": submits paced at ``--rate`` per second
+  with the clock at ``--steady-scale`` (default 4x, so a 360p job lasts 7.5-14.5 wall
+  seconds and all ``--jobs`` are pending at once when the last submit is answered),
+  then the deliveries fall due as planned.  Lag as in ``spread``; also prints how many
+  jobs were in flight when the submits ended.
 
 The receiver runs in its own process (``--receiver``), so the load generator does not
 delay its clock readings.  Prints, per scenario, the arrival lag (p50, p99, max) and the
@@ -18,6 +23,7 @@ same lag as the fake's delivery log sees it (attempt start plus the receiver's a
 time).  A benchmark, not a test; numbers depend on the machine.
 
     python loadtests/bench_webhooks.py [--jobs 10000] [--scale 200] [--in-flight 64]
+                                       [--rate 2000] [--steady-scale 4]
 """
 from __future__ import annotations
 
@@ -58,10 +64,17 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def submit_all(session: aiohttp.ClientSession, base: str, n: int, key: str) -> list[int]:
+async def submit_all(session: aiohttp.ClientSession, base: str, n: int, key: str,
+                     rate: float | None = None) -> list[int]:
+    """Submit ``n`` jobs, 64 at a time, as fast as the fake answers or (``rate``)
+    the i-th no earlier than i / rate seconds after the first."""
     sem = asyncio.Semaphore(64)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
 
-    async def one() -> int:
+    async def one(i: int) -> int:
+        if rate:
+            await asyncio.sleep(max(0.0, start + i / rate - loop.time()))
         async with sem:
             headers = {"API-KEY": key, "Ai-Trace-Id": str(uuid.uuid4())}
             async with session.post(f"{base}/openapi/v2/video/text/generate", json=BODY, headers=headers) as r:
@@ -69,7 +82,7 @@ async def submit_all(session: aiohttp.ClientSession, base: str, n: int, key: str
                 assert data["ErrCode"] == 0, data
                 return data["Resp"]["video_id"]
 
-    return await asyncio.gather(*(one() for _ in range(n)))
+    return await asyncio.gather(*(one(i) for i in range(n)))
 
 
 def receiver_main(port_file: str) -> None:
@@ -165,6 +178,26 @@ async def run(args: argparse.Namespace) -> None:
             report("spread", [(arrivals[str(i)] - due_wall[str(i)]) * 1000 for i in ids],
                    [(e["sent_at"] - e["changed_at"]) / clock["scale"] * 1000 + e["duration_ms"]
                     for e in log["entries"]], None)
+            # steady: every job pending at once, then due as planned ------------------------
+            await s.delete(f"{receiver}/arrivals")
+            await s.delete(f"{base}/__admin/webhooks/deliveries")
+            await s.post(f"{base}/__admin/clock", json={"scale": args.steady_scale})
+            t_submit = time.time()
+            ids = await submit_all(s, base, args.jobs, "steady", rate=args.rate)
+            submit_s = time.time() - t_submit
+            in_flight = len(ids) - int(await (await s.get(f"{receiver}/count")).text())
+            arrivals = await wait_for_arrivals(s, receiver, len(ids))
+            clock = await (await s.get(f"{base}/__admin/clock")).json()
+            t_ref = time.time()
+            log = await (await s.get(f"{base}/__admin/webhooks/deliveries",
+                                     params={"limit": 10000, "provider": "pixverse"})).json()
+            due_wall = {e["job_id"]: t_ref - (clock["now"] - e["changed_at"]) / clock["scale"]
+                        for e in log["entries"]}
+            print(f"steady: {len(ids)} submits in {submit_s:.1f} s ({len(ids) / submit_s:.0f}/s), "
+                  f"{in_flight} jobs in flight when they ended, clock at {args.steady_scale:g}x")
+            report("steady", [(arrivals[str(i)] - due_wall[str(i)]) * 1000 for i in ids],
+                   [(e["sent_at"] - e["changed_at"]) / clock["scale"] * 1000 + e["duration_ms"]
+                    for e in log["entries"]], None)
             summary = await (await s.get(f"{base}/__admin/webhooks")).json()
             print(json.dumps({k: summary[k] for k in ("counts", "pending")}))
     finally:
@@ -179,6 +212,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--scale", type=float, default=200.0)
     parser.add_argument("--in-flight", type=int, default=64)
+    parser.add_argument("--rate", type=float, default=2000.0, help="steady: submits per second [2000]")
+    parser.add_argument("--steady-scale", type=float, default=4.0, help="steady: clock scale [4]")
     parser.add_argument("--receiver", help=argparse.SUPPRESS)  # internal: run the receiver
     args = parser.parse_args()
     if args.receiver:
