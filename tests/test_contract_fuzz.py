@@ -118,10 +118,20 @@ def test_schemathesis_catches_a_broken_response_field():
     assert "Response violates schema" in result.stdout, result.stdout[-3000:]
 
 
-def test_envelope_checks_catch_ignored_auth():
+def test_envelope_checks_catch_ignored_auth(monkeypatch):
     """A pixwith fake that lets any key through is caught by the envelope-aware auth check."""
-    app, adapters = _broken_fake()
-    adapters["pixwith"].key_accepted = lambda key: True
+    import mockserver.app
+    from mockserver.providers import PROVIDERS, PixwithAdapter
+
+    class AnyKeyPixwith(PixwithAdapter):
+        def key_accepted(self, key: str) -> bool:
+            return True
+
+    # Endpoints bind their auth rule when the app is built: the broken adapter must be
+    # the one create_app builds.
+    monkeypatch.setattr(mockserver.app, "PROVIDERS",
+                        tuple(AnyKeyPixwith if p is PixwithAdapter else p for p in PROVIDERS))
+    app, _ = _broken_fake()
     fake = ThreadedFake(app=app)
     try:
         result = run_schemathesis(ROOT / "contracts" / "pixwith.yaml", fake.base_url, KEY, max_examples=5)

@@ -266,6 +266,5 @@ class Engine:
         self.webhooks.reset(test_id)
         doomed = [job for job in self.jobs.all() if job.test_id == test_id]
         for job in doomed:
-            # JobStore has no public removal yet; _drop keeps its owner index right.
-            self.jobs._drop((job.provider, job.id))
+            self.jobs.remove(job.provider, job.id)
         return {"jobs": len(doomed), "journal": self.journal.clear(test_id), "faults": faults}

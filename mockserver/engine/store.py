@@ -133,10 +133,6 @@ class JobStore:
             self._forget(job)
         return job
 
-    def _drop(self, key: tuple[str, str]) -> None:
-        """``remove`` by (provider, id), for callers written before it existed."""
-        self.remove(*key)
-
     def owned(self, provider: str, api_key: str, kind: str, now: float) -> list[Job]:
         """Live jobs of one API key for one kind, oldest first."""
         ids = list(self._by_owner.get((provider, api_key, kind), ()))
