@@ -138,6 +138,23 @@ def report(name: str, arrival_lags: list[float], answered_lags: list[float], las
           f"p99={pct(answered_lags, 0.99):.1f} ms")
 
 
+async def report_due_as_planned(name: str, s: aiohttp.ClientSession, base: str, receiver: str,
+                                ids: list[int]) -> None:
+    """Wait for every delivery, then report each one's lag behind the wall time its job's
+    change fell due on a running clock (the clock's scale unchanged since)."""
+    arrivals = await wait_for_arrivals(s, receiver, len(ids))
+    clock = await (await s.get(f"{base}/__admin/clock")).json()
+    t_ref = time.time()
+    log = await (await s.get(f"{base}/__admin/webhooks/deliveries",
+                             params={"limit": 10000, "provider": "pixverse"})).json()
+    # due in wall time: now minus the virtual time since the change, over the scale
+    due_wall = {e["job_id"]: t_ref - (clock["now"] - e["changed_at"]) / clock["scale"]
+                for e in log["entries"]}
+    report(name, [(arrivals[str(i)] - due_wall[str(i)]) * 1000 for i in ids],
+           [(e["sent_at"] - e["changed_at"]) / clock["scale"] * 1000 + e["duration_ms"]
+            for e in log["entries"]], None)
+
+
 async def run(args: argparse.Namespace) -> None:
     port_file = Path(f"/tmp/bench_webhooks_receiver_{os.getpid()}")
     rproc = subprocess.Popen([sys.executable, __file__, "--receiver", str(port_file)])
@@ -167,17 +184,7 @@ async def run(args: argparse.Namespace) -> None:
             await s.delete(f"{base}/__admin/webhooks/deliveries")
             await s.post(f"{base}/__admin/clock", json={"freeze": False})
             ids = await submit_all(s, base, args.jobs, "spread")
-            arrivals = await wait_for_arrivals(s, receiver, len(ids))
-            clock = await (await s.get(f"{base}/__admin/clock")).json()
-            t_ref = time.time()
-            log = await (await s.get(f"{base}/__admin/webhooks/deliveries",
-                                     params={"limit": 10000, "provider": "pixverse"})).json()
-            # due in wall time: now minus the virtual time since the change, over the scale
-            due_wall = {e["job_id"]: t_ref - (clock["now"] - e["changed_at"]) / clock["scale"]
-                        for e in log["entries"]}
-            report("spread", [(arrivals[str(i)] - due_wall[str(i)]) * 1000 for i in ids],
-                   [(e["sent_at"] - e["changed_at"]) / clock["scale"] * 1000 + e["duration_ms"]
-                    for e in log["entries"]], None)
+            await report_due_as_planned("spread", s, base, receiver, ids)
             # steady: every job pending at once, then due as planned ------------------------
             await s.delete(f"{receiver}/arrivals")
             await s.delete(f"{base}/__admin/webhooks/deliveries")
@@ -186,18 +193,9 @@ async def run(args: argparse.Namespace) -> None:
             ids = await submit_all(s, base, args.jobs, "steady", rate=args.rate)
             submit_s = time.time() - t_submit
             in_flight = len(ids) - int(await (await s.get(f"{receiver}/count")).text())
-            arrivals = await wait_for_arrivals(s, receiver, len(ids))
-            clock = await (await s.get(f"{base}/__admin/clock")).json()
-            t_ref = time.time()
-            log = await (await s.get(f"{base}/__admin/webhooks/deliveries",
-                                     params={"limit": 10000, "provider": "pixverse"})).json()
-            due_wall = {e["job_id"]: t_ref - (clock["now"] - e["changed_at"]) / clock["scale"]
-                        for e in log["entries"]}
             print(f"steady: {len(ids)} submits in {submit_s:.1f} s ({len(ids) / submit_s:.0f}/s), "
                   f"{in_flight} jobs in flight when they ended, clock at {args.steady_scale:g}x")
-            report("steady", [(arrivals[str(i)] - due_wall[str(i)]) * 1000 for i in ids],
-                   [(e["sent_at"] - e["changed_at"]) / clock["scale"] * 1000 + e["duration_ms"]
-                    for e in log["entries"]], None)
+            await report_due_as_planned("steady", s, base, receiver, ids)
             summary = await (await s.get(f"{base}/__admin/webhooks")).json()
             print(json.dumps({k: summary[k] for k in ("counts", "pending")}))
     finally:

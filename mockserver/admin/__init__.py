@@ -40,12 +40,17 @@ DEFAULT_LIMIT = 100
 VERIFY_SHOWN = 20
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
+def json_answer(data: Any, status: int = 200) -> web.Response:
+    """An admin answer: ``data`` as JSON with ``status``."""
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
 
 
-def _bad(message: str) -> web.Response:
-    return _json({"message": message}, status=400)
+def error_answer(message: str, status: int = 400, errors: list[Any] | None = None) -> web.Response:
+    """The admin error body, ``{"message", "errors"?}``, with ``status`` (400: bad input)."""
+    body: dict[str, Any] = {"message": message}
+    if errors is not None:
+        body["errors"] = errors
+    return json_answer(body, status)
 
 
 def contract_checked(contract: Contract, op_id: str, handler: AdminHandler, *, strict: bool,
@@ -68,13 +73,13 @@ def contract_checked(contract: Contract, op_id: str, handler: AdminHandler, *, s
                 try:
                     body = orjson.loads(raw)
                 except orjson.JSONDecodeError:
-                    return _bad("the body is not valid JSON")
+                    return error_answer("the body is not valid JSON")
                 body = integral(body)
                 errors += contract.check_body(op, body)
             elif op.body_required:
-                return _bad("a JSON object body is required")
+                return error_answer("a JSON object body is required")
         if errors:
-            return _bad("; ".join(f"{e.location} {e.field or '(root)'}: {e.message}" for e in errors))
+            return error_answer("; ".join(f"{e.location} {e.field or '(root)'}: {e.message}" for e in errors))
         response = await handler(request, body)
         if strict and response.content_type == "application/json":
             problems = contract.check_response(op, response.status, response.content_type,
@@ -82,7 +87,7 @@ def contract_checked(contract: Contract, op_id: str, handler: AdminHandler, *, s
             if problems:
                 violations.extend(problems)
                 log.error("admin contract violation: %s", problems)
-                return _json({"message": "pixverse-mock strict mode: admin answer broke its contract",
+                return json_answer({"message": "pixverse-mock strict mode: admin answer broke its contract",
                               "violations": problems}, status=500)
         return response
 
@@ -142,11 +147,11 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
         raise web.HTTPMovedPermanently(location="/__admin/")
 
     async def health(request: web.Request, _: None) -> web.Response:
-        return _json({"status": "ok", "jobs": len(engine.jobs), "journal": len(engine.journal),
+        return json_answer({"status": "ok", "jobs": len(engine.jobs), "journal": len(engine.journal),
                       "faults": len(engine.faults)})
 
     async def clock_get(request: web.Request, _: None) -> web.Response:
-        return _json(_clock(engine))
+        return json_answer(_clock(engine))
 
     async def clock_post(request: web.Request, body: dict[str, Any]) -> web.Response:
         """Any of ``{"scale": x, "freeze": bool, "advance": seconds}``, in that order."""
@@ -158,21 +163,21 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
             if "advance" in body:
                 engine.clock.advance(float(body["advance"]))
         except (ValueError, OverflowError) as exc:
-            return _bad(str(exc))
-        return _json(_clock(engine))
+            return error_answer(str(exc))
+        return json_answer(_clock(engine))
 
     async def reset(request: web.Request, body: dict[str, Any] | None) -> web.Response:
         """Everything, or one test id (body ``{"test_id"}`` or ``?test_id=``)."""
         test_id = (body or {}).get("test_id", request.query.get("test_id"))
         dropped = engine.reset(test_id)
-        return _json({"status": "reset", "test_id": test_id, **dropped})
+        return json_answer({"status": "reset", "test_id": test_id, **dropped})
 
     async def jobs_list(request: web.Request, _: None) -> web.Response:
         q = request.query
         jobs = engine.find_jobs(provider=q.get("provider"), status=q.get("status"),
                                 test_id=q.get("test_id"), api_key=q.get("api_key"), kind=q.get("kind"))
         limit = _int_query(request, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT
-        return _json({"count": len(jobs), "jobs": [job_view(engine, j) for j in reversed(jobs[-limit:])]})
+        return json_answer({"count": len(jobs), "jobs": [job_view(engine, j) for j in reversed(jobs[-limit:])]})
 
     def _job(request: web.Request) -> Job | None:
         return engine.get_job(request.match_info["provider"], request.match_info["job_id"])
@@ -180,16 +185,16 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
     async def job_get(request: web.Request, _: None) -> web.Response:
         job = _job(request)
         if job is None:
-            return _json({"message": "job not found"}, status=404)
-        return _json(job_view(engine, job, full=True))
+            return json_answer({"message": "job not found"}, status=404)
+        return json_answer(job_view(engine, job, full=True))
 
     async def job_force(request: web.Request, body: dict[str, Any]) -> web.Response:
         """``{"status": state}``: the job reports that state from now on."""
         job = _job(request)
         if job is None:
-            return _json({"message": "job not found"}, status=404)
+            return json_answer({"message": "job not found"}, status=404)
         engine.force(job, body["status"])
-        return _json(job_view(engine, job, full=True))
+        return json_answer(job_view(engine, job, full=True))
 
     def _criteria(source: Any) -> dict[str, Any]:
         return {k: source[k] for k in FILTERS if k in source and source[k] is not None}
@@ -198,18 +203,18 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
         """Entries matching the query filters, newest first."""
         unknown = set(request.query) - set(FILTERS) - {"limit", "since"}
         if unknown:
-            return _bad(f"unknown parameter(s): {', '.join(sorted(unknown))}")
+            return error_answer(f"unknown parameter(s): {', '.join(sorted(unknown))}")
         try:
             entries = engine.journal.find(_criteria(request.query), since=_int_query(request, "since", None))
         except ValueError as exc:
-            return _bad(str(exc))
+            return error_answer(str(exc))
         limit = _int_query(request, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT
-        return _json({"count": len(entries), "size": len(engine.journal), "capacity": engine.journal.max_entries,
+        return json_answer({"count": len(entries), "size": len(engine.journal), "capacity": engine.journal.max_entries,
                       "evicted": engine.journal.evicted, "entries": [e.to_dict() for e in reversed(entries[-limit:])]})
 
     async def journal_delete(request: web.Request, _: None) -> web.Response:
         test_id = request.query.get("test_id")
-        return _json({"journal": engine.journal.clear(test_id), "test_id": test_id})
+        return json_answer({"journal": engine.journal.clear(test_id), "test_id": test_id})
 
     async def journal_verify(request: web.Request, body: dict[str, Any]) -> web.Response:
         """Filters plus ``times`` (exactly), or ``at_least``/``at_most``; with no
@@ -221,7 +226,7 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
         try:
             matched = engine.journal.find(criteria)
         except ValueError as exc:
-            return _bad(str(exc))
+            return error_answer(str(exc))
         n = len(matched)
         ok = (n == bounds["times"]) if "times" in bounds else (
             n >= bounds.get("at_least", 0) and n <= bounds.get("at_most", n))
@@ -242,7 +247,7 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
                 tally[key] = tally.get(key, 0) + 1
             result["nearby"] = [{"operation": o, "task_id": t or None, "status": st, "count": c}
                                 for (o, t, st), c in sorted(tally.items())]
-        return _json(result, status=200 if ok else 409)
+        return json_answer(result, status=200 if ok else 409)
 
     async def metrics_get(request: web.Request, _: None) -> web.Response:
         resp = web.Response(body=metrics.render())

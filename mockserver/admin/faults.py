@@ -28,17 +28,7 @@ from pydantic import ValidationError
 from ..engine import Engine
 from ..engine.faults import FaultRule
 from ..files import FAULTS
-
-
-def _json(body: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
-
-
-def _error(message: str, status: int = 400, errors: list[Any] | None = None) -> web.Response:
-    body: dict[str, Any] = {"message": message}
-    if errors is not None:
-        body["errors"] = errors
-    return _json(body, status)
+from . import error_answer, json_answer
 
 
 def _nulls(value: Any, where: str = "") -> list[str]:
@@ -52,7 +42,7 @@ def _nulls(value: Any, where: str = "") -> list[str]:
 def _test_id(request: web.Request) -> tuple[str | None, web.Response | None]:
     test_id = request.query.get("test_id")
     if test_id is not None and not test_id:
-        return None, _error("test_id must not be empty")
+        return None, error_answer("test_id must not be empty")
     return test_id, None
 
 
@@ -69,17 +59,17 @@ def add_fault_routes(app: web.Application, engine: Engine) -> None:
         if bad is not None:
             return bad
         injected = [{"provider": p, "kind": k, "count": n} for (p, k), n in sorted(faults.counts.items())]
-        return _json({"faults": faults.list(test_id), "injected": injected,
+        return json_answer({"faults": faults.list(test_id), "injected": injected,
                       "hanging": faults.hanging, "recent": list(faults.log)[-50:]})
 
     async def add_faults(request: web.Request) -> web.Response:
         try:
             body = orjson.loads(await request.read())
         except orjson.JSONDecodeError:
-            return _error("body must be JSON: a fault rule or a list of them")
+            return error_answer("body must be JSON: a fault rule or a list of them")
         items = body if isinstance(body, list) else [body]
         if not items or not all(isinstance(i, dict) for i in items):
-            return _error("body must be a fault rule (object) or a non-empty list of them")
+            return error_answer("body must be a fault rule (object) or a non-empty list of them")
         rules, errors = [], []
         for n, item in enumerate(items):
             errors += [{"rule": n, "field": field, "message": "leave the field out instead of null"}
@@ -90,25 +80,25 @@ def add_fault_routes(app: web.Application, engine: Engine) -> None:
                 errors += [{"rule": n, "field": ".".join(map(str, e["loc"])) or None, "message": e["msg"]}
                            for e in exc.errors()]
         if errors:
-            return _error("invalid fault rule", errors=errors)
+            return error_answer("invalid fault rule", errors=errors)
         added = [faults.add(rule).id for rule in rules]
-        return _json({"faults": [shown(rule_id) for rule_id in added]}, 201)
+        return json_answer({"faults": [shown(rule_id) for rule_id in added]}, 201)
 
     async def get_fault(request: web.Request) -> web.Response:
         rule = shown(request.match_info["fault_id"])
-        return _json(rule) if rule is not None else _error("fault not found", 404)
+        return json_answer(rule) if rule is not None else error_answer("fault not found", 404)
 
     async def delete_fault(request: web.Request) -> web.Response:
         if not faults.remove(request.match_info["fault_id"]):
-            return _error("fault not found", 404)
-        return _json({"deleted": 1})
+            return error_answer("fault not found", 404)
+        return json_answer({"deleted": 1})
 
     async def delete_faults(request: web.Request) -> web.Response:
         test_id, bad = _test_id(request)
         if bad is not None:
             return bad
         deleted = faults.remove_all() if test_id is None else faults.clear(test_id)
-        return _json({"deleted": deleted})
+        return json_answer({"deleted": deleted})
 
     app.router.add_get("/__admin/faults", list_faults)
     app.router.add_post("/__admin/faults", add_faults)

@@ -29,29 +29,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
 from aiohttp import web
 from pydantic import ValidationError
 
 from ..engine import Engine
 from ..engine.webhooks import DeliveryFault, host_allowed
 from ..outbound import ClientSender
-from . import ADMIN_CONTRACT, ADMIN_VIOLATIONS, contract_checked
+from . import ADMIN_CONTRACT, ADMIN_VIOLATIONS, contract_checked, error_answer, json_answer
 
 SENDER = web.AppKey("webhook_sender", ClientSender)
 DEFAULT_LIMIT = 100
 PIXVERSE = "pixverse"
-
-
-def _json(body: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
-
-
-def _error(message: str, status: int = 400, errors: list[Any] | None = None) -> web.Response:
-    body: dict[str, Any] = {"message": message}
-    if errors is not None:
-        body["errors"] = errors
-    return _json(body, status)
 
 
 #: What ``url`` may be (contracts/admin.yaml says the same): absolute http(s).
@@ -91,46 +79,46 @@ def add_webhook_routes(app: web.Application, engine: Engine) -> None:
                 "keys": keys}
 
     async def summary(request: web.Request, _: None) -> web.Response:
-        return _json({**hooks.summary(), "faults": [_fault_view(f) for f in hooks.faults],
+        return json_answer({**hooks.summary(), "faults": [_fault_view(f) for f in hooks.faults],
                       "pixverse": account_view(None)})
 
     async def pixverse_get(request: web.Request, _: None) -> web.Response:
-        return _json(account_view(request.query.get("api_key")))
+        return json_answer(account_view(request.query.get("api_key")))
 
     async def pixverse_put(request: web.Request, body: dict[str, Any]) -> web.Response:
         url = body.get("url")
         if url is not None and not URL_RE.match(url):
-            return _error("url must be an absolute http(s) URL")
+            return error_answer("url must be an absolute http(s) URL")
         kwargs: dict[str, Any] = {"secret": body.get("secret"), "variant": body.get("signature")}
         if "url" in body:
             kwargs["url"] = url
         hooks.set_account(PIXVERSE, body.get("api_key"), **kwargs)
-        return _json(account_view(body.get("api_key")))
+        return json_answer(account_view(body.get("api_key")))
 
     async def pixverse_delete(request: web.Request, _: None) -> web.Response:
         api_key = request.query.get("api_key")
         hooks.drop_account(PIXVERSE, api_key)
-        return _json(account_view(api_key))
+        return json_answer(account_view(api_key))
 
     async def deliveries_get(request: web.Request, _: None) -> web.Response:
         q = request.query
         unknown = set(q) - {"provider", "job_id", "outcome", "test_id", "delivery_id", "limit"}
         if unknown:
-            return _error(f"unknown parameter(s): {', '.join(sorted(unknown))}")
+            return error_answer(f"unknown parameter(s): {', '.join(sorted(unknown))}")
         limit = int(q.get("limit", DEFAULT_LIMIT))
         entries = hooks.entries(provider=q.get("provider"), job_id=q.get("job_id"),
                                 outcome=q.get("outcome"), test_id=q.get("test_id"),
                                 delivery_id=q.get("delivery_id"))
-        return _json({"count": len(entries), "size": len(hooks.log), "capacity": hooks.log.maxlen,
+        return json_answer({"count": len(entries), "size": len(hooks.log), "capacity": hooks.log.maxlen,
                       "entries": list(reversed(entries[-limit:]))})
 
     async def deliveries_delete(request: web.Request, _: None) -> web.Response:
         n = len(hooks.log)
         hooks.log.clear()
-        return _json({"deleted": n})
+        return json_answer({"deleted": n})
 
     async def faults_get(request: web.Request, _: None) -> web.Response:
-        return _json({"faults": [_fault_view(f) for f in hooks.faults]})
+        return json_answer({"faults": [_fault_view(f) for f in hooks.faults]})
 
     async def faults_post(request: web.Request, body: Any) -> web.Response:
         items = body if isinstance(body, list) else [body]
@@ -142,25 +130,25 @@ def add_webhook_routes(app: web.Application, engine: Engine) -> None:
                 errors += [{"fault": n, "field": ".".join(map(str, e["loc"])) or None, "message": e["msg"]}
                            for e in exc.errors()]
         if errors:
-            return _error("invalid delivery fault", errors=errors)
-        return _json({"faults": [_fault_view(hooks.add_fault(r)) for r in rules]}, 201)
+            return error_answer("invalid delivery fault", errors=errors)
+        return json_answer({"faults": [_fault_view(hooks.add_fault(r)) for r in rules]}, 201)
 
     async def faults_delete(request: web.Request, _: None) -> web.Response:
-        return _json({"deleted": hooks.remove_fault(None)})
+        return json_answer({"deleted": hooks.remove_fault(None)})
 
     async def fault_delete(request: web.Request, _: None) -> web.Response:
         deleted = hooks.remove_fault(request.match_info["fault_id"])
-        return _json({"deleted": deleted}) if deleted else _error("fault not found", 404)
+        return json_answer({"deleted": deleted}) if deleted else error_answer("fault not found", 404)
 
     async def drain(request: web.Request, _: None) -> web.Response:
         timeout_s = float(request.query.get("timeout_s", 30.0))
         if not hooks.running:
-            return _error("the webhook scheduler is not running", 409)
+            return error_answer("the webhook scheduler is not running", 409)
         try:
             handled = await hooks.drain(timeout_s)
         except TimeoutError:
-            return _error(f"deliveries still running after {timeout_s:g} s", 504)
-        return _json({"handled": handled, **hooks.summary(), "faults": [_fault_view(f) for f in hooks.faults]})
+            return error_answer(f"deliveries still running after {timeout_s:g} s", 504)
+        return json_answer({"handled": handled, **hooks.summary(), "faults": [_fault_view(f) for f in hooks.faults]})
 
     contract = app[ADMIN_CONTRACT]
     violations = app[ADMIN_VIOLATIONS]
