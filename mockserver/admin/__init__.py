@@ -15,6 +15,7 @@ from typing import Any, Awaitable, Callable
 
 import orjson
 from aiohttp import web
+from pydantic import BaseModel, ValidationError
 
 from ..contract import Contract, integral, load_contract
 from ..engine import Engine
@@ -51,6 +52,25 @@ def error_answer(message: str, status: int = 400, errors: list[Any] | None = Non
     if errors is not None:
         body["errors"] = errors
     return json_answer(body, status)
+
+
+def validate_each(model: type[BaseModel], items: list[Any], label: str,
+                  before: Callable[[Any], list[tuple[str, str]]] | None = None
+                  ) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Each of ``items`` validated as ``model``: (the valid ones, the errors).  An error
+    is ``{label: index, "field": dotted pydantic location or None, "message"}``;
+    ``before(item)`` adds (field, message) problems found ahead of pydantic."""
+    valid: list[Any] = []
+    errors: list[dict[str, Any]] = []
+    for n, item in enumerate(items):
+        if before is not None:
+            errors += [{label: n, "field": field, "message": message} for field, message in before(item)]
+        try:
+            valid.append(model.model_validate(item))
+        except ValidationError as exc:
+            errors += [{label: n, "field": ".".join(map(str, e["loc"])) or None, "message": e["msg"]}
+                       for e in exc.errors()]
+    return valid, errors
 
 
 def contract_checked(contract: Contract, op_id: str, handler: AdminHandler, *, strict: bool,

@@ -23,12 +23,11 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from pydantic import ValidationError
 
 from ..engine import Engine
 from ..engine.faults import FaultRule
 from ..files import FAULTS
-from . import error_answer, json_answer
+from . import error_answer, json_answer, validate_each
 
 
 def _nulls(value: Any, where: str = "") -> list[str]:
@@ -70,15 +69,9 @@ def add_fault_routes(app: web.Application, engine: Engine) -> None:
         items = body if isinstance(body, list) else [body]
         if not items or not all(isinstance(i, dict) for i in items):
             return error_answer("body must be a fault rule (object) or a non-empty list of them")
-        rules, errors = [], []
-        for n, item in enumerate(items):
-            errors += [{"rule": n, "field": field, "message": "leave the field out instead of null"}
-                       for field in _nulls(item)]
-            try:
-                rules.append(FaultRule.model_validate(item))
-            except ValidationError as exc:
-                errors += [{"rule": n, "field": ".".join(map(str, e["loc"])) or None, "message": e["msg"]}
-                           for e in exc.errors()]
+        rules, errors = validate_each(
+            FaultRule, items, "rule",
+            before=lambda item: [(field, "leave the field out instead of null") for field in _nulls(item)])
         if errors:
             return error_answer("invalid fault rule", errors=errors)
         added = [faults.add(rule).id for rule in rules]

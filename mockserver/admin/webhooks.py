@@ -30,12 +30,11 @@ import re
 from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from ..engine import Engine
 from ..engine.webhooks import DeliveryFault, host_allowed
 from ..outbound import ClientSender
-from . import ADMIN_CONTRACT, ADMIN_VIOLATIONS, contract_checked, error_answer, json_answer
+from . import ADMIN_CONTRACT, ADMIN_VIOLATIONS, contract_checked, error_answer, json_answer, validate_each
 
 SENDER = web.AppKey("webhook_sender", ClientSender)
 DEFAULT_LIMIT = 100
@@ -122,13 +121,7 @@ def add_webhook_routes(app: web.Application, engine: Engine) -> None:
 
     async def faults_post(request: web.Request, body: Any) -> web.Response:
         items = body if isinstance(body, list) else [body]
-        rules, errors = [], []
-        for n, item in enumerate(items):
-            try:
-                rules.append(DeliveryFault.model_validate(item))
-            except ValidationError as exc:
-                errors += [{"fault": n, "field": ".".join(map(str, e["loc"])) or None, "message": e["msg"]}
-                           for e in exc.errors()]
+        rules, errors = validate_each(DeliveryFault, items, "fault")
         if errors:
             return error_answer("invalid delivery fault", errors=errors)
         return json_answer({"faults": [_fault_view(hooks.add_fault(r)) for r in rules]}, 201)

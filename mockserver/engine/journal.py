@@ -1,8 +1,8 @@
 """The request journal: a bounded ring buffer of what provider routes answered.
 
 One ``Entry`` per request a provider route handled (recorded by each provider
-endpoint as it answers, and by the catch-all route for paths nothing served).  The buffer keeps the newest ``max_entries``; older
-ones are evicted and counted, so a verification can tell "not seen" from "no longer
+endpoint as it answers, and by the catch-all route for paths nothing served).  The
+buffer keeps the newest ``max_entries``; older ones are evicted and counted, so a verification can tell "not seen" from "no longer
 held".  Bodies are kept as short text prefixes, never re-serialised.
 
 No aiohttp here: the journal is engine state, like jobs, and ``Engine.reset`` clears
@@ -79,8 +79,8 @@ class Entry(NamedTuple):
     unhandled error); ``raw_key`` is the API key as sent (answers show it masked; it
     is kept for exact filtering); ``task_id`` the job the request was about, when
     one is known (recorded as ``IN_REQUEST_BODY``/``IN_RESPONSE_BODY`` when it is
-    to be read from that body, which readers never see).  ``provider``/``operation`` are None for a request no provider
-    route matched; ``faults`` the kinds of faults injected into it (empty for none).
+    to be read from that body, which readers never see).  ``provider``/``operation``
+    are None for a request no provider route matched; ``faults`` the kinds of faults injected into it (empty for none).
     Bodies are kept as byte prefixes (or a description string) plus the full sizes,
     and only decoded when read.
 
@@ -153,10 +153,8 @@ def _task_of(e: tuple) -> str | None:
 
 def _view(e: tuple) -> Entry:
     """A stored tuple as readers see it: the task id looked up if it is in a body."""
-    task = e[_TASK]
-    if task is not None and task in _BODY_OF:
-        e = (*e[:_TASK], _task_of(e), *e[_TASK + 1:])
-    return Entry._make(e)
+    task = _task_of(e)
+    return Entry._make(e if task is e[_TASK] else (*e[:_TASK], task, *e[_TASK + 1:]))
 
 
 # Filters a query or a verification may use, and how each matches an entry.

@@ -49,7 +49,8 @@ class Call:
 
     ``body`` is the parsed JSON body (None for multipart, which the handler reads
     from ``request`` itself); ``raw`` the body's bytes as sent when they say exactly
-    what ``body`` does (None otherwise), for storing a job's request as it came; ``query`` and ``path`` are typed per the contract;
+    what ``body`` does (None otherwise), for storing a job's request as it came;
+    ``query`` and ``path`` are typed per the contract;
     ``base_url`` is where the client reached the fake, for URLs it hands back
     (``settings.public_base_url``, else derived from the request when first read:
     most answers hold no URL).
