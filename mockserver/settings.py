@@ -185,6 +185,12 @@ class Settings(BaseSettings):
 
     # Validate every response against its contract and fail loudly (on in tests).
     strict: bool = False
+    # Request journal (/__admin/journal, the testing fixture's assertions): entries kept,
+    # newest last, and bytes kept of each request and response body.  0 entries turns it
+    # off, leaving journal assertions nothing to read; it saves little CPU (README,
+    # Performance), mostly memory: up to 2 x journal_body_limit bytes per entry.
+    journal_max_entries: int = Field(10_000, ge=0)
+    journal_body_limit: int = Field(2048, ge=0)
     # mockserver/contracts links to the repository's contracts/ and ships in the wheel,
     # so a normal (non-editable) install finds them too.
     contracts_dir: Path = Path(__file__).resolve().parent / "contracts"

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from conftest import make_settings
 from mockserver.admin import ADMIN_CONTRACT, ADMIN_VIOLATIONS, METRICS
-from mockserver.app import create_app
-from mockserver.engine.journal import Journal
+from mockserver.app import ENGINE, create_app
+from mockserver.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,11 +38,6 @@ async def admin(client):
     yield client
     violations = client.server.app[ADMIN_VIOLATIONS]
     assert not violations, violations
-
-
-@pytest.fixture
-def manual_settings():
-    return make_settings(progress_mode="manual")
 
 
 # helpers ----------------------------------------------------------------------------------
@@ -266,16 +262,38 @@ async def test_journal_clear_all_or_one_test(admin):
     assert (await journal(admin))["count"] == 0
 
 
-async def test_journal_is_a_bounded_ring_and_says_what_it_evicted(admin, engine):
-    engine.journal = Journal(max_entries=3)
-    for _ in range(5):
-        await admin.get("/v1/ai/nowhere")
+@pytest.mark.parametrize("settings", [make_settings(journal_max_entries=3, journal_body_limit=10)])
+async def test_journal_is_a_bounded_ring_and_says_what_it_evicted(admin):
+    task_id = await freepik_create(admin)
+    for _ in range(4):
+        assert (await freepik_poll(admin, task_id)).status == 200
     page = await journal(admin)
     assert page["size"] == 3 and page["capacity"] == 3 and page["evicted"] == 2
     assert [e["seq"] for e in page["entries"]] == [5, 4, 3]
-    miss = await admin_json(await admin.post("/__admin/journal/verify", json={"path": "/v1/ai/nowhere",
+    assert page["entries"][0]["response_body"].startswith('{"data":{"...[+')  # 10 bytes kept
+    miss = await admin_json(await admin.post("/__admin/journal/verify", json={"task_id": task_id,
                                                                                "times": 5}), 409)
     assert "2 older entries were evicted" in miss["message"]
+
+
+@pytest.mark.parametrize("settings", [make_settings(journal_max_entries=0)])
+async def test_a_journal_turned_off_keeps_nothing_and_says_so(admin):
+    task_id = await freepik_create(admin)
+    assert (await freepik_poll(admin, task_id)).status == 200
+    page = await journal(admin)
+    assert page["size"] == 0 and page["capacity"] == 0 and page["entries"] == []
+    miss = await admin_json(await admin.post("/__admin/journal/verify", json={"task_id": task_id}), 409)
+    assert "the journal is off" in miss["message"]
+
+
+def test_journal_settings_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("PIXVERSE_MOCK_JOURNAL_MAX_ENTRIES", "0")
+    monkeypatch.setenv("PIXVERSE_MOCK_JOURNAL_BODY_LIMIT", "64")
+    engine = create_app(Settings.load(None))[ENGINE]
+    assert engine.journal.max_entries == 0 and engine.journal.body_limit == 64
+    monkeypatch.setenv("PIXVERSE_MOCK_JOURNAL_MAX_ENTRIES", "-1")
+    with pytest.raises(ValidationError):
+        Settings.load(None)
 
 
 async def test_bodies_are_clipped_and_multipart_is_described_not_read(admin):

@@ -182,3 +182,25 @@ def test_an_unreachable_host_is_all_errors(tmp_path):
     assert proc.returncode == 1, (proc.stdout + proc.stderr)[-3000:]
     result = json.loads((report / "thresholds.json").read_text())
     assert result["error_ratio"] == 1.0 and "no job finished" in result["problems"]
+
+
+# --- the bench (make bench): only its plumbing; its numbers are not a test -------------------
+
+def test_the_bench_runs_the_fake_with_a_changed_setting_and_says_so(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, str(LOADTESTS / "bench.py"), "--no-wrk", "--startups", "1",
+                           "--setting", "journal_max_entries=0", "--json", str(out)],
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert "fake settings   defaults, except PIXVERSE_MOCK_JOURNAL_MAX_ENTRIES=0" in proc.stdout
+    assert "for the defaults, and this run changed settings" in proc.stdout
+    result = json.loads(out.read_text())
+    assert result["args"]["setting"] == ["journal_max_entries=0"]
+    assert [t["target"] for t in result["targets"]] == ["start-up < 1 s"]
+
+
+@pytest.mark.parametrize("bad", ["journal_max_entries", "=0", "bad name=1"])
+def test_the_bench_refuses_a_malformed_setting(bad):
+    proc = subprocess.run([sys.executable, str(LOADTESTS / "bench.py"), "--no-wrk", "--setting", bad],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2 and "--setting wants NAME=VALUE" in proc.stderr

@@ -256,7 +256,9 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
             words = {"times": "exactly", "at_least": "at least", "at_most": "at most"}
             wanted = " and ".join(f"{words[k]} {v}" for k, v in bounds.items())
             result["message"] = f"expected {wanted} matching request(s), saw {n}"
-            if engine.journal.evicted:
+            if not engine.journal.max_entries:
+                result["message"] += " (the journal is off: setting journal_max_entries is 0)"
+            elif engine.journal.evicted:
                 result["message"] += f" ({engine.journal.evicted} older entries were evicted from the journal)"
             result["seen"] = [e.to_dict() for e in matched[-VERIFY_SHOWN:]]
             # What did happen in the same scope, to spot a near miss (wrong task id, op...).

@@ -11,7 +11,7 @@ from .clock import VirtualClock
 from .faults import FaultSet, current_planned_outcome, fault_rng
 from .idempotency import IdempotencyStore
 from .jobs import FAILED, MODERATED, STATES, SUCCEEDED, TERMINAL, Job, Plan
-from .journal import DEFAULT_MAX_ENTRIES, Journal, RequestStats
+from .journal import Journal, RequestStats
 from .ledger import Ledger
 from .limits import CREDITS, ConcurrencyCaps, RateLimiter, Refusal
 from .media import MediaLibrary
@@ -62,7 +62,7 @@ class Engine:
         self.fault_counts = self.faults.counts
         # What provider routes answered, newest last, and lifetime counts for metrics:
         # written by the provider endpoints and the catch-all route as they answer.
-        self.journal = Journal(getattr(settings, "journal_max_entries", DEFAULT_MAX_ENTRIES))
+        self.journal = Journal(settings.journal_max_entries, settings.journal_body_limit)
         self.request_stats = RequestStats()
 
     # ids ---------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 One ``Entry`` per request a provider route handled (recorded by each provider
 endpoint as it answers, and by the catch-all route for paths nothing served).  The
-buffer keeps the newest ``max_entries``; older ones are evicted and counted, so a verification can tell "not seen" from "no longer
-held".  Bodies are kept as short text prefixes, never re-serialised.
+buffer keeps the newest ``max_entries`` (setting ``journal_max_entries``); older ones
+are evicted and counted, so a verification can tell "not seen" from "no longer held".
+Bodies are kept as short text prefixes, never re-serialised.
 
 No aiohttp here: the journal is engine state, like jobs, and ``Engine.reset`` clears
 it (wholly or for one test id).
