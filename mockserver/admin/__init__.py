@@ -115,6 +115,18 @@ def contract_checked(contract: Contract, op_id: str, handler: AdminHandler, *, s
     return endpoint
 
 
+def checked_routes(app: web.Application, strict: bool) -> Callable[[str, str, str, AdminHandler], None]:
+    """``route(method, path, op_id, handler)``: registers ``handler`` on ``app`` behind
+    ``contract_checked``, with the app's admin contract and violation list (set up by
+    ``add_admin_routes``)."""
+    contract, violations = app[ADMIN_CONTRACT], app[ADMIN_VIOLATIONS]
+
+    def route(method: str, path: str, op_id: str, handler: AdminHandler) -> None:
+        app.router.add_route(method, path, contract_checked(contract, op_id, handler, strict=strict,
+                                                            violations=violations))
+    return route
+
+
 def _int_query(request: web.Request, name: str, default: int | None) -> int | None:
     """An integer query parameter the contract already checked."""
     raw = request.query.get(name)
@@ -147,10 +159,8 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
     Requests are journaled and counted where they are answered (``recording.py``)."""
     metrics = Metrics(engine)
     app[METRICS] = metrics
-    contract = load_contract(engine.settings.contracts_dir, "admin")
-    app[ADMIN_CONTRACT] = contract
-    violations: list[str] = []
-    app[ADMIN_VIOLATIONS] = violations
+    app[ADMIN_CONTRACT] = load_contract(engine.settings.contracts_dir, "admin")
+    app[ADMIN_VIOLATIONS] = []
 
     async def page(request: web.Request, _: None) -> web.Response:
         q = request.query
@@ -276,10 +286,7 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
         resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return resp
 
-    def route(method: str, path: str, op_id: str, handler: AdminHandler) -> None:
-        app.router.add_route(method, path, contract_checked(
-            contract, op_id, handler, strict=engine.settings.strict, violations=violations))
-
+    route = checked_routes(app, engine.settings.strict)
     app.router.add_get("/__admin", page_redirect)
     route("GET", "/__admin/", "admin_page", page)
     route("GET", "/__admin/health", "get_health", health)

@@ -34,7 +34,7 @@ from aiohttp import web
 from ..engine import Engine
 from ..engine.webhooks import DeliveryFault, host_allowed
 from ..outbound import ClientSender
-from . import ADMIN_CONTRACT, ADMIN_VIOLATIONS, contract_checked, error_answer, json_answer, validate_each
+from . import checked_routes, error_answer, json_answer, validate_each
 
 SENDER = web.AppKey("webhook_sender", ClientSender)
 DEFAULT_LIMIT = 100
@@ -143,13 +143,7 @@ def add_webhook_routes(app: web.Application, engine: Engine) -> None:
             return error_answer(f"deliveries still running after {timeout_s:g} s", 504)
         return json_answer({"handled": handled, **hooks.summary(), "faults": [_fault_view(f) for f in hooks.faults]})
 
-    contract = app[ADMIN_CONTRACT]
-    violations = app[ADMIN_VIOLATIONS]
-
-    def route(method: str, path: str, op_id: str, handler: Any) -> None:
-        app.router.add_route(method, path, contract_checked(
-            contract, op_id, handler, strict=engine.settings.strict, violations=violations))
-
+    route = checked_routes(app, engine.settings.strict)
     route("GET", "/__admin/webhooks", "get_webhooks", summary)
     route("GET", "/__admin/webhooks/pixverse", "get_pixverse_webhook", pixverse_get)
     route("PUT", "/__admin/webhooks/pixverse", "set_pixverse_webhook", pixverse_put)
