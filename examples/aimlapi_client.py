@@ -12,48 +12,32 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiohttp
-
-from .common import ContentModerated, GenerationFailed, Policy, ProviderError, Sleep, SubmitUncertain, Waiter, call
+from .common import (ContentModerated, GenerationFailed, ProviderClient, ProviderError, Sleep, SubmitUncertain,
+                     Waiter)
 
 BASE_URL = "https://api.aimlapi.com/v2"
 MODEL = "pixverse/v5/text-to-video"
 
 
-class AimlapiClient:
+class AimlapiClient(ProviderClient):
     def __init__(self, api_key: str, base_url: str = BASE_URL, *, sleep: Sleep = asyncio.sleep,
                  timeout: float = 30.0, poll_interval: float = 10.0, max_wait: float = 1000.0) -> None:
-        self.base_url = base_url.rstrip("/")
+        super().__init__(api_key, base_url, sleep=sleep, timeout=timeout, poll_interval=poll_interval,
+                         max_wait=max_wait)
         self.headers = {"Authorization": f"Bearer {api_key}"}
-        self.sleep = sleep
-        self.policy = Policy(timeout=timeout)
-        self.poll_interval = poll_interval
-        self.max_wait = max_wait
-        self.session: aiohttp.ClientSession | None = None
-
-    async def __aenter__(self) -> "AimlapiClient":
-        self.session = aiohttp.ClientSession()
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        if self.session is not None:
-            await self.session.close()
 
     async def submit(self, prompt: str, **options: Any) -> str:
-        assert self.session is not None, "use `async with AimlapiClient(...)`"
         body = {"model": MODEL, "prompt": prompt, "resolution": "720p", "duration": 5, **options}
-        answer = await call(self.session, "POST", f"{self.base_url}/video/generations", sleep=self.sleep,
-                            policy=self.policy, safe_to_repeat=False, headers=self.headers, json=body)
+        answer = await self.request("POST", "/video/generations", safe_to_repeat=False, headers=self.headers,
+                                    json=body)
         return answer.body["id"]
 
     async def wait(self, generation_id: str) -> str:
-        assert self.session is not None
         waiter = Waiter(self.sleep, self.poll_interval, ceiling=15.0, max_wait=self.max_wait)
         while True:
             await waiter.wait()
-            answer = await call(self.session, "GET", f"{self.base_url}/video/generations", sleep=self.sleep,
-                                policy=self.policy, safe_to_repeat=True, headers=self.headers,
-                                params={"generation_id": generation_id})
+            answer = await self.request("GET", "/video/generations", safe_to_repeat=True, headers=self.headers,
+                                        params={"generation_id": generation_id})
             body = answer.body
             if body["status"] == "completed":
                 video = body.get("video") or {}

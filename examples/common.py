@@ -1,4 +1,5 @@
-"""What the four reference clients share: their errors and one careful HTTP call.
+"""What the four reference clients share: their errors, one careful HTTP call and a
+base class holding the session.
 
 The policy, in one place:
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Self
 
 import aiohttp
 
@@ -132,6 +133,37 @@ async def call(session: aiohttp.ClientSession, method: str, url: str, *, sleep: 
         await sleep(wait)
         delay *= 2
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+class ProviderClient:
+    """What each client is built on: its settings and one aiohttp session, opened by
+    ``async with``.  ``timeout`` is seconds per request, ``poll_interval`` the first wait
+    between polls and ``max_wait`` the seconds before WaitTimeout; each client picks its
+    provider's defaults."""
+
+    def __init__(self, api_key: str, base_url: str, *, sleep: Sleep, timeout: float, poll_interval: float,
+                 max_wait: float) -> None:
+        self.api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self.sleep = sleep
+        self.policy = Policy(timeout=timeout)
+        self.poll_interval = poll_interval
+        self.max_wait = max_wait
+        self.session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Self:
+        self.session = aiohttp.ClientSession()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+    async def request(self, method: str, path: str, *, safe_to_repeat: bool, **options: Any) -> Answer:
+        """``call`` on ``base_url + path`` with this client's session, sleep and policy."""
+        assert self.session is not None, f"use `async with {type(self).__name__}(...)`"
+        return await call(self.session, method, self.base_url + path, sleep=self.sleep, policy=self.policy,
+                          safe_to_repeat=safe_to_repeat, **options)
 
 
 class Waiter:

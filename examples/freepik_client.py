@@ -3,8 +3,8 @@
 Auth ``x-freepik-api-key``; POST /v1/ai/text-to-video/pixverse-v5 answers
 ``{"data": {"task_id", "status": "CREATED"}}``; GET .../{task_id} answers ``status``
 CREATED | IN_PROGRESS | COMPLETED | FAILED and, once COMPLETED, ``generated: [url]``.
-Freepik reports moderation as FAILED too.  Its webhooks (``webhook_url``) are not used
-here: the fake does not deliver webhooks yet, so this client polls.  Freepik documents
+Freepik reports moderation as FAILED too.  This client polls; Freepik's webhooks
+(``webhook_url``), which the fake delivers, are what loadtests' FreepikWebhookClient uses.  Freepik documents
 no poll interval; 5 s, growing.  A submit is not idempotent: one whose answer was lost
 raises SubmitUncertain (the task list, GET /v1/ai/text-to-video/pixverse-v5, would show
 whether it was created).
@@ -14,49 +14,31 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiohttp
-
-from .common import GenerationFailed, Policy, ProviderError, Sleep, SubmitUncertain, Waiter, call
+from .common import GenerationFailed, ProviderClient, ProviderError, Sleep, SubmitUncertain, Waiter
 
 BASE_URL = "https://api.freepik.com"
 PATH = "/v1/ai/text-to-video/pixverse-v5"
 
 
-class FreepikClient:
+class FreepikClient(ProviderClient):
     def __init__(self, api_key: str, base_url: str = BASE_URL, *, sleep: Sleep = asyncio.sleep,
                  timeout: float = 30.0, poll_interval: float = 5.0, max_wait: float = 900.0) -> None:
-        self.base_url = base_url.rstrip("/")
+        super().__init__(api_key, base_url, sleep=sleep, timeout=timeout, poll_interval=poll_interval,
+                         max_wait=max_wait)
         self.headers = {"x-freepik-api-key": api_key}
-        self.sleep = sleep
-        self.policy = Policy(timeout=timeout)
-        self.poll_interval = poll_interval
-        self.max_wait = max_wait
-        self.session: aiohttp.ClientSession | None = None
-
-    async def __aenter__(self) -> "FreepikClient":
-        self.session = aiohttp.ClientSession()
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        if self.session is not None:
-            await self.session.close()
 
     async def submit(self, prompt: str, **options: Any) -> str:
         """Create the task; returns its id."""
-        assert self.session is not None, "use `async with FreepikClient(...)`"
         body = {"prompt": prompt, "resolution": "720p", "duration": 5, **options}
-        answer = await call(self.session, "POST", self.base_url + PATH, sleep=self.sleep, policy=self.policy,
-                            safe_to_repeat=False, headers=self.headers, json=body)
+        answer = await self.request("POST", PATH, safe_to_repeat=False, headers=self.headers, json=body)
         return answer.body["data"]["task_id"]
 
     async def wait(self, task_id: str) -> str:
         """Poll until the task ends; returns the video URL.  Raises GenerationFailed."""
-        assert self.session is not None
         waiter = Waiter(self.sleep, self.poll_interval, max_wait=self.max_wait)
         while True:
             await waiter.wait()
-            answer = await call(self.session, "GET", f"{self.base_url}{PATH}/{task_id}", sleep=self.sleep,
-                                policy=self.policy, safe_to_repeat=True, headers=self.headers)
+            answer = await self.request("GET", f"{PATH}/{task_id}", safe_to_repeat=True, headers=self.headers)
             data = answer.body["data"]
             if data["status"] == "COMPLETED":
                 if not data.get("generated"):

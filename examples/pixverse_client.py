@@ -21,37 +21,21 @@ import asyncio
 import uuid
 from typing import Any
 
-import aiohttp
-
-from .common import ContentModerated, GenerationFailed, Policy, ProviderError, Sleep, Waiter, call
+from .common import ContentModerated, GenerationFailed, ProviderClient, ProviderError, Sleep, Waiter
 
 BASE_URL = "https://app-api.pixverse.ai"
 MODERATED = {500054, 500063}
 TRANSIENT = {500044, 500069, 500100}
 
 
-class PixverseClient:
+class PixverseClient(ProviderClient):
     def __init__(self, api_key: str, base_url: str = BASE_URL, *, sleep: Sleep = asyncio.sleep,
                  timeout: float = 30.0, poll_interval: float = 4.0, max_wait: float = 900.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
-        self.sleep = sleep
-        self.policy = Policy(timeout=timeout)
-        self.poll_interval = poll_interval
-        self.max_wait = max_wait
-        self.session: aiohttp.ClientSession | None = None
-
-    async def __aenter__(self) -> "PixverseClient":
-        self.session = aiohttp.ClientSession()
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        if self.session is not None:
-            await self.session.close()
+        super().__init__(api_key, base_url, sleep=sleep, timeout=timeout, poll_interval=poll_interval,
+                         max_wait=max_wait)
 
     async def _call(self, method: str, path: str, body: Any = None) -> Any:
         """One PixVerse call; returns ``Resp``.  Raises ContentModerated, ProviderError."""
-        assert self.session is not None, "use `async with PixverseClient(...)`"
         trace = [str(uuid.uuid4())]
 
         def headers(fresh: bool) -> dict[str, str]:
@@ -59,9 +43,8 @@ class PixverseClient:
                 trace[0] = str(uuid.uuid4())
             return {"API-KEY": self.api_key, "Ai-trace-id": trace[0]}
 
-        answer = await call(self.session, method, self.base_url + path, sleep=self.sleep, policy=self.policy,
-                            safe_to_repeat=True, headers=headers, json=body,
-                            transient=lambda b: isinstance(b, dict) and b.get("ErrCode") in TRANSIENT)
+        answer = await self.request(method, path, safe_to_repeat=True, headers=headers, json=body,
+                                    transient=lambda b: isinstance(b, dict) and b.get("ErrCode") in TRANSIENT)
         code = answer.body.get("ErrCode")
         if code in MODERATED:
             raise ContentModerated(f"{answer.body.get('ErrMsg')} (ErrCode {code})")

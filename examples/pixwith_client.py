@@ -13,37 +13,21 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiohttp
-
-from .common import GenerationFailed, Policy, ProviderError, Sleep, SubmitUncertain, Waiter, call
+from .common import GenerationFailed, ProviderClient, ProviderError, Sleep, SubmitUncertain, Waiter
 
 BASE_URL = "https://api.pixwith.ai"
 MODEL_ID = "2-27"
 
 
-class PixwithClient:
+class PixwithClient(ProviderClient):
     def __init__(self, api_key: str, base_url: str = BASE_URL, *, sleep: Sleep = asyncio.sleep,
                  timeout: float = 30.0, poll_interval: float = 5.0, max_wait: float = 900.0) -> None:
-        self.base_url = base_url.rstrip("/")
+        super().__init__(api_key, base_url, sleep=sleep, timeout=timeout, poll_interval=poll_interval,
+                         max_wait=max_wait)
         self.headers = {"Api-Key": api_key}
-        self.sleep = sleep
-        self.policy = Policy(timeout=timeout)
-        self.poll_interval = poll_interval
-        self.max_wait = max_wait
-        self.session: aiohttp.ClientSession | None = None
-
-    async def __aenter__(self) -> "PixwithClient":
-        self.session = aiohttp.ClientSession()
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        if self.session is not None:
-            await self.session.close()
 
     async def _post(self, path: str, body: dict[str, Any], *, safe_to_repeat: bool) -> dict[str, Any]:
-        assert self.session is not None, "use `async with PixwithClient(...)`"
-        answer = await call(self.session, "POST", self.base_url + path, sleep=self.sleep, policy=self.policy,
-                            safe_to_repeat=safe_to_repeat, headers=self.headers, json=body)
+        answer = await self.request("POST", path, safe_to_repeat=safe_to_repeat, headers=self.headers, json=body)
         if answer.body.get("code") != 1:
             raise ProviderError(f"{path}: {answer.body.get('message')}")
         return answer.body["data"]
