@@ -13,7 +13,7 @@ the first answer.  So a submit whose answer was lost (timeout, dropped connectio
 sent again with the *same* trace id (no second job), while a request that got a visible
 error, and every status read, gets a *new* one (a repeated read would replay a stale
 status forever).  The webhook PixVerse offers is configured in its console, not per
-request, and the fake does not deliver webhooks yet: this client polls.
+request (the fake delivers it, README "Webhooks"); this client polls.
 """
 from __future__ import annotations
 
