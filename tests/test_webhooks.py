@@ -615,6 +615,30 @@ async def test_full_reset_forgets_pending_deliveries(aiohttp_client, receiver):
     assert len(receiver.hits) == 2
 
 
+async def test_metrics_count_attempts_by_outcome_across_a_reset(aiohttp_client, receiver):
+    receiver.answers = [(503, "busy")]
+    client, engine = await fake(aiohttp_client, progress_mode="manual")
+    task_id = await freepik_job(client, receiver.url)
+    engine.force(engine.get_job("freepik", task_id), "succeeded")
+    await engine.webhooks.drain()
+
+    async def metrics() -> str:
+        resp = await client.get("/__admin/metrics")
+        assert resp.status == 200
+        return await resp.text()
+
+    text = await metrics()
+    assert 'pixverse_mock_webhook_deliveries_total{outcome="failed",provider="freepik"} 1.0' in text
+    assert "pixverse_mock_webhooks_pending 1.0" in text  # the retry, 5 s later
+    engine.clock.advance(5)
+    await engine.webhooks.drain()
+    await client.post("/__admin/reset", json={})  # clears the log, not the counters
+    text = await metrics()
+    assert 'pixverse_mock_webhook_deliveries_total{outcome="failed",provider="freepik"} 1.0' in text
+    assert 'pixverse_mock_webhook_deliveries_total{outcome="delivered",provider="freepik"} 1.0' in text
+    assert "pixverse_mock_webhooks_pending 0.0" in text
+
+
 async def test_shutdown_attempts_what_is_due_and_logs_the_rest(aiohttp_client, receiver, aiohttp_server):
     down = Receiver(default=(500, "down"))
     app = web.Application()

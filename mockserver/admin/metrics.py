@@ -11,7 +11,12 @@ Series:
   scrape time from the engine;
 - ``pixverse_mock_faults_injected_total{provider,kind}``: from ``engine.fault_counts``;
 - ``pixverse_mock_requests_hanging``: requests a hang fault holds open right now;
-- ``pixverse_mock_journal_entries`` and ``pixverse_mock_journal_evicted``.
+- ``pixverse_mock_journal_entries`` and ``pixverse_mock_journal_evicted``;
+- ``pixverse_mock_webhook_deliveries_total{provider,outcome}``: delivery attempts by
+  outcome (``delivered``, ``failed``, ``error``, ``refused``; ``undelivered``: still
+  pending at shutdown), from ``engine.webhooks.lifetime_counts``;
+- ``pixverse_mock_webhooks_pending``: deliveries waiting for their due time, a held
+  URL or a retry.
 
 The per-request counting is the engine's (``engine.request_stats``, two dict updates
 and a bisect as each provider endpoint answers); prometheus-client only formats it at
@@ -87,6 +92,17 @@ class Metrics(Collector):
                                 value=len(journal))
         yield GaugeMetricFamily(f"{PREFIX}_journal_evicted", "Journal entries pushed out by newer ones.",
                                 value=journal.evicted)
+
+        hooks = self.engine.webhooks
+        deliveries = CounterMetricFamily(f"{PREFIX}_webhook_deliveries",
+                                         "Webhook delivery attempts by provider and outcome.",
+                                         labels=["provider", "outcome"])
+        for (provider, outcome), n in sorted(hooks.lifetime_counts.items()):
+            deliveries.add_metric([provider, outcome], n)
+        yield deliveries
+        yield GaugeMetricFamily(f"{PREFIX}_webhooks_pending",
+                                "Webhook deliveries not finished: due later, held or awaiting a retry.",
+                                value=hooks.pending)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

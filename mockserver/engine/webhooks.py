@@ -60,7 +60,7 @@ DELIVERED = "delivered"      # the receiver accepted it
 FAILED = "failed"            # the receiver answered, but not with what counts as accepted
 ERROR = "error"              # no answer: connection refused, reset, timeout
 REFUSED = "refused"          # the target host is not allowed; never retried
-UNDELIVERED = "undelivered"  # the fake shut down (or reset) before attempting it
+UNDELIVERED = "undelivered"  # still pending when the fake shut down (a reset drops them unlogged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +304,8 @@ class WebhookScheduler:
         self.log: deque[dict[str, Any]] = deque(maxlen=max(1, settings.log_max_entries))
         self._log_seq = itertools.count(1)
         self.counts: dict[str, int] = {k: 0 for k in (DELIVERED, FAILED, ERROR, REFUSED, UNDELIVERED)}
+        # (provider, outcome) -> attempts over the process's life, never reset (metrics).
+        self.lifetime_counts: dict[tuple[str, str], int] = {}
         # provider -> default account hook; (provider, api_key) -> per-key override
         self._account_defaults: dict[str, AccountHook] = dict(accounts or {})
         self._account_profile = {p: AccountHook(h.url, h.secret, h.variant) for p, h in self._account_defaults.items()}
@@ -604,15 +606,20 @@ class WebhookScheduler:
         entry["outcome"] = outcome
         if error is not None:
             entry["error"] = error
-        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        self._count(d, outcome)
         self.log.append(entry)
         if final:
             self._pending.pop(d.seq, None)
 
+    def _count(self, d: Delivery, outcome: str) -> None:
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        key = (d.provider, outcome)
+        self.lifetime_counts[key] = self.lifetime_counts.get(key, 0) + 1
+
     def _log_undelivered(self, d: Delivery, reason: str) -> None:
         self._pending.pop(d.seq, None)
         d.finished = True
-        self.counts[UNDELIVERED] += 1
+        self._count(d, UNDELIVERED)
         self.log.append({
             "seq": next(self._log_seq), "delivery_id": d.id, "provider": d.provider, "job_id": d.job_id,
             "test_id": d.watch.job.test_id, "event": d.event, "state": d.state, "url": d.url,
@@ -781,9 +788,14 @@ class WebhookScheduler:
                 and (test_id is None or e["test_id"] == test_id)
                 and (delivery_id is None or e["delivery_id"] == delivery_id)]
 
+    @property
+    def pending(self) -> int:
+        """Deliveries not finished: due later, held behind another, or awaiting a retry."""
+        return len(self._pending)
+
     def summary(self) -> dict[str, Any]:
         return {
-            "running": self.running, "watching": len(self._watches), "pending": len(self._pending),
+            "running": self.running, "watching": len(self._watches), "pending": self.pending,
             "held": sum(len(v) for v in self._held.values()), "in_flight": self._in_flight,
             "due": sum(1 for due, _, kind, item in self._heap
                        if kind == _DELIVERY and due <= self.clock.now() + _EPSILON and not item.cancelled),
