@@ -28,15 +28,14 @@ class AimlapiClient(ProviderClient):
 
     async def submit(self, prompt: str, **options: Any) -> str:
         body = {"model": MODEL, "prompt": prompt, "resolution": "720p", "duration": 5, **options}
-        answer = await self.request("POST", "/video/generations", safe_to_repeat=False, headers=self.headers,
-                                    json=body)
+        answer = await self.request("POST", "/video/generations", safe_to_repeat=False, json=body)
         return answer.body["id"]
 
     async def wait(self, generation_id: str) -> str:
         waiter = Waiter(self.sleep, self.poll_interval, ceiling=15.0, max_wait=self.max_wait)
         while True:
             await waiter.wait()
-            answer = await self.request("GET", "/video/generations", safe_to_repeat=True, headers=self.headers,
+            answer = await self.request("GET", "/video/generations", safe_to_repeat=True,
                                         params={"generation_id": generation_id})
             body = answer.body
             if body["status"] == "completed":

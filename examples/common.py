@@ -149,6 +149,9 @@ class ProviderClient:
         self.policy = Policy(timeout=timeout)
         self.poll_interval = poll_interval
         self.max_wait = max_wait
+        # The auth headers every request sends; a client whose headers change per attempt
+        # (PixVerse's trace id) passes its own ``headers`` to ``request``.
+        self.headers: dict[str, str] = {}
         self.session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Self:
@@ -160,8 +163,10 @@ class ProviderClient:
             await self.session.close()
 
     async def request(self, method: str, path: str, *, safe_to_repeat: bool, **options: Any) -> Answer:
-        """``call`` on ``base_url + path`` with this client's session, sleep and policy."""
+        """``call`` on ``base_url + path`` with this client's session, sleep, policy and
+        (unless ``headers`` is given) its ``headers``."""
         assert self.session is not None, f"use `async with {type(self).__name__}(...)`"
+        options.setdefault("headers", self.headers)
         return await call(self.session, method, self.base_url + path, sleep=self.sleep, policy=self.policy,
                           safe_to_repeat=safe_to_repeat, **options)
 

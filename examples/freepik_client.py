@@ -30,7 +30,7 @@ class FreepikClient(ProviderClient):
     async def submit(self, prompt: str, **options: Any) -> str:
         """Create the task; returns its id."""
         body = {"prompt": prompt, "resolution": "720p", "duration": 5, **options}
-        answer = await self.request("POST", PATH, safe_to_repeat=False, headers=self.headers, json=body)
+        answer = await self.request("POST", PATH, safe_to_repeat=False, json=body)
         return answer.body["data"]["task_id"]
 
     async def wait(self, task_id: str) -> str:
@@ -38,7 +38,7 @@ class FreepikClient(ProviderClient):
         waiter = Waiter(self.sleep, self.poll_interval, max_wait=self.max_wait)
         while True:
             await waiter.wait()
-            answer = await self.request("GET", f"{PATH}/{task_id}", safe_to_repeat=True, headers=self.headers)
+            answer = await self.request("GET", f"{PATH}/{task_id}", safe_to_repeat=True)
             data = answer.body["data"]
             if data["status"] == "COMPLETED":
                 if not data.get("generated"):

@@ -27,7 +27,7 @@ class PixwithClient(ProviderClient):
         self.headers = {"Api-Key": api_key}
 
     async def _post(self, path: str, body: dict[str, Any], *, safe_to_repeat: bool) -> dict[str, Any]:
-        answer = await self.request("POST", path, safe_to_repeat=safe_to_repeat, headers=self.headers, json=body)
+        answer = await self.request("POST", path, safe_to_repeat=safe_to_repeat, json=body)
         if answer.body.get("code") != 1:
             raise ProviderError(f"{path}: {answer.body.get('message')}")
         return answer.body["data"]
