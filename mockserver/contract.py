@@ -14,6 +14,9 @@ from typing import Any
 
 import jsonschema_rs
 import yaml
+from referencing import Registry, Resource
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 
 _YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -89,6 +92,56 @@ def _route_path(openapi_path: str) -> str:
     return re.sub(r"\{([^}]+)\}", lambda m: "{" + m.group(1).replace("-", "_") + "}", openapi_path)
 
 
+# Keywords that describe and do not validate: a $ref's sibling may override these.
+_ANNOTATIONS = frozenset({"description", "title", "examples", "example", "deprecated", "default",
+                          "readOnly", "writeOnly", "$comment"})
+
+
+def inline_refs(document: dict[str, Any], uri: str) -> dict[str, Any]:
+    """A copy of an OpenAPI 3.1 ``document`` with every ``$ref`` replaced by what it
+    points at, so validators and the testing kit read plain schemas.
+
+    The lookups go through ``referencing`` (python-jsonschema's resolver), with the
+    document registered at ``uri``: OpenAPI's ``paths`` are not JSON Schema keywords,
+    so a JSON Schema dereferencer does not walk them (jsonschema-rs' ``dereference``
+    stopped doing so in 0.61.1).  Sibling keywords of a ``$ref`` (OpenAPI 3.1 allows
+    them, e.g. ``description``) are kept beside the target's, the sibling's annotation
+    winning; where a validation keyword clashes the two are combined with ``allOf``.
+
+    Raises ContractError for a ``$ref`` that does not resolve or that is circular.
+    """
+    resource = Resource.from_contents(document, default_specification=DRAFT202012)
+    resolver = Registry().with_resource(uri, resource).resolver(base_uri=uri)
+
+    def walk(node: Any, resolver: Any, seen: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [walk(item, resolver, seen) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if not isinstance(ref, str):
+            return {key: walk(value, resolver, seen) for key, value in node.items()}
+        try:
+            found = resolver.lookup(ref)
+        except Unresolvable as exc:
+            raise ContractError(f"{uri}: $ref {ref!r} does not resolve") from exc
+        # The contracts' refs are all local to their one document, so the ref text
+        # names its target.
+        if ref in seen:
+            raise ContractError(f"{uri}: $ref {ref!r} is circular")
+        target = walk(found.contents, found.resolver, (*seen, ref))
+        siblings = {key: walk(value, resolver, seen) for key, value in node.items() if key != "$ref"}
+        if not siblings:
+            return target
+        clash = {key for key in siblings.keys() & target.keys()
+                 if key not in _ANNOTATIONS and not key.startswith("x-")} if isinstance(target, dict) else True
+        if clash:
+            return {"allOf": [target], **siblings}
+        return {**target, **siblings}
+
+    return walk(document, resolver, ())
+
+
 def _compile(schema: dict[str, Any]) -> Any:
     return jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
 
@@ -135,7 +188,7 @@ class Contract:
         self.path = Path(path)
         self.document = document
         self.info = document.get("info", {})
-        resolved = jsonschema_rs.dereference(document)
+        resolved = inline_refs(document, f"urn:pixverse-mock:contract:{self.path.stem}")
         self.operations: dict[str, Operation] = {}
         for op_path, item in resolved.get("paths", {}).items():
             shared_params = item.get("parameters", [])
