@@ -215,15 +215,37 @@ class Settings(BaseSettings):
     def load(cls, profile: Path | None = None, **overrides: Any) -> "Settings":
         """Build settings from an optional YAML profile, the environment and overrides.
 
-        Overrides whose value is None are ignored, so CLI flags left unset do not
-        mask the profile or the environment.  Raises FileNotFoundError for a missing
-        profile and pydantic.ValidationError for a bad value.
+        Layers merge field by field, lowest first: defaults <- profile <- environment
+        (``PIXVERSE_MOCK_PIXVERSE__AUTH_ERR_CODE=...`` sets that one field and keeps the
+        profile's other ``pixverse`` fields) <- overrides.  Mappings merge key by key,
+        a default mapping included (a profile's ``generation_seconds: {720p: 30}`` keeps
+        the other resolutions); lists and scalars replace.  Overrides whose value is None
+        are ignored, so CLI flags left unset do not mask the profile or the environment.
+        Raises FileNotFoundError for a missing profile and pydantic.ValidationError for a
+        bad value.
         """
         data: dict[str, Any] = {}
         if profile is not None:
             loaded = yaml.safe_load(Path(profile).read_text()) or {}
-            data.update(loaded.get("settings", loaded))
-        env_values = cls().model_dump(exclude_unset=True)
-        data.update(env_values)
-        data.update({k: v for k, v in overrides.items() if v is not None})
+            data = deep_merge(data, loaded.get("settings", loaded))
+        data = deep_merge(data, cls().model_dump(exclude_unset=True))
+        data = deep_merge(data, {k: v for k, v in overrides.items() if v is not None})
+        # Only the sections the layers touched take their defaults explicitly, so
+        # ``model_fields_set`` still tells what was set (see starting_balance).
+        defaults = cls.model_construct().model_dump()
+        for key, value in data.items():
+            if isinstance(value, dict) and isinstance(defaults.get(key), dict):
+                data[key] = deep_merge(defaults[key], value)
         return cls(**data)
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``update`` laid over it: mappings merge key by key, recursively;
+    every other value (lists included) replaces.  Neither argument is changed."""
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
