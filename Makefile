@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The development environment, pinned with hashes (refresh: make lock).
+LOCK := requirements/dev.lock
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -17,15 +19,29 @@ BASE_URL ?=
 API_KEY ?=
 PROVIDERS ?= freepik,pixwith,aimlapi,pixverse
 
-.PHONY: install run test contract bench clean
+.PHONY: install lock user-lane run test contract bench clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
+
+## Re-resolve requirements/dev.lock from pyproject.toml (newest versions the bounds allow,
+## every platform, hashes included); then `make install` installs it.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra testing --universal \
+		--python-version 3.11 --generate-hashes --upgrade --output-file $(LOCK)
+
+## Install the built wheel the way a user's project does and use it from outside the checkout
+## (.ci/user_lane.sh): LANE=newest [the newest versions allowed] or LANE=lowest [lower bounds].
+user-lane:
+	bash .ci/user_lane.sh $(or $(LANE),newest)
 
 ## Start the fake on http://$(HOST):$(PORT) (Ctrl-C to stop).
 run: install
