@@ -35,7 +35,7 @@ __all__ = ["FAULTS", "FILES_PREFIX", "NAME_PATTERN", "add_file_routes", "image_u
 
 FILES_PREFIX = "/__files"
 
-#: Where the media routes find the fault rules (set by ``admin.faults.add_fault_routes``).
+#: Where the media routes find the fault rules (set by ``create_app``).
 #: Rules reach ``/__files`` only with ``provider: files``; operations are ``video``,
 #: ``image`` and ``upload``.  Faults here: latency, connection faults and ``dribble_bps``
 #: (the whole file, 200, at that many bytes per second; Range is not honoured then).

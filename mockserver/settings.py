@@ -138,6 +138,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # The control plane's credential (README, Running it safely).  None on loopback: no
+    # credential; bound beyond loopback, `serve` generates one when none is set.
+    admin_token: str | None = None
     # Base URL put into result URLs; None derives it from each request's Host header.
     public_base_url: str | None = None
 
