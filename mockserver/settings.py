@@ -205,6 +205,10 @@ class Settings(BaseSettings):
     # so a normal (non-editable) install finds them too.
     contracts_dir: Path = Path(__file__).resolve().parent / "contracts"
     media_cache_dir: Path = Path.home() / ".cache" / "pixverse-mock" / "media"
+    # Media renders (placeholder MP4/PNG, once per shape): threads rendering at once, and
+    # distinct shapes waiting or rendering before /__files answers 503 + Retry-After.
+    media_render_workers: int = Field(2, ge=1)
+    media_render_queue: int = Field(8, ge=1)
 
     freepik: FreepikSettings = Field(default_factory=FreepikSettings)
     aimlapi: AimlapiSettings = Field(default_factory=AimlapiSettings)
