@@ -257,3 +257,13 @@ async def test_slow_header_senders_and_idle_connections_are_closed():
     for seconds in slow:
         assert 0.25 < seconds < 1.2, slow
     assert 1.3 < idle < 4, idle
+
+
+async def test_a_request_without_host_is_not_refused_on_loopback():
+    """HTTP/1.0 tools may send no Host; DNS rebinding needs a browser, which always does."""
+    with ThreadedFake(make_settings(port=0)) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /__admin/health HTTP/1.0\r\n\r\n")
+        answer = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 200") or answer.startswith(b"HTTP/1.0 200"), answer[:80]

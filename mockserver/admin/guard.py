@@ -85,9 +85,10 @@ def admin_guard(admin_token: str | None) -> Callable[[web.Request, Handler], Awa
         origin = request.headers.get(hdrs.ORIGIN)
         if origin is not None and origin != f"{request.scheme}://{host}":
             return _refuse(403, f"cross-origin requests to the control plane are refused (Origin {origin!r})")
-        if token is None and host is not None:  # browsers always send Host; HTTP/1.0 tools may not
-            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-            if not is_loopback_host(name):
+        if token is None:
+            # Browsers always send Host (what DNS rebinding abuses); HTTP/1.0 tools may not.
+            name = host.rsplit(":", 1)[0] if host and not host.endswith("]") else host
+            if name is not None and not is_loopback_host(name):
                 return _refuse(403, "the control plane answers only on a loopback host name "
                                     "unless an admin token is set")
         else:
