@@ -186,6 +186,8 @@ async def test_delivery_log_redacts_url_credentials_and_keeps_a_short_excerpt(ai
     entry = (await deliveries(client, job_id=task_id))[0]
     assert entry["url"] == f"http://hook-user:****@127.0.0.1:{server.port}/hooks"
     assert entry["http_status"] == 500 and entry["outcome"] == "failed"
+    job = await (await client.get(f"/__admin/jobs/freepik/{task_id}")).json()
+    assert job["request"]["webhook_url"] == entry["url"]
     # The token-like run is cut to its first 4 characters, the rest of the answer dropped.
     assert entry["response"].startswith("internal: sess\u2026")
     assert "A1b2C3d4" not in entry["response"] and len(entry["response"]) <= 82

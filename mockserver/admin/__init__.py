@@ -21,6 +21,7 @@ from ..contract import Contract, integral, load_contract
 from ..engine import Engine
 from ..engine.jobs import Job
 from ..engine.journal import FILTERS, mask_key
+from ..engine.webhooks import redact_url
 from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .page import render
 
@@ -146,7 +147,9 @@ def job_view(engine: Engine, job: Job, *, full: bool = False) -> dict[str, Any]:
         "outputs": job.outputs, "cost": job.cost,
     }
     if full:
-        view["request"] = job.request
+        # A webhook_url may carry credentials (user:pass@): shown as user:****@.
+        view["request"] = {k: redact_url(v) if isinstance(v, str) and "@" in v and "://" in v else v
+                           for k, v in job.request.items()}
     return view
 
 
