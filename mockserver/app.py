@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .admin import add_admin_routes
+from .admin import ADMIN_CONTRACT, ADMIN_VIOLATIONS, METRICS, add_admin_routes
 from .admin.faults import add_fault_routes
+from .admin.guard import admin_guard, mount_admin
 from .admin.webhooks import add_webhook_routes
 from .engine import Engine
-from .files import add_file_routes
+from .files import FAULTS, add_file_routes
 from .providers import PROVIDERS
 from .providers.base import ProviderAdapter
 from .recording import add_unmatched_route
@@ -40,9 +41,16 @@ def create_app(settings: Settings | None = None) -> web.Application:
         adapters[adapter.name] = adapter
     app[ADAPTERS] = adapters
     add_file_routes(app, engine.media, engine.uploads)
-    add_admin_routes(app, engine, adapters)
-    add_fault_routes(app, engine)
-    add_webhook_routes(app, engine)
+    app[FAULTS] = engine.faults  # /__files reads the fault rules too
+    # The control plane is a sub-application behind its own guard (admin/guard.py): every
+    # route under /__admin is checked, and provider routes pay nothing for it.
+    admin = web.Application(middlewares=[admin_guard(settings.admin_token)])
+    add_admin_routes(admin, engine, adapters)
+    add_fault_routes(admin, engine)
+    add_webhook_routes(admin, engine)
+    mount_admin(app, admin)
+    for key in (METRICS, ADMIN_CONTRACT, ADMIN_VIOLATIONS):
+        app[key] = admin[key]
     # Last, so it only sees what no other route serves: 404/405 as aiohttp answers
     # them, journaled.  Provider endpoints journal their own answers (recording.py).
     add_unmatched_route(app, engine)

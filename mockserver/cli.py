@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import signal
 from pathlib import Path
 
@@ -10,7 +11,10 @@ import click
 from aiohttp import web
 
 from .app import ADAPTERS, create_app
+from .serving import exposure_warning, make_runner, prepare_exposure, start_site
 from .settings import Settings
+
+log = logging.getLogger("mockserver")
 
 
 @click.group()
@@ -20,7 +24,8 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", default=None, help="Interface to bind [127.0.0.1].")
+@click.option("--host", default=None,
+              help="Interface to bind [127.0.0.1]; anything else needs the admin token (README, Running it safely).")
 @click.option("--port", type=int, default=None, help="TCP port, 0 for any free one [8000].")
 @click.option("--time-scale", type=float, default=None,
               help="Virtual seconds per wall second [50: a 150 s generation takes 3 s].")
@@ -30,24 +35,36 @@ def main() -> None:
 @click.option("--progress-mode", type=click.Choice(["time", "polls", "manual"]), default=None,
               help="Jobs advance by virtual time, after N polls, or only via the admin API.")
 @click.option("--strict/--no-strict", default=None, help="Validate every response against its contract.")
-def serve(host, port, time_scale, seed, profile, progress_mode, strict) -> None:
+@click.option("--admin-token", default=None,
+              help="Credential the control plane /__admin requires [$PIXVERSE_MOCK_ADMIN_TOKEN; "
+                   "generated and printed when bound beyond loopback].")
+def serve(host, port, time_scale, seed, profile, progress_mode, strict, admin_token) -> None:
     """Start the fake and print what to point each provider's client at."""
     settings = Settings.load(profile, host=host, port=port, time_scale=time_scale, seed=seed,
-                             progress_mode=progress_mode, strict=strict)
+                             progress_mode=progress_mode, strict=strict, admin_token=admin_token)
     asyncio.run(_serve(settings))
 
 
 async def _serve(settings: Settings) -> None:
+    settings, generated = prepare_exposure(settings)
     app = create_app(settings)
     # Contracts and compiled validators live for the whole process; moving them out of
     # the collector's generations keeps full GC passes (and p99 spikes) short.
     gc.freeze()
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # the real one when --port 0
-    base = f"http://{settings.host}:{port}"
+    runner = make_runner(app, settings)
+    site = await start_site(runner, settings)
+    port = site.port  # the real one when --port 0
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    base = f"http://{host}:{port}"
+    warning = exposure_warning(settings, port)
+    if warning is not None:
+        log.warning(warning)
+        click.echo(click.style(f"WARNING: {warning}", fg="red", bold=True), err=True)
+        if generated is not None:
+            click.echo(f"admin token (generated for this run; set one with --admin-token or "
+                       f"PIXVERSE_MOCK_ADMIN_TOKEN): {generated}\n"
+                       f"  open {base}/__admin/?token={generated} in a browser, or send "
+                       f"'Authorization: Bearer <token>'", err=True)
     click.echo(f"pixverse-mock listening on {base}  (time scale {settings.time_scale:g}x, "
                f"seed {settings.seed}, progress by {settings.progress_mode})")
     for adapter in app[ADAPTERS].values():

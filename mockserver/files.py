@@ -27,7 +27,7 @@ from aiohttp import web
 from mockserver import faultwire
 from mockserver.engine.faults import (DRIBBLE_HEADER, FAULT_HEADER, FILES, LATENCY_HEADER,
                                       TEST_ID_HEADER, Decision, FaultContext, FaultSet)
-from mockserver.engine.media import MediaLibrary, check_image_shape, check_video_shape
+from mockserver.engine.media import MediaLibrary, RenderBusy, is_provider_shape
 from mockserver.engine.store import UploadStore
 
 __all__ = ["FAULTS", "FILES_PREFIX", "NAME_PATTERN", "add_file_routes", "image_url", "upload_url",
@@ -35,7 +35,7 @@ __all__ = ["FAULTS", "FILES_PREFIX", "NAME_PATTERN", "add_file_routes", "image_u
 
 FILES_PREFIX = "/__files"
 
-#: Where the media routes find the fault rules (set by ``admin.faults.add_fault_routes``).
+#: Where the media routes find the fault rules (set by ``create_app``).
 #: Rules reach ``/__files`` only with ``provider: files``; operations are ``video``,
 #: ``image`` and ``upload``.  Faults here: latency, connection faults and ``dribble_bps``
 #: (the whole file, 200, at that many bytes per second; Range is not honoured then).
@@ -70,14 +70,15 @@ def video_url(base_url: str, width: int, height: int, duration_s: int, name: str
 
     :param base_url: server origin, e.g. ``"http://127.0.0.1:8000"``; a
         trailing slash is tolerated.
-    :param width: pixels (even, 16..4096).
-    :param height: pixels (even, 16..4096).
+    :param width: pixels, and ``height``: a size a provider hands out
+        (``media.PROVIDER_VIDEO_SIZES``).
     :param duration_s: seconds (1..30).
     :param name: per-job token without extension, ``[A-Za-z0-9_.:-]+``.
-    :raises ValueError: shape out of bounds or bad ``name`` -- such a URL
+    :raises ValueError: not a provider's shape, or bad ``name`` -- such a URL
         would only ever 404.
     """
-    check_video_shape(width, height, duration_s)
+    if not is_provider_shape(width, height, duration_s):
+        raise ValueError(f"no provider hands out a {width}x{height} {duration_s!r} s video")
     _check_name(name)
     return (
         f"{base_url.rstrip('/')}{FILES_PREFIX}/{'videos-audio' if audio else 'videos'}/"
@@ -89,12 +90,13 @@ def image_url(base_url: str, width: int, height: int, name: str) -> str:
     """Absolute URL of the placeholder PNG for a size.
 
     :param base_url: server origin, e.g. ``"http://127.0.0.1:8000"``.
-    :param width: pixels (16..10000).
-    :param height: pixels (16..10000).
+    :param width: pixels, and ``height``: a size a provider hands out
+        (``media.PROVIDER_VIDEO_SIZES``).
     :param name: per-job token without extension, ``[A-Za-z0-9_.:-]+``.
-    :raises ValueError: size out of bounds or bad ``name``.
+    :raises ValueError: not a provider's size, or bad ``name``.
     """
-    check_image_shape(width, height)
+    if not is_provider_shape(width, height):
+        raise ValueError(f"no provider hands out a {width}x{height} image")
     _check_name(name)
     return f"{base_url.rstrip('/')}{FILES_PREFIX}/images/{width}x{height}/{name}.png"
 
@@ -111,6 +113,16 @@ def upload_url(base_url: str, provider: str, upload_id: str, filename: str = "fi
 
 def _not_found() -> web.Response:
     return web.json_response({"message": "Not Found"}, status=404)
+
+
+#: Seconds a client is asked to wait when the render queue is full.
+RENDER_RETRY_AFTER_S = 1
+
+
+def _busy() -> web.Response:
+    # 503, not 429: the fake is busy, the client did nothing wrong.
+    return web.json_response({"message": "media renders are queued to capacity; retry shortly"},
+                             status=503, headers={"Retry-After": str(RENDER_RETRY_AFTER_S)})
 
 
 def _file_decision(faults: FaultSet, request: web.Request, operation: str) -> Decision | None:
@@ -156,28 +168,34 @@ def add_file_routes(app: web.Application, media: MediaLibrary, uploads: UploadSt
     """Register the ``/__files/`` GET/HEAD routes on ``app``, serving from ``media``
     and, under ``/__files/uploads/{provider}/{id}/{name}``, the bytes in ``uploads``.
 
-    Out-of-bounds shapes and any other path under ``/__files/`` get a JSON
-    ``{"message": "Not Found"}`` 404 rather than aiohttp's plain-text one.
+    Only shapes a provider hands out are rendered (``media.is_provider_shape``: the
+    sizes of 360p-1080p at the five aspect ratios, 1-30 s); other shapes and any
+    other path under ``/__files/`` get a JSON ``{"message": "Not Found"}`` 404 rather
+    than aiohttp's plain-text one.  When the render queue is full (setting
+    ``media_render_queue``) a shape not yet cached gets 503 ``{"message"}`` with
+    ``Retry-After: 1``.
     """
 
     async def get_video(request: web.Request) -> web.StreamResponse:
         info = request.match_info
-        try:
-            shape = (int(info["width"]), int(info["height"]), int(info["duration"]))
-            check_video_shape(*shape)
-        except ValueError:
+        shape = (int(info["width"]), int(info["height"]), int(info["duration"]))
+        if not is_provider_shape(*shape):
             return _not_found()
-        path = await media.video(*shape, info["kind"] == "videos-audio")
+        try:
+            path = await media.video(*shape, info["kind"] == "videos-audio", refuse_when_busy=True)
+        except RenderBusy:
+            return _busy()
         return await _send(request, "video", "video/mp4", path=path)
 
     async def get_image(request: web.Request) -> web.StreamResponse:
         info = request.match_info
-        try:
-            shape = (int(info["width"]), int(info["height"]))
-            check_image_shape(*shape)
-        except ValueError:
+        shape = (int(info["width"]), int(info["height"]))
+        if not is_provider_shape(*shape):
             return _not_found()
-        path = await media.image(*shape)
+        try:
+            path = await media.image(*shape, refuse_when_busy=True)
+        except RenderBusy:
+            return _busy()
         return await _send(request, "image", "image/png", path=path)
 
     async def get_upload(request: web.Request) -> web.Response:

@@ -3,18 +3,43 @@
 The engine never imports aiohttp; ``create_app`` (through ``admin.webhooks``) wires
 :class:`ClientSender` into ``engine.webhooks`` at start-up and closes it at clean-up.
 Redirects are not followed (a receiver could otherwise bounce the fake to a host the
-allow-list refuses) and the environment's proxy settings are ignored.
+allow-list refuses) and the environment's proxy settings are ignored.  ``localhost``
+(the engine hands over host names lower-cased, without a trailing dot) is answered
+here as loopback, never looked up: the allow-list's ``loopback`` means loopback.
 """
 from __future__ import annotations
 
 import asyncio
+import socket
+from typing import Any
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 
 from .engine.webhooks import SendResult
 
 #: Response bytes read at most (enough for any log entry and for PixVerse's "ok").
 READ_LIMIT = 64 * 1024
+
+
+class LoopbackResolver(AbstractResolver):
+    """aiohttp's default resolver, except that ``localhost`` and ``*.localhost``
+    (RFC 6761) are 127.0.0.1 and ::1 without asking anyone."""
+
+    def __init__(self) -> None:
+        self._other = aiohttp.DefaultResolver()
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[dict[str, Any]]:
+        if host == "localhost" or host.endswith(".localhost"):
+            answers = [("127.0.0.1", socket.AF_INET), ("::1", socket.AF_INET6)]
+            return [{"hostname": host, "host": ip, "port": port, "family": fam, "proto": 0,
+                     "flags": socket.AI_NUMERICHOST}
+                    for ip, fam in answers if family in (socket.AF_UNSPEC, fam)]
+        return await self._other.resolve(host, port, family)
+
+    async def close(self) -> None:
+        await self._other.close()
 
 
 class ClientSender:
@@ -27,7 +52,7 @@ class ClientSender:
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._max), trust_env=False,
+                connector=aiohttp.TCPConnector(limit=self._max, resolver=LoopbackResolver()), trust_env=False,
                 headers={"User-Agent": "pixverse-mock-webhooks"})
         return self._session
 

@@ -122,9 +122,11 @@ class WebhookSettings(BaseModel):
     timeout_s: float = 10.0
     # Attempts running at once.
     max_in_flight: int = 64
-    # Attempts kept in the delivery log (newest), and characters kept of each response.
+    # Attempts kept in the delivery log (newest), and characters kept of each response (a
+    # short excerpt, token-like runs cut: the log must not turn the fake into a way to
+    # read what a loopback-only service answers).
     log_max_entries: int = 10_000
-    response_max_chars: int = 500
+    response_max_chars: int = 80
     # Signature timestamps: wall time (receivers reject skew over ~5 min) or virtual.
     timestamp_clock: Literal["wall", "virtual"] = "wall"
     # On shutdown, wall seconds to attempt deliveries already due; the rest are logged.
@@ -138,6 +140,14 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # The control plane's credential (README, Running it safely).  None on loopback: no
+    # credential; bound beyond loopback, `serve` generates one when none is set.
+    admin_token: str | None = None
+    # Slow clients (wall seconds): a new connection's first request headers must arrive
+    # within header_read_timeout_s; an idle kept-alive connection (or one whose next
+    # request's headers are not all in) is closed after keepalive_timeout_s (nginx's 75).
+    header_read_timeout_s: float = Field(10.0, gt=0)
+    keepalive_timeout_s: float = Field(75.0, gt=0)
     # Base URL put into result URLs; None derives it from each request's Host header.
     public_base_url: str | None = None
 
@@ -195,6 +205,10 @@ class Settings(BaseSettings):
     # so a normal (non-editable) install finds them too.
     contracts_dir: Path = Path(__file__).resolve().parent / "contracts"
     media_cache_dir: Path = Path.home() / ".cache" / "pixverse-mock" / "media"
+    # Media renders (placeholder MP4/PNG, once per shape): threads rendering at once, and
+    # distinct shapes waiting or rendering before /__files answers 503 + Retry-After.
+    media_render_workers: int = Field(2, ge=1)
+    media_render_queue: int = Field(8, ge=1)
 
     freepik: FreepikSettings = Field(default_factory=FreepikSettings)
     aimlapi: AimlapiSettings = Field(default_factory=AimlapiSettings)

@@ -32,6 +32,9 @@ PIXWITH_T2V = {"prompt": "a cat in a garden", "model_id": "2-27",
                            "aspect_ratio": "16:9", "duration": 5}}
 
 
+JSON = {"Content-Type": "application/json"}
+
+
 @pytest.fixture
 async def admin(client):
     """The test client; fails the test if an admin answer broke contracts/admin.yaml."""
@@ -125,7 +128,7 @@ async def test_clock_read_freeze_advance_scale(admin):
     for bad in ({"advance": -1}, {"scale": 0}, {"speed": 2}, {}, [1]):
         body = await admin_json(await admin.post("/__admin/clock", json=bad), 400)
         assert body["message"]
-    assert (await admin.post("/__admin/clock", data=b"{nope")).status == 400
+    assert (await admin.post("/__admin/clock", data=b"{nope", headers=JSON)).status == 400
 
 
 async def test_redirect_to_the_page(admin):
@@ -462,7 +465,7 @@ async def test_full_reset(admin, engine):
     assert len(engine.jobs) == 0 and len(engine.journal) == 0 and len(engine.faults) == 0
     for bad in ({"test_id": ""}, {"test_id": 3}, {"everything": True}):
         assert (await admin.post("/__admin/reset", json=bad)).status == 400, bad
-    assert (await admin.post("/__admin/reset", data=b"[")).status == 400
+    assert (await admin.post("/__admin/reset", data=b"[", headers=JSON)).status == 400
 
 
 # metrics ------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ import pytest
 import yaml
 
 from conftest import make_settings
-from mockserver.admin.faults import add_fault_routes
 from mockserver.app import ADAPTERS, ENGINE, create_app
 from mockserver.providers.base import ProviderAdapter
 from mockserver.providers.pixverse import PixverseAdapter
@@ -43,10 +42,8 @@ def _pixverse_fault_hooks(monkeypatch):
 
 @pytest.fixture
 async def client(aiohttp_client, settings):
-    """The whole fake with the fault routes (added here if create_app does not yet)."""
+    """The whole fake; fails the test if a provider answer broke its contract."""
     app = create_app(settings)
-    if not any(getattr(r.resource, "canonical", None) == "/__admin/faults" for r in app.router.routes()):
-        add_fault_routes(app, app[ENGINE])
     test_client = await aiohttp_client(app)
     yield test_client
     violations = [v for a in app[ADAPTERS].values() for v in a.violations]
@@ -264,7 +261,6 @@ async def test_nth_request_and_selectors(client, engine):
 async def test_probability_decisions_replay_with_the_same_seed(aiohttp_client):
     async def run(seed: int) -> list:
         app = create_app(make_settings(seed=seed))
-        add_fault_routes(app, app[ENGINE])
         client = await aiohttp_client(app)
         await add_rule(client, provider="aimlapi", error=503, probability=0.5,
                        latency={"median_ms": 1, "sigma": 1, "cap_ms": 4})
@@ -301,7 +297,6 @@ async def test_pixverse_moderation_at_submit_is_500063_for_text_and_500054_for_i
 async def test_resellers_accept_a_submit_moderation_and_fail_it_at_the_first_poll(aiohttp_client, p, way):
     settings = make_settings(faults=[{"moderation": "submit"}] if way == "profile" else [])
     app = create_app(settings)
-    add_fault_routes(app, app[ENGINE])
     client = await aiohttp_client(app)
     prompt, key, headers = "a cat", "test-key", {}
     if way == "admin":
@@ -326,7 +321,6 @@ async def test_moderation_at_completion_through_every_way(aiohttp_client, p, way
     settings = make_settings(faults=[{"provider": p.name, "moderation": "completion"}]
                              if way == "profile" else [])
     app = create_app(settings)
-    add_fault_routes(app, app[ENGINE])
     client = await aiohttp_client(app)
     engine = app[ENGINE]
     prompt, key, headers = "a cat", "test-key", {}
@@ -374,7 +368,6 @@ async def test_latency_header_is_wall_time(client, p):
 
 async def test_latency_through_admin_prompt_key_and_profile(aiohttp_client):
     app = create_app(make_settings(faults=[{"provider": "pixverse", "latency": {"ms": 25}}]))
-    add_fault_routes(app, app[ENGINE])
     client = await aiohttp_client(app)
     await add_rule(client, provider="freepik", latency={"min_ms": 20, "max_ms": 30})
     cases = [(PIXVERSE, {}), (FREEPIK, {}), (AIMLAPI, {"prompt": "[mock:slow=25] x"}),
@@ -450,7 +443,6 @@ async def test_hang_is_bounded_and_released_when_the_client_leaves(client, engin
 
 async def test_connection_faults_through_admin_prompt_key_and_profile(aiohttp_client):
     app = create_app(make_settings(faults=[{"provider": "pixwith", "connection": "empty"}]))
-    add_fault_routes(app, app[ENGINE])
     client = await aiohttp_client(app)
     await add_rule(client, provider="freepik", connection="reset", times=1)
     await expect_connection_error(FREEPIK.create(client), aiohttp.ClientOSError)
@@ -513,7 +505,7 @@ async def test_admin_faults_crud(client, engine):
     assert bad.status == 400
     errors = (await bad.json())["errors"]
     assert {e["field"] for e in errors} == {"error", "provider"}
-    assert (await client.post("/__admin/faults", data=b"{")).status == 400
+    assert (await client.post("/__admin/faults", data=b"{", headers={"Content-Type": "application/json"})).status == 400
     nulls = await client.post("/__admin/faults", json={"error": 500, "times": None,
                                                         "latency": {"ms": 1, "cap_ms": None}})
     assert nulls.status == 400
@@ -524,7 +516,6 @@ async def test_admin_faults_crud(client, engine):
 
 async def test_reset_restores_the_profile_and_delete_removes_it(aiohttp_client):
     app = create_app(make_settings(faults=[{"provider": "aimlapi", "error": 502, "times": 1}]))
-    add_fault_routes(app, app[ENGINE])
     client = await aiohttp_client(app)
     assert (await AIMLAPI.create(client)).status == 502
     assert (await AIMLAPI.create(client)).status == 200

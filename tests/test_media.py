@@ -322,22 +322,22 @@ def test_video_url():
         video_url("http://127.0.0.1:8000", 1280, 720, 5, "job-1")
         == "http://127.0.0.1:8000/__files/videos/1280x720/5s/job-1.mp4"
     )
-    assert video_url("http://h:1/", 64, 48, 1, "a") == "http://h:1/__files/videos/64x48/1s/a.mp4"
+    assert video_url("http://h:1/", 360, 360, 1, "a") == "http://h:1/__files/videos/360x360/1s/a.mp4"
 
 
 def test_image_url():
     assert (
-        image_url("http://127.0.0.1:8000", 300, 200, "img_1.v2:x")
-        == "http://127.0.0.1:8000/__files/images/300x200/img_1.v2:x.png"
+        image_url("http://127.0.0.1:8000", 720, 960, "img_1.v2:x")
+        == "http://127.0.0.1:8000/__files/images/720x960/img_1.v2:x.png"
     )
 
 
 @pytest.mark.parametrize("name", ["", "a/b", "a b", "ü", "a?b", "a#b", None])
 def test_url_helpers_reject_bad_names(name):
     with pytest.raises(ValueError):
-        video_url("http://h", 64, 48, 1, name)
+        video_url("http://h", 360, 360, 1, name)
     with pytest.raises(ValueError):
-        image_url("http://h", 64, 48, name)
+        image_url("http://h", 360, 360, name)
 
 
 def test_url_helpers_reject_bad_shapes():
@@ -347,6 +347,10 @@ def test_url_helpers_reject_bad_shapes():
         video_url("http://h", 64, 48, 31, "a")
     with pytest.raises(ValueError):
         image_url("http://h", 10001, 48, "a")
+    with pytest.raises(ValueError):  # a valid video, but no provider's size
+        video_url("http://h", 64, 48, 1, "a")
+    with pytest.raises(ValueError):
+        image_url("http://h", 300, 200, "a")
 
 
 # -- HTTP routes ------------------------------------------------------------
@@ -383,17 +387,17 @@ async def test_http_get_video(aiohttp_client, files_app):
 
 async def test_http_name_does_not_change_content(aiohttp_client, files_app):
     client = await aiohttp_client(files_app)
-    a = await (await client.get("/__files/videos/64x48/1s/one.mp4")).read()
-    b = await (await client.get("/__files/videos/64x48/1s/two:3.x-y_z.mp4")).read()
+    a = await (await client.get("/__files/videos/360x360/1s/one.mp4")).read()
+    b = await (await client.get("/__files/videos/360x360/1s/two:3.x-y_z.mp4")).read()
     assert a == b
 
 
 async def test_http_head_video(aiohttp_client, files_app):
     client = await aiohttp_client(files_app)
-    full = await client.get("/__files/videos/64x48/1s/x.mp4")
+    full = await client.get("/__files/videos/360x360/1s/x.mp4")
     size = len(await full.read())
 
-    resp = await client.head("/__files/videos/64x48/1s/x.mp4")
+    resp = await client.head("/__files/videos/360x360/1s/x.mp4")
     assert resp.status == 200
     assert resp.headers["Content-Type"] == "video/mp4"
     assert int(resp.headers["Content-Length"]) == size
@@ -402,14 +406,14 @@ async def test_http_head_video(aiohttp_client, files_app):
 
 async def test_http_head_renders_on_demand(aiohttp_client, files_app):
     client = await aiohttp_client(files_app)
-    resp = await client.head("/__files/videos/48x64/1s/first.mp4")
+    resp = await client.head("/__files/videos/360x480/1s/first.mp4")
     assert resp.status == 200
     assert int(resp.headers["Content-Length"]) > 0
 
 
 async def test_http_range_request(aiohttp_client, files_app):
     client = await aiohttp_client(files_app)
-    url = "/__files/videos/64x48/1s/x.mp4"
+    url = "/__files/videos/360x360/1s/x.mp4"
     whole = await (await client.get(url)).read()
 
     resp = await client.get(url, headers={"Range": "bytes=0-99"})
@@ -443,6 +447,9 @@ async def test_http_range_request(aiohttp_client, files_app):
         "/__files/images/20000x10/x.png",
         "/__files/images/15x16/x.png",
         "/__files/images/64x48/x.jpg",
+        "/__files/videos/64x48/1s/x.mp4",  # a valid video, but no provider's shape
+        "/__files/videos/4096x4096/30s/x.mp4",
+        "/__files/images/300x200/x.png",
         "/__files/nope",
     ],
 )
@@ -464,20 +471,20 @@ async def test_http_bad_shape_renders_nothing(aiohttp_client, tmp_path):
 
 async def test_http_other_methods_not_allowed(aiohttp_client, files_app):
     client = await aiohttp_client(files_app)
-    resp = await client.post("/__files/videos/64x48/1s/x.mp4")
+    resp = await client.post("/__files/videos/360x360/1s/x.mp4")
     assert resp.status == 405
 
 
 async def test_http_get_and_head_image(aiohttp_client, files_app):
     client = await aiohttp_client(files_app)
-    path = url_path(client, image_url, 300, 200, "img-1")
+    path = url_path(client, image_url, 720, 960, "img-1")
     resp = await client.get(path)
     assert resp.status == 200
     assert resp.headers["Content-Type"] == "image/png"
     body = await resp.read()
     with Image.open(io.BytesIO(body)) as img:
         assert img.format == "PNG"
-        assert img.size == (300, 200)
+        assert img.size == (720, 960)
 
     head = await client.head(path)
     assert head.status == 200

@@ -21,6 +21,7 @@ from ..contract import Contract, integral, load_contract
 from ..engine import Engine
 from ..engine.jobs import Job
 from ..engine.journal import FILTERS, mask_key
+from ..engine.webhooks import redact_url
 from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .page import render
 
@@ -146,7 +147,9 @@ def job_view(engine: Engine, job: Job, *, full: bool = False) -> dict[str, Any]:
         "outputs": job.outputs, "cost": job.cost,
     }
     if full:
-        view["request"] = job.request
+        # A webhook_url may carry credentials (user:pass@): shown as user:****@.
+        view["request"] = {k: redact_url(v) if isinstance(v, str) and "@" in v and "://" in v else v
+                           for k, v in job.request.items()}
     return view
 
 
@@ -287,18 +290,19 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
         return resp
 
     route = checked_routes(app, engine.settings.strict)
-    app.router.add_get("/__admin", page_redirect)
-    route("GET", "/__admin/", "admin_page", page)
-    route("GET", "/__admin/health", "get_health", health)
-    route("GET", "/__admin/clock", "get_clock", clock_get)
-    route("POST", "/__admin/clock", "set_clock", clock_post)
-    route("POST", "/__admin/reset", "reset", reset)
-    route("GET", "/__admin/jobs", "list_jobs", jobs_list)
+    # "" is /__admin itself once mounted (guard.mount_admin).
+    app.router.add_get("", page_redirect)
+    route("GET", "/", "admin_page", page)
+    route("GET", "/health", "get_health", health)
+    route("GET", "/clock", "get_clock", clock_get)
+    route("POST", "/clock", "set_clock", clock_post)
+    route("POST", "/reset", "reset", reset)
+    route("GET", "/jobs", "list_jobs", jobs_list)
     # Any character, slashes and newlines too: AI/ML API ids can hold "/".
-    job_path = r"/__admin/jobs/{provider}/{job_id:[\s\S]+}"
+    job_path = r"/jobs/{provider}/{job_id:[\s\S]+}"
     route("GET", job_path, "get_job", job_get)
     route("POST", job_path, "force_job", job_force)
-    route("GET", "/__admin/journal", "query_journal", journal_get)
-    route("DELETE", "/__admin/journal", "clear_journal", journal_delete)
-    route("POST", "/__admin/journal/verify", "verify_journal", journal_verify)
-    route("GET", "/__admin/metrics", "get_metrics", metrics_get)
+    route("GET", "/journal", "query_journal", journal_get)
+    route("DELETE", "/journal", "clear_journal", journal_delete)
+    route("POST", "/journal/verify", "verify_journal", journal_verify)
+    route("GET", "/metrics", "get_metrics", metrics_get)

@@ -14,8 +14,8 @@
 
 An empty ``test_id`` is a 400 ``{"message"}``.
 
-Talks to the engine only.  Also hands the rules to the ``/__files`` routes
-(``files.FAULTS``) so media downloads can be slowed or broken.
+Talks to the engine only.  ``create_app`` also hands the rules to the ``/__files``
+routes (``files.FAULTS``) so media downloads can be slowed or broken.
 """
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ from aiohttp import web
 
 from ..engine import Engine
 from ..engine.faults import FaultRule
-from ..files import FAULTS
 from . import error_answer, json_answer, validate_each
 
 
@@ -46,9 +45,8 @@ def _test_id(request: web.Request) -> tuple[str | None, web.Response | None]:
 
 
 def add_fault_routes(app: web.Application, engine: Engine) -> None:
-    """Register the ``/__admin/faults`` routes and let ``/__files`` see the rules."""
+    """Register the ``/__admin/faults`` routes on the admin sub-application ``app``."""
     faults = engine.faults
-    app[FAULTS] = faults
 
     def shown(rule_id: str) -> dict[str, Any] | None:
         return next((r for r in faults.list() if r["id"] == rule_id), None)
@@ -93,8 +91,8 @@ def add_fault_routes(app: web.Application, engine: Engine) -> None:
         deleted = faults.remove_all() if test_id is None else faults.clear(test_id)
         return json_answer({"deleted": deleted})
 
-    app.router.add_get("/__admin/faults", list_faults)
-    app.router.add_post("/__admin/faults", add_faults)
-    app.router.add_delete("/__admin/faults", delete_faults)
-    app.router.add_get("/__admin/faults/{fault_id}", get_fault)
-    app.router.add_delete("/__admin/faults/{fault_id}", delete_fault)
+    app.router.add_get("/faults", list_faults)
+    app.router.add_post("/faults", add_faults)
+    app.router.add_delete("/faults", delete_faults)
+    app.router.add_get("/faults/{fault_id}", get_fault)
+    app.router.add_delete("/faults/{fault_id}", delete_fault)

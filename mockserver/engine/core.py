@@ -54,7 +54,8 @@ class Engine:
         self.clock.on_change(self.webhooks.clock_changed)
         # Replayed answers per (provider-scoped) idempotency key, e.g. PixVerse Ai-trace-id.
         self.idempotency: IdempotencyStore = IdempotencyStore()
-        self.media = MediaLibrary(settings.media_cache_dir)
+        self.media = MediaLibrary(settings.media_cache_dir, render_workers=settings.media_render_workers,
+                                  render_queue=settings.media_render_queue)
         # Fault rules (profile + admin) and per-request directives; draws from its own
         # seeded rng.  ``fault_counts[(provider, kind)]`` counts every injected fault.
         self.faults = FaultSet(fault_rng(settings.seed), settings.faults,

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import colorsys
+import concurrent.futures
 import dataclasses
 import functools
 import io
 import os
+import stat
+import struct
 import tempfile
+import time
 import zlib
 from collections.abc import Callable, Hashable
 from fractions import Fraction
@@ -30,6 +34,8 @@ __all__ = [
     "MediaInfo",
     "MediaLibrary",
     "MediaProbeError",
+    "PROVIDER_VIDEO_SIZES",
+    "RenderBusy",
     "VIDEO_MAX_DURATION_S",
     "VIDEO_MAX_SIDE",
     "VIDEO_MIN_DURATION_S",
@@ -37,6 +43,7 @@ __all__ = [
     "VIDEO_QUALITIES",
     "check_image_shape",
     "check_video_shape",
+    "is_provider_shape",
     "probe_media",
     "sniff_media_format",
     "size_of",
@@ -111,6 +118,22 @@ def video_dimensions(quality: str, aspect_ratio: str = "16:9") -> tuple[int, int
 
 # (quality, aspect ratio) -> (width, height): every create asks, the answers are few.
 _DIMENSIONS: dict[tuple[str, str], tuple[int, int]] = {}
+
+#: Every (width, height) a provider's video or image can have: each quality at each
+#: aspect ratio (PixVerse V5 as the four providers document it: 360p-1080p, 16:9, 4:3,
+#: 1:1, 3:4, 9:16; PixVerse's keyframes, masks and image templates share these sizes).
+PROVIDER_VIDEO_SIZES: frozenset[tuple[int, int]] = frozenset(
+    video_dimensions(q, r) for q in VIDEO_QUALITIES for r in ASPECT_RATIOS)
+
+
+def is_provider_shape(width: int, height: int, duration_s: int | None = None) -> bool:
+    """Whether a provider can hand out media of this size (and, for a video, whole
+    seconds in [VIDEO_MIN_DURATION_S, VIDEO_MAX_DURATION_S]: PixVerse's extend, lip
+    sync and multi-transition outputs reach 30 s)."""
+    if (width, height) not in PROVIDER_VIDEO_SIZES:
+        return False
+    return duration_s is None or (type(duration_s) is int
+                                  and VIDEO_MIN_DURATION_S <= duration_s <= VIDEO_MAX_DURATION_S)
 
 
 def size_of(path: os.PathLike[str] | str) -> int:
@@ -315,6 +338,15 @@ def _render_image(dest: Path, width: int, height: int) -> None:
     img.save(dest, format="PNG", compress_level=1)
 
 
+class RenderBusy(RuntimeError):
+    """``render_queue`` distinct renders are already pending: try again later."""
+
+
+#: A ``.tmp`` file in the cache older than this (seconds) is left over from a render
+#: that crashed (a process killed mid-render); newer ones may be another process's.
+STALE_TMP_S = 300.0
+
+
 class MediaLibrary:
     """Renders placeholder media on demand and caches it in ``cache_dir``.
 
@@ -322,22 +354,66 @@ class MediaLibrary:
     ``image_{w}x{h}.png``) and written to a temporary file first, then
     ``os.replace``-d into place, so readers never see a partial file, even
     when several processes share the cache directory. Cached files are never
-    invalidated: delete the directory to force re-rendering.
+    invalidated: delete the directory to force re-rendering.  Only regular files
+    count as cached: a symlink (or anything else) under a cached name is removed
+    and the shape rendered afresh, never followed.  Temporary files are removed
+    when a render fails, and those left by a crashed process (older than
+    ``STALE_TMP_S``) when a library opens the directory.
+
+    Renders run on ``render_workers`` threads of the library's own; at most
+    ``render_queue`` distinct shapes wait or render at once.  Past that, a call
+    with ``refuse_when_busy`` raises :class:`RenderBusy` (the ``/__files`` routes
+    answer 503 with ``Retry-After``); others wait their turn.
 
     :param cache_dir: directory for rendered files; created if missing.
     :param fps: frame rate of rendered videos, in frames per second. Low by
         default because nobody watches these and encoding time scales with it.
-    :raises ValueError: ``fps`` is not an int in [1, 60].
+    :raises ValueError: ``fps`` is not an int in [1, 60], or a bound below 1.
     """
 
-    def __init__(self, cache_dir: Path, fps: int = 8) -> None:
+    def __init__(self, cache_dir: Path, fps: int = 8, render_workers: int = 2, render_queue: int = 8) -> None:
         if not _is_int(fps) or not 1 <= fps <= 60:
             raise ValueError(f"fps must be an int in [1, 60], got {fps!r}")
+        if render_workers < 1 or render_queue < 1:
+            raise ValueError("render_workers and render_queue must be at least 1")
         self.cache_dir = Path(cache_dir)
         self.fps = fps
+        self.render_queue = render_queue
         self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self.removed_stale = self._remove_stale_tmp()
         # Renders in progress, so concurrent requests for one shape share it.
         self._inflight: dict[Hashable, asyncio.Future[Path]] = {}
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=render_workers, thread_name_prefix="pixverse-mock-render")
+
+    def _remove_stale_tmp(self) -> int:
+        """Delete ``.*.tmp`` files older than STALE_TMP_S; how many went."""
+        removed, cutoff = 0, time.time() - STALE_TMP_S
+        for path in self.cache_dir.glob(".*.tmp"):
+            try:
+                st = os.lstat(path)
+                if st.st_mtime < cutoff or not stat.S_ISREG(st.st_mode):
+                    path.unlink()
+                    removed += 1
+            except OSError:  # gone already, or not ours to remove
+                pass
+        return removed
+
+    @staticmethod
+    def _cached(final: Path) -> bool:
+        """Whether ``final`` is a rendered file; anything else there (a symlink
+        someone placed, a directory) is removed if it can be, and is not cached."""
+        try:
+            st = os.lstat(final)
+        except FileNotFoundError:
+            return False
+        if stat.S_ISREG(st.st_mode):
+            return True
+        try:
+            final.unlink()
+        except OSError:
+            pass
+        return False
 
     size_of = staticmethod(size_of)
 
@@ -366,7 +442,7 @@ class MediaLibrary:
         :raises ValueError: any argument out of bounds or not an int.
         """
         final = self.video_file(width, height, duration_s, audio)
-        if not final.exists():
+        if not self._cached(final):
             self._write_atomically(
                 final,
                 functools.partial(
@@ -380,19 +456,21 @@ class MediaLibrary:
             )
         return final
 
-    async def video(self, width: int, height: int, duration_s: int, audio: bool = False) -> Path:
-        """Async :meth:`video_path`: renders in the loop's default executor.
+    async def video(self, width: int, height: int, duration_s: int, audio: bool = False,
+                    refuse_when_busy: bool = False) -> Path:
+        """Async :meth:`video_path`: renders on the library's render threads.
 
         Concurrent calls for the same shape share a single render.
 
         :raises ValueError: shape out of bounds (raised before any thread hop).
+        :raises RenderBusy: ``refuse_when_busy`` and the render queue is full.
         """
         final = self.video_file(width, height, duration_s, audio)
-        if final.exists():
+        if self._cached(final):
             return final
         return await self._render_once(
             ("video", width, height, duration_s, audio),
-            functools.partial(self.video_path, width, height, duration_s, audio),
+            functools.partial(self.video_path, width, height, duration_s, audio), refuse_when_busy,
         )
 
     # -- images -------------------------------------------------------------
@@ -413,23 +491,24 @@ class MediaLibrary:
         :raises ValueError: any argument out of bounds or not an int.
         """
         final = self.image_file(width, height)
-        if not final.exists():
+        if not self._cached(final):
             self._write_atomically(
                 final, functools.partial(_render_image, width=width, height=height)
             )
         return final
 
-    async def image(self, width: int, height: int) -> Path:
+    async def image(self, width: int, height: int, refuse_when_busy: bool = False) -> Path:
         """Async :meth:`image_path`; concurrent calls for one size share a render.
 
         :raises ValueError: size out of bounds.
+        :raises RenderBusy: ``refuse_when_busy`` and the render queue is full.
         """
         final = self.image_file(width, height)
-        if final.exists():
+        if self._cached(final):
             return final
         return await self._render_once(
             ("image", width, height),
-            functools.partial(self.image_path, width, height),
+            functools.partial(self.image_path, width, height), refuse_when_busy,
         )
 
     # -- internals ----------------------------------------------------------
@@ -449,12 +528,14 @@ class MediaLibrary:
             tmp.unlink(missing_ok=True)
             raise
 
-    async def _render_once(self, key: Hashable, render: Callable[[], Path]) -> Path:
+    async def _render_once(self, key: Hashable, render: Callable[[], Path], refuse_when_busy: bool) -> Path:
         loop = asyncio.get_running_loop()
         fut = self._inflight.get(key)
         # A future from another (e.g. closed test) loop cannot be awaited here.
         if fut is None or fut.get_loop() is not loop:
-            fut = loop.run_in_executor(None, render)
+            if refuse_when_busy and len(self._inflight) >= self.render_queue:
+                raise RenderBusy(f"{len(self._inflight)} renders pending")
+            fut = loop.run_in_executor(self._executor, render)
             self._inflight[key] = fut
             fut.add_done_callback(functools.partial(self._render_done, key))
         # shield: one cancelled waiter must not cancel the render for the others.
@@ -509,7 +590,11 @@ class MediaInfo:
     video frame count (estimated from duration and frame rate when the container
     does not store it; 0 for audio), ``video_codec`` the decoder name (``"h264"``,
     ``"hevc"``, ``"vp9"`` ...; "" for audio), ``has_audio`` whether an audio stream
-    exists.
+    exists.  ``duration_s`` is what the container's header claims where it says (a WAV's
+    data chunk), not an estimate from the bytes at hand.  ``complete`` is False when the
+    data stops short of what the container describes (a truncated upload): fewer
+    packets than the stream's frame count, the last packet ending well before the
+    stated duration, or a WAV data chunk longer than the bytes sent.
     """
 
     kind: str
@@ -521,6 +606,7 @@ class MediaInfo:
     has_audio: bool
     frames: int = 0
     video_codec: str = ""
+    complete: bool = True
 
 
 def sniff_media_format(data: bytes) -> str | None:
@@ -568,6 +654,9 @@ def probe_media(data: bytes) -> MediaInfo:
     MP4/MOV holding audio only counts as ``m4a`` audio; a WebM or Matroska file
     without a video stream is rejected as unreadable (no audio WebM in the map).
 
+    Every packet is demuxed (not decoded: cheap even for 50 MB) to tell a complete
+    file from a truncated one (``complete``).
+
     :raises MediaProbeError: ``"format"`` when no known signature matches,
         ``"unreadable"`` when the decoder fails or finds no usable stream.
     """
@@ -576,11 +665,13 @@ def probe_media(data: bytes) -> MediaInfo:
         raise MediaProbeError("format", "no known video or audio signature")
     import av  # heavy import; keep it off the module import path
 
+    claimed = _wav_claim(data) if fmt == "wav" else None
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
             videos = [s for s in container.streams.video if not _attached_picture(s)]
             audios = list(container.streams.audio)
             duration = _duration_s(container, videos or audios)
+            complete = _all_packets_present(container, videos + audios, duration)
             if videos:
                 stream = videos[0]
                 width, height = int(stream.width or 0), int(stream.height or 0)
@@ -607,9 +698,53 @@ def probe_media(data: bytes) -> MediaInfo:
         kind = "audio"
     if kind == "audio" and MEDIA_FORMATS[fmt][0] == "video":
         raise MediaProbeError("unreadable", f"{fmt} file without a video stream")
+    if claimed is not None:
+        claimed_s, present = claimed
+        duration, complete = max(duration, claimed_s), complete and present
     return MediaInfo(kind=kind, format=fmt, mime=MEDIA_FORMATS[fmt][1], width=width,
                      height=height, duration_s=duration, has_audio=bool(audios),
-                     frames=frames, video_codec=codec)
+                     frames=frames, video_codec=codec, complete=complete)
+
+
+# A last packet may end this much before the stated duration (seconds, or this share
+# of it) without the file counting as truncated: muxers round, audio priming.
+_END_SLACK_S = 0.25
+_END_SLACK_SHARE = 0.02
+
+
+def _all_packets_present(container, streams, duration: float) -> bool:
+    """Demux every packet: False when a stream holds fewer packets than its frame
+    count, or when the last packet ends clearly before ``duration``."""
+    wanted = {s.index: int(s.frames or 0) for s in streams}
+    seen = dict.fromkeys(wanted, 0)
+    end = 0.0
+    for packet in container.demux(*streams):
+        if packet.size == 0:  # the demuxer's flush packets
+            continue
+        seen[packet.stream.index] += 1
+        if packet.pts is not None and packet.time_base is not None:
+            end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+    if any(n and seen[i] < n for i, n in wanted.items()):
+        return False
+    start = float(container.start_time or 0) / 1_000_000
+    return not duration or end - start >= duration - max(_END_SLACK_S, duration * _END_SLACK_SHARE)
+
+
+def _wav_claim(data: bytes) -> tuple[float, bool] | None:
+    """(seconds the WAV's data chunk claims, whether all its bytes are here), read
+    from the RIFF header; None when the header does not say (a streaming WAV's
+    0 / 0xFFFFFFFF sizes, or no ``fmt ``/``data`` chunk in the first 64 KB)."""
+    pos, byte_rate = 12, 0
+    while pos + 8 <= min(len(data), 65536):
+        chunk_id, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        if chunk_id == b"fmt " and size >= 16 and pos + 16 <= len(data):
+            byte_rate = struct.unpack_from("<I", data, pos + 16)[0]
+        elif chunk_id == b"data":
+            if not byte_rate or size in (0, 0xFFFFFFFF):
+                return None
+            return size / byte_rate, len(data) - (pos + 8) >= size
+        pos += 8 + size + (size & 1)
+    return None
 
 
 def _attached_picture(stream) -> bool:

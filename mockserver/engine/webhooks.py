@@ -28,19 +28,21 @@ from __future__ import annotations
 import asyncio
 import base64
 import fnmatch
+import hashlib
 import heapq
 import ipaddress
 import itertools
 import logging
 import math
 import random
+import re
 import string
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Hashable, Iterable, Literal, Protocol, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -191,7 +193,64 @@ class AccountHook:
     variant: str
 
     def view(self) -> dict[str, Any]:
-        return {"url": self.url, "secret": self.secret, "signature": self.variant}
+        """What the admin API shows: the URL with any password hidden, the secret only
+        as a fingerprint (never echoed), the signature variant."""
+        return {"url": redact_url(self.url), "secret_fingerprint": secret_fingerprint(self.secret),
+                "signature": self.variant}
+
+
+# what the admin API and the delivery log may show ------------------------------------------
+def secret_fingerprint(secret: str) -> str:
+    """``"sha256:" + the first 8 hex digits of SHA-256(secret)``: enough to tell which
+    secret is in force, useless to sign with."""
+    return "sha256:" + hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def redact_url(url: str | None) -> str | None:
+    """``url`` with the credentials of its user-info hidden, as pip shows them:
+    ``user:pass@`` becomes ``user:****@``, a lone ``token@`` becomes ``****@``."""
+    if not url or "@" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "****"
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if not at:
+        return url
+    user, colon, _ = userinfo.partition(":")
+    shown = f"{user}:****" if colon else "****"
+    return urlunsplit(parts._replace(netloc=f"{shown}@{hostport}"))
+
+
+# Runs of token characters long enough to be a key, a session id or a hash.
+_TOKENISH = re.compile(r"[A-Za-z0-9+/=_\-]{24,}")
+
+
+def response_excerpt(text: str, limit: int) -> str:
+    """The start of a receiver's answer as the delivery log keeps it: at most
+    ``limit`` characters, token-like runs (24+ characters) cut to their first 4
+    and ``…``, and ``…`` where the answer went on.  Enough to tell "ok" from an error
+    page, not enough to read what a service that is not a receiver said."""
+    short = _TOKENISH.sub(lambda m: m.group()[:4] + "\u2026", text[:limit])
+    return short + "\u2026" if len(text) > limit else short
+
+
+def normalise_host_url(url: str) -> str:
+    """``url`` with its host name as it is matched and contacted: lower case, no
+    trailing dot (``http://LOCALHOST.:9000/`` is ``http://localhost:9000/``)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return url
+    if not host or host == host.lower().rstrip("."):
+        return url
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    port = f":{parts.port}" if parts.port is not None else ""
+    name = host.lower().rstrip(".")
+    name = f"[{name}]" if ":" in name else name
+    return urlunsplit(parts._replace(netloc=f"{userinfo}{at}{name}{port}"))
 
 
 # allowed hosts -------------------------------------------------------------------------------
@@ -549,7 +608,7 @@ class WebhookScheduler:
         entry: dict[str, Any] = {
             "seq": next(self._log_seq), "delivery_id": d.id, "provider": d.provider,
             "job_id": d.job_id, "test_id": d.watch.job.test_id, "event": d.event, "state": d.state,
-            "url": d.url, "attempt": d.attempts + 1, "changed_at": d.changed_at,
+            "url": redact_url(d.url), "attempt": d.attempts + 1, "changed_at": d.changed_at,
             "scheduled_at": d.due, "sent_at": sent_at, "wall_time": time.time(),
             "duplicate": d.duplicate, "faults": list(d.faults),
             "http_status": None, "response": None, "error": None, "next_attempt_at": None,
@@ -573,12 +632,12 @@ class WebhookScheduler:
         d.attempts += 1
         assert self._sender is not None
         try:
-            result = await self._sender(d.url, headers, d.body, self.settings.timeout_s)
+            result = await self._sender(normalise_host_url(d.url), headers, d.body, self.settings.timeout_s)
         except Exception as exc:  # senders should not raise; be safe anyway
             result = SendResult(None, "", f"{type(exc).__name__}: {exc}")
         entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
         entry["http_status"] = result.status
-        entry["response"] = result.text[: self.settings.response_max_chars] if result.text else result.text
+        entry["response"] = response_excerpt(result.text, self.settings.response_max_chars) if result.text else result.text
         if result.status is not None and channel.accepted(result.status, result.text):
             d.finished = True
             self._finish(d, entry, DELIVERED)
@@ -622,7 +681,7 @@ class WebhookScheduler:
         self._count(d, UNDELIVERED)
         self.log.append({
             "seq": next(self._log_seq), "delivery_id": d.id, "provider": d.provider, "job_id": d.job_id,
-            "test_id": d.watch.job.test_id, "event": d.event, "state": d.state, "url": d.url,
+            "test_id": d.watch.job.test_id, "event": d.event, "state": d.state, "url": redact_url(d.url),
             "attempt": d.attempts + 1, "changed_at": d.changed_at, "scheduled_at": d.due, "sent_at": None,
             "wall_time": time.time(), "duplicate": d.duplicate, "faults": list(d.faults),
             "http_status": None, "response": None, "error": reason, "next_attempt_at": None,
@@ -754,7 +813,7 @@ class WebhookScheduler:
             log.warning("webhooks: %d deliveries undelivered at shutdown", len(left))
             for d in left[:_SHUTDOWN_LINES]:
                 log.warning("  undelivered: %s job %s status %s to %s (%d attempts made)",
-                            d.provider, d.job_id, d.event, d.url, d.attempts)
+                            d.provider, d.job_id, d.event, redact_url(d.url), d.attempts)
             if len(left) > _SHUTDOWN_LINES:
                 log.warning("  ... and %d more", len(left) - _SHUTDOWN_LINES)
         if changes:

@@ -7,11 +7,14 @@ trip (about a millisecond); calling it from an async test is fine, because the f
 never runs on the test's event loop.
 
 Routes are those of ``contracts/admin.yaml``: clock, reset, jobs (list, inspect, force
-a transition), journal (query, clear) and faults.
+a transition), journal (query, clear) and faults.  A fake with an admin token (bound
+beyond loopback, or ``--admin-token``) gets it as ``Authorization: Bearer``: pass
+``admin_token=`` or set ``PIXVERSE_MOCK_ADMIN_TOKEN``.
 """
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
 import uuid
@@ -24,6 +27,8 @@ __all__ = ["AdminError", "MockAdmin", "format_journal"]
 
 #: Journal entries fetched per query (the journal holds 10,000 by default).
 JOURNAL_PAGE = 100_000
+#: Where MockAdmin finds the fake's admin token when none is passed.
+ADMIN_TOKEN_ENV = "PIXVERSE_MOCK_ADMIN_TOKEN"
 
 
 class AdminError(RuntimeError):
@@ -43,12 +48,14 @@ class MockAdmin:
     URL.  ``api_key`` is a key of this handle's own (fresh per test in the pytest
     fixture): hand it to the client under test and filter on it when the fake is
     shared.  Journal reads only see what arrived after :meth:`mark` (called when the
-    handle is created and on :meth:`reset`).
+    handle is created and on :meth:`reset`).  ``admin_token`` (default:
+    ``$PIXVERSE_MOCK_ADMIN_TOKEN``) is sent with every control-plane call when set.
     """
 
     def __init__(self, base_url: str, *, api_key: str | None = None, timeout: float = 10.0,
-                 fake: Any = None) -> None:
+                 fake: Any = None, admin_token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.admin_token = admin_token or os.environ.get(ADMIN_TOKEN_ENV) or None
         self.api_key = api_key or f"pixverse-mock-{uuid.uuid4().hex[:16]}"
         self.timeout = timeout
         #: The ``ThreadedFake`` when the fake runs in this process, else None.
@@ -69,8 +76,10 @@ class MockAdmin:
         if query:
             url += "?" + urlencode({k: v for k, v in query.items() if v is not None})
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"} if data else {})
+        headers = {"Content-Type": "application/json"} if data else {}
+        if self.admin_token:
+            headers["Authorization"] = f"Bearer {self.admin_token}"
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 status, raw = resp.status, resp.read()

@@ -569,7 +569,7 @@ def check_client(
         # Explicit values win over PIXVERSE_MOCK_* variables that would get in the way.
         owned = ThreadedFake(Settings(port=0, strict=True, time_scale=time_scale, contracts_dir=contracts_dir(),
                                       api_keys=None, faults=[], progress_mode="time", fault_directives=True))
-        admin = MockAdmin(owned.base_url, fake=owned)
+        admin = MockAdmin(owned.base_url, fake=owned, admin_token=owned.settings.admin_token)
     elif isinstance(fake, MockAdmin):
         admin = fake
     else:

@@ -14,7 +14,9 @@ Fixtures:
   to change them.
 
 ``--pixverse-mock-url URL`` (or ``PIXVERSE_MOCK_URL``) uses a fake that is already
-running instead (``pixverse-mock serve``, a container).  Tests then share it with
+running instead (``pixverse-mock serve``, a container); ``--pixverse-mock-admin-token``
+(or ``PIXVERSE_MOCK_ADMIN_TOKEN``) is its admin token, if it has one.  The in-process
+fake's token, if its settings set one, is sent without asking.  Tests then share it with
 whoever else uses it, so ``pixverse_mock`` does not reset it: use the per-test
 ``pixverse_mock.api_key`` and the journal mark to keep tests apart.
 """
@@ -30,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 URL_OPTION = "--pixverse-mock-url"
 URL_ENV = "PIXVERSE_MOCK_URL"
+TOKEN_OPTION = "--pixverse-mock-admin-token"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -37,6 +40,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(URL_OPTION, default=None, metavar="URL",
                     help="use the pixverse-mock fake running at URL instead of starting one in-process "
                          f"(also ${URL_ENV})")
+    group.addoption(TOKEN_OPTION, default=None, metavar="TOKEN",
+                    help="the admin token of the fake at --pixverse-mock-url (also $PIXVERSE_MOCK_ADMIN_TOKEN)")
 
 
 #: The in-process fake's clock speed unless PIXVERSE_MOCK_TIME_SCALE says otherwise: a
@@ -55,42 +60,43 @@ def pixverse_mock_settings() -> Any:
 
 
 @pytest.fixture(scope="session")
-def _pixverse_mock_server(request: pytest.FixtureRequest, pixverse_mock_settings: Any) -> Iterator[tuple[str, Any]]:
-    """(base URL, ThreadedFake or None) of the session's fake."""
+def _pixverse_mock_server(request: pytest.FixtureRequest, pixverse_mock_settings: Any) -> Iterator[tuple[str, Any, Any]]:
+    """(base URL, ThreadedFake or None, admin token or None) of the session's fake."""
     from .admin import MockAdmin
 
     url = request.config.getoption(URL_OPTION) or os.environ.get(URL_ENV)
     if url:
-        MockAdmin(url).health()  # fail early and clearly when nothing listens there
-        yield url.rstrip("/"), None
+        token = request.config.getoption(TOKEN_OPTION)
+        MockAdmin(url, admin_token=token).health()  # fail early and clearly when nothing listens there
+        yield url.rstrip("/"), None, token
         return
     from .server import ThreadedFake
 
     fake = ThreadedFake(pixverse_mock_settings)
     try:
-        yield fake.base_url, fake
+        yield fake.base_url, fake, fake.settings.admin_token
     finally:
         fake.close()
 
 
 @pytest.fixture(scope="session")
-def pixverse_mock_session(_pixverse_mock_server: tuple[str, Any]) -> "MockAdmin":
+def pixverse_mock_session(_pixverse_mock_server: tuple[str, Any, Any]) -> "MockAdmin":
     """One handle on the session's fake, never reset between tests."""
     from .admin import MockAdmin
 
-    url, fake = _pixverse_mock_server
-    return MockAdmin(url, fake=fake)
+    url, fake, token = _pixverse_mock_server
+    return MockAdmin(url, fake=fake, admin_token=token)
 
 
 @pytest.fixture
-def pixverse_mock(_pixverse_mock_server: tuple[str, Any]) -> Iterator["MockAdmin"]:
+def pixverse_mock(_pixverse_mock_server: tuple[str, Any, Any]) -> Iterator["MockAdmin"]:
     """The fake for one test: reset first (in-process), a fresh ``api_key``, journal
     reads from the test's start; its fault rules removed and the clock's scale and
     freeze restored afterwards."""
     from .admin import MockAdmin
 
-    url, fake = _pixverse_mock_server
-    handle = MockAdmin(url, fake=fake)
+    url, fake, token = _pixverse_mock_server
+    handle = MockAdmin(url, fake=fake, admin_token=token)
     if fake is not None:
         handle.reset()
     clock = handle.clock()

@@ -30,15 +30,17 @@ class ThreadedFake:
 
     def __init__(self, settings: Settings | None = None, *, app: web.Application | None = None,
                  host: str = "127.0.0.1", port: int = 0) -> None:
-        if app is None:
-            from ..app import create_app  # the contracts load here, once per process
+        from ..app import SETTINGS, create_app  # the contracts load here, once per process
+        from ..serving import make_runner
 
+        if app is None:
             app = create_app(settings)
         self.app = app
+        self.settings: Settings = app[SETTINGS]
         self.host = host
         self.port = port
         self._loop = asyncio.new_event_loop()
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = make_runner(app, self.settings)
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="pixverse-mock", daemon=True)
@@ -61,11 +63,10 @@ class ThreadedFake:
         self._loop.run_forever()
 
     async def _start(self) -> None:
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server: Any = site._server  # the real port when asked for port 0
-        self.port = server.sockets[0].getsockname()[1]
+        from ..serving import start_site
+
+        site = await start_site(self._runner, self.settings, self.host, self.port)
+        self.port = site.port  # the real one when asked for port 0
 
     def call(self, fn: Any, *args: Any) -> Any:
         """Run ``fn(*args)`` on the fake's loop and return its result (engine access

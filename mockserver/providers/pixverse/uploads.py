@@ -148,9 +148,10 @@ class UploadsMixin:
         Resp ``{"media_id": int, "media_type": "video"|"audio", "url": str}``.
         Errors: 400013 not a form body; 400011 neither field; 400017 ``media_type``
         not video/audio or not the uploaded file's kind (a URL's declared type is
-        trusted), or longer than 30 s; 500030 over 50 MB
-        or (video) over 1920 px; 500033 under 16 px; 500032 not a listed format;
-        500031 unreadable; 500042 ``file_url`` not http(s).
+        trusted), or longer than 30 s (as the container's header says, e.g. a WAV's
+        data chunk); 500030 over 50 MB or (video) over 1920 px; 500033 under 16 px;
+        500032 not a listed format; 500031 unreadable, or truncated (fewer packets
+        than the container describes); 500042 ``file_url`` not http(s).
         """
         form = await read_form(call, ErrCode.IMAGE_TOO_LARGE)
         declared = text_field(form, "media_type").lower()
@@ -184,6 +185,8 @@ class UploadsMixin:
                 raise PixverseError(ErrCode.IMAGE_SIZE)
         if info.duration_s > limits.max_media_seconds:
             raise PixverseError(ErrCode.INVALID_PARAM)
+        if not info.complete:
+            raise PixverseError(ErrCode.IMAGE_UNREADABLE)
         media_id = self.engine.new_int_id()
         self.engine.uploads.add(Upload(
             id=str(media_id), provider=self.name, api_key=call.api_key, kind=info.kind,
