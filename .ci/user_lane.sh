@@ -15,6 +15,10 @@ PYTHON=${PYTHON:-python3}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pixverse-mock-user-lane.XXXXXX")
 SERVER_PID=
 cleanup() {
+  local status=$?
+  if [ "$status" != 0 ] && [ -s "$WORK/serve.log" ]; then
+    echo "== pixverse-mock serve's output:" >&2; tail -n 60 "$WORK/serve.log" >&2
+  fi
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
