@@ -65,6 +65,10 @@ class PixverseSettings(BaseModel):
     max_video_pixels: int = 1920
     # No documented minimum; below 16 px nothing renders (500033).
     min_pixels: int = 16
+    # Where the reference pages require a field their guides (and PixVerse's own client)
+    # leave out, e.g. extend/fusion `seed`: "guide" requires what both require, "reference"
+    # also the fields the contract lists in `x-reference-required` (400011).
+    required_fields: Literal["guide", "reference"] = "guide"
     # PixVerse says a repeated Ai-trace-id returns the earlier answer.
     trace_id_replay: bool = True
     # The account's webhook (set in PixVerse's console; here, or per key through

@@ -113,9 +113,15 @@ class GenerationMixin:
     # the one handler -------------------------------------------------------------------
     async def generate(self: PixverseAdapter, call: Call) -> Reply:
         """Every POST .../generate: Resp ``{"video_id": int}`` plus ``credits`` or
-        ``credit`` where the docs show it.  Errors: the planner's, then 500090 when the
-        key has fewer credits than the job costs (nothing created or charged)."""
+        ``credit`` where the docs show it.  Errors: 400011 a field only the reference page
+        requires (``x-reference-required``) with ``pixverse.required_fields: reference``;
+        the planner's; then 500090 when the key has fewer credits than the job costs
+        (nothing created or charged)."""
         generator = GENERATORS[call.op.operation_id]
+        if self.settings.pixverse.required_fields == "reference":
+            wanted = (call.op.body_schema or {}).get("x-reference-required", ())
+            if any(name not in call.body for name in wanted):
+                raise PixverseError(ErrCode.PARAM_EMPTY)
         out: Output = getattr(self, generator.plan)(call)
         video_id = self.submit(call, generator.kind, out)
         resp: dict[str, Any] = {"video_id": video_id}
