@@ -171,10 +171,11 @@ class GenerationMixin:
     # planners --------------------------------------------------------------------------
     def plan_text(self: PixverseAdapter, call: Call) -> Output:
         """Text-to-video: shape from ``quality`` and ``aspect_ratio``.  A ``template_id``
-        must be an activated video template taking no image (500070 / 400017 / 500071)."""
+        must be an activated video template (500070 / 400017 / 500071); the page's
+        example id is the image-to-video page's, so any number of images is fine."""
         body = call.body
         if "template_id" in body:
-            self.template(body["template_id"], catalog.VIDEO, 0, body["quality"])
+            self.template(body["template_id"], catalog.VIDEO, None, body["quality"])
         return self._generate_output(body, *video_dimensions(body["quality"], body["aspect_ratio"]))
 
     def plan_image(self: PixverseAdapter, call: Call) -> Output:
