@@ -99,6 +99,9 @@ class ProviderAdapter:
     # operationIds that submit a generation job (where outcome and moderation faults
     # apply); None derives them: POST operations whose body schema has a `prompt`.
     submit_operations: ClassVar[frozenset[str] | None] = None
+    # operationIds that submit no job but whose input the provider moderates, so a
+    # moderation fault at submit applies there too (PixVerse's image upload).
+    moderated_operations: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
@@ -188,6 +191,7 @@ class ProviderAdapter:
         prompt = body.get("prompt") if isinstance(body, dict) else None
         return faults.decide(FaultContext(
             provider=self.name, operation=op.operation_id, submit=op.operation_id in self.submit_ops,
+            moderated=op.operation_id in self.moderated_operations,
             api_key=key, test_id=headers.get(TEST_ID_HEADER),
             prompt=prompt if isinstance(prompt, str) else None,
             fault_header=headers.get(FAULT_HEADER), latency_header=headers.get(LATENCY_HEADER),

@@ -81,6 +81,7 @@ class PixverseAdapter(UploadsMixin, ChainMixin, GenerationMixin, ProviderAdapter
     # Fault hooks live in faults.py: which operations submit work, and PixVerse's
     # HTTP-200 ErrCode answers for injected errors.
     submit_operations = _faults.SUBMIT_OPERATIONS
+    moderated_operations = _faults.REVIEWED_UPLOADS
     fault_reply = _faults.fault_reply
     fault_supported = _faults.fault_supported
     handlers = {
