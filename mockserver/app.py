@@ -43,7 +43,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
     add_admin_routes(app, engine, adapters)
     add_fault_routes(app, engine)
     add_webhook_routes(app, engine)
-    # Last, so it only sees what no other route serves: 404/405 as aiohttp answers
-    # them, journaled.  Provider endpoints journal their own answers (recording.py).
-    add_unmatched_route(app, engine)
+    # Last, so it only sees what no other route serves: 404/405 in the words of the
+    # provider whose prefix it is under, else aiohttp's, journaled.  Provider endpoints
+    # journal their own answers (recording.py).
+    add_unmatched_route(app, engine, adapters.values())
     return app

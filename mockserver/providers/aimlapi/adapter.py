@@ -194,6 +194,9 @@ class AimlapiAdapter(ProviderAdapter):
     # The docs' examples set base_url to ".../v2"; the balance lives under /v1 on the same origin.
     client_base_path = "/v2"
     auth_hint = "Authorization: Bearer <any key>"
+    # The gateway serves /v1 (OpenAI-compatible, billing) and /v2 (video); its SDK calls
+    # OpenAI's /v1/videos too.  Freepik's /v1/ai/ is longer, so it stays Freepik's.
+    path_prefixes = ("/v1/", "/v2/")
     handlers = {
         "create_video_generation": "create",
         "create_pixverse_generation_legacy": "create",
@@ -216,6 +219,12 @@ class AimlapiAdapter(ProviderAdapter):
 
     def malformed_body(self, op: Operation, request: web.Request) -> Reply:
         return self._error(request, 400, f"{BODY_INVALID}\nInvalid JSON in request body")
+
+    def unknown_route(self, request: web.Request, allowed: frozenset[str]) -> Reply:
+        """404 ``{message: "Cannot <METHOD> <path>", path, requestId, statusCode,
+        timestamp}``, for an unknown path and a wrong method alike (NestJS's router
+        wording in the gateway's error body; inferred, see x-fake-notes)."""
+        return self._error(request, 404, f"Cannot {request.method} {request.path}")
 
     def invalid(self, op: Operation, request: web.Request, errors: list[FieldError]) -> Reply:
         # The contract already checked the body against the schema its `model` selects,

@@ -78,6 +78,9 @@ class PixverseAdapter(UploadsMixin, ChainMixin, GenerationMixin, ProviderAdapter
     upstream = "https://app-api.pixverse.ai"
     client_base_path = ""
     auth_hint = "API-KEY: <any key> and Ai-trace-id: <new UUID per request>"
+    # The platform API is under /openapi/; PixVerse's own client also calls
+    # /video/credits/{id} at the origin.
+    path_prefixes = ("/openapi/", "/video/")
     # Fault hooks live in faults.py: which operations submit work, and PixVerse's
     # HTTP-200 ErrCode answers for injected errors.
     submit_operations = _faults.SUBMIT_OPERATIONS
@@ -121,6 +124,13 @@ class PixverseAdapter(UploadsMixin, ChainMixin, GenerationMixin, ProviderAdapter
 
     def malformed_body(self, op: Operation, request: web.Request) -> Reply:
         return self.fail(ErrCode.BAD_BINDING)
+
+    def unknown_route(self, request: web.Request, allowed: frozenset[str]) -> Reply:
+        """The envelope with ErrCode 500008 (requested data not found) as HTTP 404, or
+        400017 (invalid parameter) as 405 for a wrong method (inferred, see x-fake-notes)."""
+        if allowed:
+            return Reply(envelope(ErrCode.INVALID_PARAM, self.messages[ErrCode.INVALID_PARAM]), 405)
+        return Reply(envelope(ErrCode.NOT_FOUND, self.messages[ErrCode.NOT_FOUND]), 404)
 
     def invalid(self, op: Operation, request: web.Request, errors: list[FieldError]) -> Reply:
         return self.fail(code_for(errors))
