@@ -141,7 +141,8 @@ class WebhookSettings(BaseModel):
     log_max_entries: int = 10_000
     response_max_chars: int = 500
     # Signature timestamps: wall time (receivers reject skew over ~5 min) or virtual.
-    timestamp_clock: Literal["wall", "virtual"] = "wall"
+    # None (default) follows the top-level `timestamp_clock`; kept as an override.
+    timestamp_clock: Literal["wall", "virtual"] | None = None
     # On shutdown, wall seconds to attempt deliveries already due; the rest are logged.
     shutdown_grace_s: float = 5.0
 
@@ -158,6 +159,11 @@ class Settings(BaseSettings):
 
     # 50x turns a typical 60-150 s generation into 1-3 s of wall time.
     time_scale: float = 50.0
+    # Timestamps the fake writes into bodies and webhook signatures (AI/ML API's error
+    # `timestamp` and `lastUpdated`, PixVerse's `create_time`/`modify_time`): "wall", the
+    # wall-clock instant at which the virtual clock passed that virtual instant, so they
+    # read like the Date header whatever the time scale; "virtual", the virtual instant.
+    timestamp_clock: Literal["wall", "virtual"] = "wall"
     seed: int | None = None
 
     # How jobs advance: by virtual time, after N status reads, or only via the admin API.

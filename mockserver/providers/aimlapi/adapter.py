@@ -259,7 +259,7 @@ class AimlapiAdapter(ProviderAdapter):
         return self.engine.new_token(21)
 
     def _timestamp(self) -> str:
-        now = datetime.fromtimestamp(self.engine.now(), tz=timezone.utc)
+        now = datetime.fromtimestamp(self.engine.timestamp(), tz=timezone.utc)
         return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     # wire shapes ---------------------------------------------------------------------

@@ -216,8 +216,8 @@ class PixverseAdapter(UploadsMixin, ChainMixin, GenerationMixin, ProviderAdapter
             "outputHeight": job.height,
             "size": size,
             "has_audio": audio,
-            "create_time": _rfc3339(job.created_at),
-            "modify_time": _rfc3339(self._modified(job, state)),
+            "create_time": _rfc3339(self.engine.timestamp(job.created_at)),
+            "modify_time": _rfc3339(self.engine.timestamp(self._modified(job, state))),
         }
 
     def _modified(self, job: Job, state: str) -> float:
