@@ -356,8 +356,8 @@ async def test_unserved_paths_and_methods_answer_in_the_providers_words_and_are_
     # The AI/ML API SDK's inherited OpenAI video call; the gateway's error body.
     ("POST", "/v1/videos", 404, {"message": "Cannot POST /v1/videos", "path": "/v1/videos",
                                  "statusCode": 404}),
-    ("DELETE", "/v2/video/generations", 404, {"message": "Cannot DELETE /v2/video/generations",
-                                              "path": "/v2/video/generations", "statusCode": 404}),
+    ("DELETE", "/v2/video/generations", 405, {"message": "Cannot DELETE /v2/video/generations",
+                                              "path": "/v2/video/generations", "statusCode": 405}),
     # pixverse-mcp's PixverseClient.get_video_credits, and an unknown /openapi path.
     ("GET", "/video/credits/317982208110208", 404, {"ErrCode": 500008, "ErrMsg": "Requested data not found",
                                                     "Resp": None}),

@@ -222,9 +222,9 @@ class AimlapiAdapter(ProviderAdapter):
 
     def unknown_route(self, request: web.Request, allowed: frozenset[str]) -> Reply:
         """404 ``{message: "Cannot <METHOD> <path>", path, requestId, statusCode,
-        timestamp}``, for an unknown path and a wrong method alike (NestJS's router
-        wording in the gateway's error body; inferred, see x-fake-notes)."""
-        return self._error(request, 404, f"Cannot {request.method} {request.path}")
+        timestamp}`` (NestJS's router wording in the gateway's error body), or the same
+        as 405 for a method a served path does not allow (inferred, see x-fake-notes)."""
+        return self._error(request, 405 if allowed else 404, f"Cannot {request.method} {request.path}")
 
     def invalid(self, op: Operation, request: web.Request, errors: list[FieldError]) -> Reply:
         # The contract already checked the body against the schema its `model` selects,
