@@ -13,7 +13,7 @@ from yarl import URL
 
 from conftest import make_settings
 from mockserver.app import ADAPTERS, ENGINE, create_app
-from test_pixverse import (KEY, T2V, T2V_SEED, assert_error, audio_bytes, balance, call, downloaded,
+from test_pixverse import (KEY, T2V, T2V_SEED, TRANSITION, TRANSITION_SEED, assert_error, audio_bytes, balance, call, downloaded,
                            finish, finished, image_bytes, media_id, result, source_video, upload_id,
                            video_bytes)
 
@@ -230,6 +230,13 @@ class TestReferenceRequiredFields:
         fusion = {k: v for k, v in FUSION_SEED.items() if k != "seed"}
         refs = [{"type": "subject", "img_id": img, "ref_name": "dog"}]
         assert_error(await call(client, "POST", FUSION, json={**fusion, "image_references": refs}), 400011)
+        # The transition page's five lip-sync and sound-effect fields, required there only.
+        frames = {"first_frame_img": img, "last_frame_img": img}
+        assert_error(await call(client, "POST", TRANSITION, json={**TRANSITION_SEED, **frames}), 400011)
+        extras = {"sound_effect_switch": "false", "sound_effect_content": "", "lip_sync_switch": "false",
+                  "lip_sync_tts_content": "", "lip_sync_tts_speaker_id": "Auto"}
+        done = await call(client, "POST", TRANSITION, json={**TRANSITION_SEED, **frames, **extras})
+        assert done["ErrCode"] == 0, done
 
 
 # sound effect --------------------------------------------------------------------------
