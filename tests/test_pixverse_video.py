@@ -13,9 +13,9 @@ from yarl import URL
 
 from conftest import make_settings
 from mockserver.app import ADAPTERS, ENGINE, create_app
-from test_pixverse import (KEY, T2V, T2V_SEED, TRANSITION, TRANSITION_SEED, assert_error, audio_bytes, balance, call, downloaded,
-                           finish, finished, image_bytes, media_id, result, source_video, upload_id,
-                           video_bytes)
+from test_pixverse import (KEY, T2V, T2V_SEED, TRANSITION, TRANSITION_SEED, assert_error, audio_bytes, balance,
+                           call, downloaded, finish, finished, image_bytes, media_id, result, source_video,
+                           upload_id, video_bytes)
 
 LIP_SYNC = "/openapi/v2/video/lip_sync/generate"
 TTS_LIST = "/openapi/v2/video/lip_sync/tts_list"
