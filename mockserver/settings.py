@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,16 +34,18 @@ class AimlapiSettings(BaseModel):
     # The docs' run logs come in two eras, both confirmed: 2026 pairs 21-char ids (and
     # requestIds) with `meta.usage.credits_used`, 2025 pairs "<uuid>:<model>" ids (uuid
     # requestIds) with `meta.usage.tokens_used`.  One setting selects both (README).
-    era: Literal["2025", "2026"] = "2026"
+    # None: the alias below decides, else 2026 (read `active_era`).
+    era: Literal["2025", "2026"] | None = None
     # Older name of the era, for the id alone: "uuid-model" is era 2025, "nanoid" 2026.
     # Kept as an alias; `era` wins when both are set.
     id_format: Literal["nanoid", "uuid-model"] | None = None
 
-    @model_validator(mode="after")
-    def _id_format_alias(self) -> "AimlapiSettings":
-        if self.id_format is not None and "era" not in self.model_fields_set:
-            self.era = "2025" if self.id_format == "uuid-model" else "2026"
-        return self
+    @property
+    def active_era(self) -> Literal["2025", "2026"]:
+        """The era in force: ``era``, else the one ``id_format`` names, else 2026."""
+        if self.era is not None:
+            return self.era
+        return "2025" if self.id_format == "uuid-model" else "2026"
 
 
 class PixwithSettings(BaseModel):

@@ -10,6 +10,7 @@ import av
 import pytest
 
 from conftest import download_video, make_settings, probe_video
+from mockserver.settings import Settings
 
 UNIVERSAL = "/v2/video/generations"
 LEGACY = "/v2/generate/video/pixverse/generation"
@@ -253,10 +254,14 @@ async def test_era_2026_is_the_default(client):
     assert NANOID.fullmatch(created["id"]) and created["meta"] == {"usage": {"credits_used": 420000}}
 
 
-def test_id_format_is_an_alias_of_the_era():
-    assert make_settings(aimlapi={"id_format": "uuid-model"}).aimlapi.era == "2025"
-    assert make_settings(aimlapi={"id_format": "nanoid"}).aimlapi.era == "2026"
-    assert make_settings(aimlapi={"id_format": "uuid-model", "era": "2026"}).aimlapi.era == "2026"
+def test_id_format_is_an_alias_of_the_era(tmp_path):
+    assert make_settings().aimlapi.active_era == "2026"
+    assert make_settings(aimlapi={"id_format": "uuid-model"}).aimlapi.active_era == "2025"
+    assert make_settings(aimlapi={"id_format": "nanoid"}).aimlapi.active_era == "2026"
+    assert make_settings(aimlapi={"id_format": "uuid-model", "era": "2026"}).aimlapi.active_era == "2026"
+    profile = tmp_path / "p.yaml"
+    profile.write_text("settings:\n  aimlapi:\n    id_format: uuid-model\n")
+    assert Settings.load(profile).aimlapi.active_era == "2025"
 
 
 class TestUuidModelIds:

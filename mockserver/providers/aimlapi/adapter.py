@@ -254,7 +254,7 @@ class AimlapiAdapter(ProviderAdapter):
     def _request_id(self) -> str:
         # The docs example (2025-03) shows a uuid, a live capture (2025-12) a 21-char
         # token; keep each era's pair together.
-        if self.settings.aimlapi.era == "2025":
+        if self.settings.aimlapi.active_era == "2025":
             return self.engine.new_uuid()
         return self.engine.new_token(21)
 
@@ -264,7 +264,7 @@ class AimlapiAdapter(ProviderAdapter):
 
     # wire shapes ---------------------------------------------------------------------
     def _new_id(self, model: str) -> str:
-        if self.settings.aimlapi.era == "2025":
+        if self.settings.aimlapi.active_era == "2025":
             return f"{self.engine.new_uuid()}:{model}"
         return self.engine.new_token(21)
 
@@ -305,7 +305,7 @@ class AimlapiAdapter(ProviderAdapter):
             request=call.raw or body, test_id=call.test_id, cost=cost,
         )
         return Reply({"id": job.id, "status": STATUS[QUEUED],
-                      "meta": {"usage": {USAGE_KEY[self.settings.aimlapi.era]: cost}}})
+                      "meta": {"usage": {USAGE_KEY[self.settings.aimlapi.active_era]: cost}}})
 
     async def get_generation(self, call: Call) -> Reply:
         """GET ``?generation_id=``: the generation, or 404 for an unknown or foreign id."""
