@@ -51,7 +51,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
     mount_admin(app, admin)
     for key in (METRICS, ADMIN_CONTRACT, ADMIN_VIOLATIONS):
         app[key] = admin[key]
-    # Last, so it only sees what no other route serves: 404/405 as aiohttp answers
-    # them, journaled.  Provider endpoints journal their own answers (recording.py).
-    add_unmatched_route(app, engine)
+    # Last, so it only sees what no other route serves: 404/405 in the words of the
+    # provider whose prefix it is under, else aiohttp's, journaled.  Provider endpoints
+    # journal their own answers (recording.py).
+    add_unmatched_route(app, engine, adapters.values())
     return app

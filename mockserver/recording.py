@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
+import orjson
 from aiohttp import web
 
 from .contract import Operation
@@ -116,11 +117,15 @@ def record(engine: Engine, request: web.Request, provider: str | None, operation
     engine.request_stats.observe(provider, operation, status, elapsed)
 
 
-def add_unmatched_route(app: web.Application, engine: Engine) -> None:
-    """A catch-all route, added last: answers 404/405 exactly as aiohttp would for a
-    path no route serves (or a method it does not allow) and journals the request,
-    unless it is under the fake's own prefixes."""
+def add_unmatched_route(app: web.Application, engine: Engine, adapters: Iterable[Any] = ()) -> None:
+    """A catch-all route, added last, for a path no route serves (or a method it does
+    not allow).  Under a provider's prefix (each adapter's ``path_prefixes``, longest
+    first) the provider answers in its own error shape (``adapter.unknown_route``;
+    a 405 carries ``Allow``) and the journal names the provider; elsewhere 404/405
+    exactly as aiohttp would.  Journaled unless under the fake's own prefixes."""
     others: list[Any] = []
+    owners = sorted(((prefix, a) for a in adapters for prefix in a.path_prefixes),
+                    key=lambda pair: len(pair[0]), reverse=True)
 
     async def unmatched(request: web.Request) -> web.StreamResponse:
         virtual, wall, started = engine.clock.now(), time.time(), time.perf_counter()
@@ -130,6 +135,16 @@ def add_unmatched_route(app: web.Application, engine: Engine) -> None:
         for resource in others:
             match, methods = await resource.resolve(request)
             allowed |= methods
+        owner = next((a for prefix, a in owners if request.path.startswith(prefix)), None)
+        if owner is not None:
+            reply = owner.unknown_route(request, frozenset(allowed))
+            response = web.Response(body=orjson.dumps(reply.body), status=reply.status,
+                                    content_type=reply.content_type, headers=reply.headers or None)
+            if reply.status == 405:
+                response.headers["Allow"] = ",".join(sorted(allowed))
+            record(engine, request, owner.name, None, virtual, wall, started, reply.status,
+                   owner.api_key(request), None, await unread_body(request), response.body)
+            return response
         exc: web.HTTPException = (web.HTTPMethodNotAllowed(request.method, allowed) if allowed
                                   else web.HTTPNotFound())
         if not request.path.startswith(UNJOURNALED_PREFIXES):

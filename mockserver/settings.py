@@ -31,8 +31,21 @@ class FreepikSettings(BaseModel):
 
 
 class AimlapiSettings(BaseModel):
-    # 2026 logs show 21-char ids, 2025 logs "<uuid>:<model>"; both confirmed.
-    id_format: Literal["nanoid", "uuid-model"] = "nanoid"
+    # The docs' run logs come in two eras, both confirmed: 2026 pairs 21-char ids (and
+    # requestIds) with `meta.usage.credits_used`, 2025 pairs "<uuid>:<model>" ids (uuid
+    # requestIds) with `meta.usage.tokens_used`.  One setting selects both (README).
+    # None: the alias below decides, else 2026 (read `active_era`).
+    era: Literal["2025", "2026"] | None = None
+    # Older name of the era, for the id alone: "uuid-model" is era 2025, "nanoid" 2026.
+    # Kept as an alias; `era` wins when both are set.
+    id_format: Literal["nanoid", "uuid-model"] | None = None
+
+    @property
+    def active_era(self) -> Literal["2025", "2026"]:
+        """The era in force: ``era``, else the one ``id_format`` names, else 2026."""
+        if self.era is not None:
+            return self.era
+        return "2025" if self.id_format == "uuid-model" else "2026"
 
 
 class PixwithSettings(BaseModel):
@@ -54,6 +67,10 @@ class PixverseSettings(BaseModel):
     max_video_pixels: int = 1920
     # No documented minimum; below 16 px nothing renders (500033).
     min_pixels: int = 16
+    # Where the reference pages require a field their guides (and PixVerse's own client)
+    # leave out, e.g. extend/fusion `seed`: "guide" requires what both require, "reference"
+    # also the fields the contract lists in `x-reference-required` (400011).
+    required_fields: Literal["guide", "reference"] = "guide"
     # PixVerse says a repeated Ai-trace-id returns the earlier answer.
     trace_id_replay: bool = True
     # The account's webhook (set in PixVerse's console; here, or per key through
@@ -128,7 +145,8 @@ class WebhookSettings(BaseModel):
     log_max_entries: int = 10_000
     response_max_chars: int = 80
     # Signature timestamps: wall time (receivers reject skew over ~5 min) or virtual.
-    timestamp_clock: Literal["wall", "virtual"] = "wall"
+    # None (default) follows the top-level `timestamp_clock`; kept as an override.
+    timestamp_clock: Literal["wall", "virtual"] | None = None
     # On shutdown, wall seconds to attempt deliveries already due; the rest are logged.
     shutdown_grace_s: float = 5.0
 
@@ -153,6 +171,11 @@ class Settings(BaseSettings):
 
     # 50x turns a typical 60-150 s generation into 1-3 s of wall time.
     time_scale: float = 50.0
+    # Timestamps the fake writes into bodies and webhook signatures (AI/ML API's error
+    # `timestamp` and `lastUpdated`, PixVerse's `create_time`/`modify_time`): "wall", the
+    # wall-clock instant at which the virtual clock passed that virtual instant, so they
+    # read like the Date header whatever the time scale; "virtual", the virtual instant.
+    timestamp_clock: Literal["wall", "virtual"] = "wall"
     seed: int | None = None
 
     # How jobs advance: by virtual time, after N status reads, or only via the admin API.

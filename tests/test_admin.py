@@ -201,7 +201,7 @@ async def test_journal_filters(admin):
     assert (await journal(admin, path=FREEPIK_T2V, method="post"))["count"] == 3
     assert (await journal(admin, path=FREEPIK_T2V + "/*"))["count"] == 2
     unmatched = (await journal(admin, path="/v1/ai/nowhere"))["entries"]
-    assert [(e["provider"], e["operation"], e["status"]) for e in unmatched] == [(None, None, 404)]
+    assert [(e["provider"], e["operation"], e["status"]) for e in unmatched] == [("freepik", None, 404)]
     unauth = (await journal(admin, status="401"))["entries"][0]
     assert unauth["api_key"] is None and unauth["provider"] == "freepik"
 
@@ -336,17 +336,53 @@ async def test_a_crashing_handler_is_journaled_as_500(admin, engine, monkeypatch
     assert entry["status"] == 500 and entry["task_id"] == task and entry["response_body"] is None
 
 
-async def test_unserved_paths_and_methods_answer_like_aiohttp_and_are_journaled(admin):
+async def test_unserved_paths_and_methods_answer_in_the_providers_words_and_are_journaled(admin):
     missing = await admin.post("/v1/ai/nowhere", data=b'{"prompt": "x"}', headers={"Content-Type": "application/json"})
-    assert missing.status == 404 and await missing.text() == "404: Not Found"
+    assert missing.status == 404 and await missing.json() == {"message": "Not Found"}
     wrong_method = await admin.delete(FREEPIK_T2V, headers={"x-freepik-api-key": FREEPIK_KEY})
     assert wrong_method.status == 405 and wrong_method.headers["Allow"] == "GET,HEAD,POST"  # the list, and submit
+    assert await wrong_method.json() == {"message": "Method Not Allowed"}
+    outside = await admin.get("/nowhere")  # under no provider's prefix: aiohttp's words
+    assert outside.status == 404 and await outside.text() == "404: Not Found"
     entries = (await journal(admin))["entries"]
     assert [(e["method"], e["path"], e["status"], e["provider"], e["operation"]) for e in entries] == [
-        ("DELETE", FREEPIK_T2V, 405, None, None), ("POST", "/v1/ai/nowhere", 404, None, None)]
-    assert entries[1]["request_body"] == '{"prompt": "x"}'
+        ("GET", "/nowhere", 404, None, None), ("DELETE", FREEPIK_T2V, 405, "freepik", None),
+        ("POST", "/v1/ai/nowhere", 404, "freepik", None)]
+    assert entries[2]["request_body"] == '{"prompt": "x"}' and entries[1]["api_key"] == "free...0001"
+    assert json.loads(entries[1]["response_body"]) == {"message": "Method Not Allowed"}
     metrics = await (await admin.get("/__admin/metrics")).text()
-    assert 'pixverse_mock_requests_total{operation="unmatched",provider="none",status="405"} 1.0' in metrics
+    assert 'pixverse_mock_requests_total{operation="unmatched",provider="freepik",status="405"} 1.0' in metrics
+    assert 'pixverse_mock_requests_total{operation="unmatched",provider="none",status="404"} 1.0' in metrics
+
+
+@pytest.mark.parametrize("method, path, status, body", [
+    # The AI/ML API SDK's inherited OpenAI video call; the gateway's error body.
+    ("POST", "/v1/videos", 404, {"message": "Cannot POST /v1/videos", "path": "/v1/videos",
+                                 "statusCode": 404}),
+    ("DELETE", "/v2/video/generations", 405, {"message": "Cannot DELETE /v2/video/generations",
+                                              "path": "/v2/video/generations", "statusCode": 405}),
+    # pixverse-mcp's PixverseClient.get_video_credits, and an unknown /openapi path.
+    ("GET", "/video/credits/317982208110208", 404, {"ErrCode": 500008, "ErrMsg": "Requested data not found",
+                                                    "Resp": None}),
+    ("GET", "/openapi/v2/video/upscale/generate", 404, {"ErrCode": 500008, "ErrMsg": "Requested data not found",
+                                                        "Resp": None}),
+    ("GET", "/openapi/v2/video/text/generate", 405, {"ErrCode": 400017, "ErrMsg": "Invalid parameter", "Resp": None}),
+    ("POST", "/api/task/pre_url", 404, {"code": 0, "message": "Not Found", "data": None}),
+    ("GET", "/api/task/create", 405, {"code": 0, "message": "Method Not Allowed", "data": None}),
+])
+async def test_each_provider_answers_unknown_paths_in_its_error_shape(admin, method, path, status, body):
+    resp = await admin.request(method, path, headers={"Authorization": "Bearer k", "API-KEY": "k"})
+    assert resp.status == status and resp.content_type == "application/json"
+    answer = await resp.json()
+    assert {k: answer[k] for k in body} == body
+    if "requestId" in answer or "timestamp" in answer:
+        assert set(answer) == {"message", "path", "requestId", "statusCode", "timestamp"}
+    else:
+        assert set(answer) == set(body)
+    if status == 405:
+        assert resp.headers["Allow"]
+    entry = (await journal(admin, path=path))["entries"][0]
+    assert entry["status"] == status and entry["provider"] is not None
 
 
 async def test_admin_and_media_requests_are_not_journaled(admin):

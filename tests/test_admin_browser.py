@@ -117,7 +117,7 @@ async def test_admin_page_in_headless_chromium(client, engine, tmp_path):
     assert jobs[task][5] == "brow...ey-1"
     requests = [row for row in page.rows["requests"] if row]
     assert [(r[1], r[2], r[5]) for r in requests] == [
-        ("-", "(no route)", "404"),
+        ("freepik", "(no route)", "404"),  # under Freepik's prefix: journaled as Freepik's
         ("pixwith", "get_task", "500"),
         ("pixwith", "create_task", "200"),
         ("freepik", "get_pixverse_v5_text_to_video", "200"),

@@ -1,13 +1,16 @@
 """AI/ML API adapter: the docs' two Python examples, both id formats, every documented error."""
 from __future__ import annotations
 
+import io
 import re
 from datetime import datetime
 from urllib.parse import quote
 
+import av
 import pytest
 
 from conftest import download_video, make_settings, probe_video
+from mockserver.settings import Settings
 
 UNIVERSAL = "/v2/video/generations"
 LEGACY = "/v2/generate/video/pixverse/generation"
@@ -201,7 +204,69 @@ async def test_bearer_scheme_is_case_insensitive(client):
     assert resp.status == 200
 
 
+async def test_completed_video_has_the_four_documented_fields_and_its_real_size(client, engine):
+    """Seed 002, 2025 run log: ``video: {url, content_type, file_name, file_size}``."""
+    created = await (await client.post(UNIVERSAL, json=T2V, headers=KEY)).json()
+    done = await drive_to_end(client, engine, UNIVERSAL, created["id"])
+    video = done["video"]
+    assert set(video) == {"url", "content_type", "file_name", "file_size"}
+    assert (video["content_type"], video["file_name"]) == ("video/mp4", "output.mp4")
+    data = await download_video(client, video["url"])
+    assert video["file_size"] == len(data) > 0
+
+
+def audio_streams(data: bytes) -> int:
+    with av.open(io.BytesIO(data)) as container:
+        return len(container.streams.audio)
+
+
+@pytest.mark.parametrize("body, audio", [
+    (I2V, 1),                                       # "generates videos with synchronized audio"
+    ({**T2V, "lip_sync_tts_content": "Hello and welcome.", "lip_sync_tts_speaker": "Chloe"}, 1),
+    (T2V, 0),
+    (TRANSITION, 0),
+])
+async def test_audio_track_where_the_docs_promise_sound(client, engine, body, audio):
+    created = await (await client.post(UNIVERSAL, json=body, headers=KEY)).json()
+    done = await drive_to_end(client, engine, UNIVERSAL, created["id"])
+    data = await download_video(client, done["video"]["url"])
+    assert audio_streams(data) == audio
+    assert done["video"]["file_size"] == len(data)
+
+
+class TestEra2025:
+    """``aimlapi.era: "2025"``: uuid-model ids, uuid requestIds and ``tokens_used`` together."""
+
+    @pytest.fixture
+    def settings(self):
+        return make_settings(aimlapi={"era": "2025"})
+
+    async def test_ids_and_usage_key_change_together(self, client):
+        created = await (await client.post(UNIVERSAL, json=I2V, headers=KEY)).json()
+        assert re.fullmatch(UUID + ":pixverse/v5/image-to-video", created["id"])
+        assert created["meta"] == {"usage": {"tokens_used": 420000}}
+        error = await (await client.post(UNIVERSAL, json=I2V)).json()
+        assert re.fullmatch(UUID, error["requestId"])
+
+
+async def test_era_2026_is_the_default(client):
+    created = await (await client.post(UNIVERSAL, json=I2V, headers=KEY)).json()
+    assert NANOID.fullmatch(created["id"]) and created["meta"] == {"usage": {"credits_used": 420000}}
+
+
+def test_id_format_is_an_alias_of_the_era(tmp_path):
+    assert make_settings().aimlapi.active_era == "2026"
+    assert make_settings(aimlapi={"id_format": "uuid-model"}).aimlapi.active_era == "2025"
+    assert make_settings(aimlapi={"id_format": "nanoid"}).aimlapi.active_era == "2026"
+    assert make_settings(aimlapi={"id_format": "uuid-model", "era": "2026"}).aimlapi.active_era == "2026"
+    profile = tmp_path / "p.yaml"
+    profile.write_text("settings:\n  aimlapi:\n    id_format: uuid-model\n")
+    assert Settings.load(profile).aimlapi.active_era == "2025"
+
+
 class TestUuidModelIds:
+    """The older ``aimlapi.id_format`` setting, kept as an alias of era 2025."""
+
     @pytest.fixture
     def settings(self):
         return make_settings(aimlapi={"id_format": "uuid-model"})

@@ -44,6 +44,41 @@ def test_clock_freeze_advance_and_rescale():
     assert clock.wall_delay(10) == pytest.approx(5.0)
 
 
+def test_clock_maps_virtual_instants_back_to_the_wall_through_scale_changes_freezes_and_advances():
+    mono = FakeMonotonic()
+    wall = lambda: 5000.0 + mono.t  # noqa: E731  (wall and monotonic move together)
+    clock = VirtualClock(scale=10, start=0.0, monotonic=mono, wall=wall)
+    mono.t = 2                       # virtual 0..20 over wall 5000..5002
+    assert clock.wall_at(15.0) == pytest.approx(5001.5)
+    clock.set_scale(100)             # from virtual 20 at wall 5002, 100x
+    mono.t = 3
+    assert clock.wall_at(70.0) == pytest.approx(5002.5)
+    clock.freeze()                   # virtual stands at 120 from wall 5003
+    mono.t = 10
+    assert clock.wall_at(120.0) == pytest.approx(5003.0)  # when it first got there
+    assert clock.wall_at(121.0) == pytest.approx(5010.0)  # not reached while frozen: now
+    clock.advance(1000)              # 120 -> 1120 at wall 5010: the skipped instants map there
+    assert clock.wall_at(600.0) == pytest.approx(5010.0)
+    clock.unfreeze()
+    mono.t = 11
+    assert clock.wall_at(1170.0) == pytest.approx(5010.5)
+    assert clock.wall_at(1320.0) == pytest.approx(5012.0)  # ahead: projected at 100x
+    assert clock.wall_at(-10.0) == pytest.approx(4999.0)   # before the start: the first scale
+    assert clock.wall_at(15.0) == pytest.approx(5001.5)    # the past stays where it was
+
+
+def test_clock_history_is_bounded():
+    from mockserver.engine import clock as clock_module
+
+    mono = FakeMonotonic()
+    clock = VirtualClock(scale=1, start=0.0, monotonic=mono, wall=lambda: mono.t)
+    for _ in range(clock_module.HISTORY_MAX * 3):
+        clock.advance(1)
+        mono.t += 1
+    assert len(clock._seg_virtual) <= clock_module.HISTORY_MAX
+    assert clock.wall_at(clock.now() - 1) == pytest.approx(mono.t - 1)
+
+
 @pytest.mark.parametrize("bad", [0, -1])
 def test_clock_rejects_bad_scale(bad):
     with pytest.raises(ValueError):

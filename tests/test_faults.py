@@ -292,6 +292,29 @@ async def test_pixverse_moderation_at_submit_is_500063_for_text_and_500054_for_i
     assert engine.fault_counts[("pixverse", "moderation")] == 2
 
 
+@pytest.mark.parametrize("way", ["rule", "errcode", "header", "key"])
+async def test_pixverse_image_upload_moderation_is_the_documented_http_500(client, engine, way):
+    """Seed 004, Upload Image: HTTP 500 ``{err_code: 500052, err_msg, resp}``, lower-case keys."""
+    headers, key = {}, "test-key"
+    if way == "rule":
+        await add_rule(client, provider="pixverse", operation="upload_image", moderation="submit", times=1)
+    elif way == "errcode":
+        await add_rule(client, provider="pixverse", operation="upload_image", errcode=500052, times=1)
+    elif way == "header":
+        headers = {"X-Mock-Fault": "moderation=submit"}
+    else:
+        key = "mock_moderation_submit"
+    resp = await client.post("/openapi/v2/image/upload", data={"image_url": "https://e.com/a.png"},
+                             headers={**pixverse_headers(key), **headers})
+    assert resp.status == 500
+    assert await resp.json() == {"err_code": 500052, "err_msg": ERRMSG[500052], "resp": ""}
+    assert not engine.uploads._items  # nothing stored
+    if way in ("rule", "errcode"):  # the budget is spent: the next upload is reviewed and passes
+        again = await client.post("/openapi/v2/image/upload", data={"image_url": "https://e.com/a.png"},
+                                  headers=pixverse_headers(key))
+        assert (await again.json())["ErrCode"] == 0
+
+
 @pytest.mark.parametrize("way", ["admin", "header", "prompt", "key", "profile"])
 @pytest.mark.parametrize("p", [FREEPIK, PIXWITH, AIMLAPI], ids=["freepik", "pixwith", "aimlapi"])
 async def test_resellers_accept_a_submit_moderation_and_fail_it_at_the_first_poll(aiohttp_client, p, way):

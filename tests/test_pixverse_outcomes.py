@@ -61,7 +61,7 @@ async def test_every_generation_endpoint_can_end_moderated_or_failed(aiohttp_cli
             continue
         done = (await call(client, "GET", RESULT.format(job_id)))["Resp"]
         assert (done["status"], done["url"], done["size"]) == (status, "", 0), path
-        assert done["modify_time"] > done["create_time"]
+        assert done["modify_time"] >= done["create_time"]  # wall instants: the advance took no time
     assert not app[ADAPTERS]["pixverse"].violations
 
 
@@ -129,6 +129,7 @@ async def _with_image(client, body):
 FROM_FAULTS_OR_ACCOUNTS = {
     ErrCode.NO_PERMISSION, ErrCode.UPLOAD_FAILED, ErrCode.CONCURRENCY_LIMIT, ErrCode.IMAGE_MODERATED,
     ErrCode.EFFECT_ACTIVATION_LIMIT, ErrCode.PRE_MODERATION, ErrCode.HIGH_LOAD, ErrCode.DATABASE_ERROR,
+    ErrCode.IMAGE_REVIEW_FAILED,
 }
 
 

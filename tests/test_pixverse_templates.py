@@ -87,9 +87,22 @@ async def test_template_video_errors(client):
     ]
     for change, code in cases:
         assert_error(await call(client, "POST", I2V, json={**body, **change}), code)
-    # Text-to-video takes template_id, but only templates without images exist... none here.
-    assert_error(await call(client, "POST", T2V, json={**T2V_SEED, "template_id": VENOM}), 400017)
+    assert_error(await call(client, "POST", T2V, json={**T2V_SEED, "template_id": ACTION_FIGURE}), 400017)
     assert_error(await call(client, "POST", T2V, json={**T2V_SEED, "template_id": SUBJECT_3}), 500070)
+    assert_error(await call(client, "POST", T2V, json={**T2V_SEED, "template_id": MICROWAVE,
+                                                      "quality": "1080p"}), 500071)
+
+
+async def test_text_to_video_takes_the_pages_example_template(client, frozen):
+    """Seed 004, text-to-video: ``template_id`` documented with example 302325299692608
+    (the image-to-video page's example too)."""
+    body = {**T2V_SEED, "template_id": 302325299692608, "aspect_ratio": "9:16"}
+    created = await call(client, "POST", T2V, json=body)
+    assert created["ErrCode"] == 0, created
+    finish(frozen, created["Resp"]["video_id"])
+    done = await result(client, created["Resp"]["video_id"])
+    assert done["status"] == 1 and (done["outputWidth"], done["outputHeight"]) == (540, 960)
+    assert (await call(client, "POST", T2V, json={**T2V_SEED, "template_id": VENOM}))["ErrCode"] == 0
 
 
 async def test_image_template_flow(client, frozen):

@@ -13,9 +13,9 @@ from yarl import URL
 
 from conftest import make_settings
 from mockserver.app import ADAPTERS, ENGINE, create_app
-from test_pixverse import (KEY, T2V, T2V_SEED, assert_error, audio_bytes, balance, call, downloaded,
-                           finish, finished, image_bytes, media_id, result, source_video, upload_id,
-                           video_bytes)
+from test_pixverse import (KEY, T2V, T2V_SEED, TRANSITION, TRANSITION_SEED, assert_error, audio_bytes, balance,
+                           call, downloaded, finish, finished, image_bytes, media_id, result, source_video,
+                           upload_id, video_bytes)
 
 LIP_SYNC = "/openapi/v2/video/lip_sync/generate"
 TTS_LIST = "/openapi/v2/video/lip_sync/tts_list"
@@ -181,7 +181,7 @@ async def test_extend_an_upload(client, frozen):
 
 
 @pytest.mark.parametrize("change, code", [
-    ({"prompt": None}, 400011), ({"seed": None}, 400011), ({"source_video_id": None}, 400011),
+    ({"prompt": None}, 400011), ({"source_video_id": None}, 400011),
     ({"video_media_id": 1}, 400017), ({"quality": "1080p", "duration": 8}, 400017),
     ({"motion_mode": "fast", "model": "v5"}, 400017), ({"model": "v6"}, 400017),
     ({"prompt": "p" * 2049}, 400018), ({"negative_prompt": "n" * 2049}, 400019),
@@ -191,6 +191,52 @@ async def test_extend_errors(client, frozen, change, code):
     body = {**EXTEND_SEED, "source_video_id": await source_video(client, frozen), **change}
     body = {k: v for k, v in body.items() if v is not None}
     assert_error(await call(client, "POST", EXTEND, json=body), code)
+
+
+async def test_pixverse_clients_extend_request_without_seed(client, frozen):
+    """pixverse-mcp's PixverseClient.extend_video sends no ``seed`` (issue 15): accepted,
+    and the result reports the seed drawn for it."""
+    video = await source_video(client, frozen)
+    body = {"prompt": "The fox keeps running", "model": "v5", "duration": 5, "quality": "540p",
+            "source_video_id": video, "motion_mode": "normal"}
+    done = await finished_id(client, frozen, EXTEND, body)
+    assert isinstance(done["seed"], int) and 0 <= done["seed"] <= 2_147_483_647
+
+
+async def test_pixverse_clients_fusion_request_without_seed(client, frozen):
+    """pixverse-mcp's PixverseClient.fusion_video: v4.5, no ``seed``."""
+    hero, castle = await upload_id(client, image_bytes(300, 300)), await upload_id(client)
+    body = {"image_references": [{"type": "subject", "img_id": hero, "ref_name": "hero"},
+                                 {"type": "background", "img_id": castle, "ref_name": "castle"}],
+            "prompt": "@hero walks in front of @castle", "model": "v4.5", "duration": 5,
+            "quality": "540p", "aspect_ratio": "16:9"}
+    done = await finished_id(client, frozen, FUSION, body)
+    assert isinstance(done["seed"], int)
+
+
+class TestReferenceRequiredFields:
+    """``pixverse.required_fields: reference``: the reference pages' required lists."""
+
+    @pytest.fixture
+    def settings(self):
+        return make_settings(pixverse={"required_fields": "reference"})
+
+    async def test_extend_and_fusion_need_a_seed(self, client, frozen):
+        video = await source_video(client, frozen)
+        extend = {k: v for k, v in EXTEND_SEED.items() if k != "seed"}
+        assert_error(await call(client, "POST", EXTEND, json={**extend, "source_video_id": video}), 400011)
+        assert (await call(client, "POST", EXTEND, json={**EXTEND_SEED, "source_video_id": video}))["ErrCode"] == 0
+        img = await upload_id(client)
+        fusion = {k: v for k, v in FUSION_SEED.items() if k != "seed"}
+        refs = [{"type": "subject", "img_id": img, "ref_name": "dog"}]
+        assert_error(await call(client, "POST", FUSION, json={**fusion, "image_references": refs}), 400011)
+        # The transition page's five lip-sync and sound-effect fields, required there only.
+        frames = {"first_frame_img": img, "last_frame_img": img}
+        assert_error(await call(client, "POST", TRANSITION, json={**TRANSITION_SEED, **frames}), 400011)
+        extras = {"sound_effect_switch": "false", "sound_effect_content": "", "lip_sync_switch": "false",
+                  "lip_sync_tts_content": "", "lip_sync_tts_speaker_id": "Auto"}
+        done = await call(client, "POST", TRANSITION, json={**TRANSITION_SEED, **frames, **extras})
+        assert done["ErrCode"] == 0, done
 
 
 # sound effect --------------------------------------------------------------------------
@@ -251,7 +297,6 @@ async def test_fusion_errors(client, frozen):
         ({"image_references": [ref()], "prompt": "@dog", "quality": "1080p", "duration": 8}, 400017),
         ({"image_references": [ref()], "prompt": "@dog " + "p" * 2048}, 400018),
         ({"image_references": [ref(img=foreign)], "prompt": "@dog"}, 400032),
-        ({"image_references": [ref()], "prompt": "@dog", "seed": None}, 400011),
     ]
     for change, code in cases:
         body = {k: v for k, v in {**FUSION_SEED, **change}.items() if v is not None}

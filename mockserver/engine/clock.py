@@ -6,7 +6,12 @@ clock, can be frozen, and can be moved forward by hand, so tests never sleep.
 from __future__ import annotations
 
 import time
+from bisect import bisect_left, bisect_right
 from typing import Callable
+
+#: Segments of the clock's history kept for ``wall_at`` (each scale change, freeze,
+#: unfreeze and advance starts one); past this the oldest half is dropped.
+HISTORY_MAX = 4096
 
 
 class VirtualClock:
@@ -17,7 +22,8 @@ class VirtualClock:
     scale that is not positive or an advance that is negative.
     """
 
-    __slots__ = ("_scale", "_anchor_real", "_anchor_virtual", "_frozen", "_monotonic", "_listeners")
+    __slots__ = ("_scale", "_anchor_real", "_anchor_virtual", "_frozen", "_monotonic", "_listeners",
+                 "_wall", "_seg_virtual", "_seg_wall", "_seg_rate")
 
     def __init__(
         self,
@@ -34,6 +40,12 @@ class VirtualClock:
         self._anchor_virtual = wall() if start is None else float(start)
         self._frozen = False
         self._listeners: list[Callable[[], None]] = []
+        # History for wall_at: from virtual instant _seg_virtual[i], reached at wall
+        # instant _seg_wall[i], the clock ran at _seg_rate[i] virtual s per wall s (0: frozen).
+        self._wall = wall
+        self._seg_virtual = [self._anchor_virtual]
+        self._seg_wall = [wall()]
+        self._seg_rate = [self._scale]
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` after every scale change, freeze, unfreeze and advance
@@ -41,8 +53,42 @@ class VirtualClock:
         self._listeners.append(listener)
 
     def _changed(self) -> None:
+        self._segment()
         for listener in self._listeners:
             listener()
+
+    def _segment(self) -> None:
+        """Start a history segment at the present instant, as the clock runs now."""
+        if len(self._seg_virtual) >= HISTORY_MAX:
+            half = HISTORY_MAX // 2
+            del self._seg_virtual[:half], self._seg_wall[:half], self._seg_rate[:half]
+        self._seg_virtual.append(self.now())
+        self._seg_wall.append(self._wall())
+        self._seg_rate.append(0.0 if self._frozen else self._scale)
+
+    def wall_at(self, virtual: float) -> float:
+        """Wall unix seconds at which the clock first reached virtual instant ``virtual``.
+
+        An instant skipped by an advance maps to the wall time of the advance; one the
+        clock has not reached yet is projected at the current scale (the wall time now
+        while frozen).  Instants before the oldest kept history segment (the clock's
+        start, or ``HISTORY_MAX`` changes ago) are extrapolated from it.
+        """
+        starts = self._seg_virtual
+        i = bisect_right(starts, virtual) - 1
+        if i < 0:
+            rate = self._seg_rate[0] or self._scale
+            return self._seg_wall[0] - (starts[0] - virtual) / rate
+        if starts[i] == virtual:
+            i = bisect_left(starts, virtual)  # the first segment that stood there
+            return self._seg_wall[i]
+        rate = self._seg_rate[i]
+        if i + 1 < len(starts):
+            reached = self._seg_wall[i] + (virtual - starts[i]) / rate if rate else float("inf")
+            return min(reached, self._seg_wall[i + 1])
+        if not rate:
+            return self._wall()
+        return self._seg_wall[i] + (virtual - starts[i]) / rate
 
     def now(self) -> float:
         if self._frozen:

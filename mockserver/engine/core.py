@@ -46,8 +46,11 @@ class Engine:
                                        self.clock.now if virtual_rates else time.monotonic,
                                        (lambda: 1 / self.clock.scale) if virtual_rates else (lambda: 1.0))
         # Signed webhook deliveries on the virtual clock; the app starts and stops it.
+        # Signature timestamps follow `timestamp_clock` unless the webhook section says.
+        hooks = settings.webhooks.model_copy(update={
+            "timestamp_clock": settings.webhooks.timestamp_clock or settings.timestamp_clock})
         self.webhooks = WebhookScheduler(
-            self.clock, settings.webhooks, seed=settings.seed,
+            self.clock, hooks, seed=settings.seed,
             status_at=lambda job, t: job.status(t, settings.progress_mode, settings.queued_polls,
                                                 settings.running_polls),
             progress_mode=lambda: settings.progress_mode, on_status=self._settle)
@@ -86,6 +89,14 @@ class Engine:
     # jobs --------------------------------------------------------------------------
     def now(self) -> float:
         return self.clock.now()
+
+    def timestamp(self, virtual: float | None = None) -> float:
+        """Unix seconds to write into a body for virtual instant ``virtual`` (None: now):
+        with ``settings.timestamp_clock`` "wall" (default) the wall instant at which the
+        virtual clock passed it (``VirtualClock.wall_at``), with "virtual" the instant itself."""
+        if self.settings.timestamp_clock == "virtual":
+            return self.clock.now() if virtual is None else virtual
+        return time.time() if virtual is None else self.clock.wall_at(virtual)
 
     def plan(self, quality: str, duration: int) -> Plan:
         """Queue and generation seconds (virtual) and the outcome, drawn once."""

@@ -269,7 +269,8 @@ class FaultContext:
     """What one request looks like to the rules.
 
     ``submit`` says the operation submits a job (outcome and moderation effects apply
-    only there).  ``supports`` answers whether this provider can send an injected
+    only there); ``moderated`` that moderation at submit applies although it does not
+    (an upload the provider reviews).  ``supports`` answers whether this provider can send an injected
     error on this operation; an unsupported error is dropped (the rule may still
     fire for its other effects).  The ``*_header`` fields are the raw ``X-Mock-*``
     header values.
@@ -278,6 +279,7 @@ class FaultContext:
     provider: str
     operation: str
     submit: bool = False
+    moderated: bool = False
     api_key: str | None = None
     test_id: str | None = None
     prompt: str | None = None
@@ -681,7 +683,7 @@ class FaultSet:
         if error is not None and not error.moderation and ctx.supports is not None \
                 and not ctx.supports(error):
             error = None
-        if error is not None and error.moderation and not ctx.submit:
+        if error is not None and error.moderation and not (ctx.submit or ctx.moderated):
             error = None
         outcome = rule.outcome if ctx.submit and not files else None
         dribble = rule.dribble_bps is not None and files

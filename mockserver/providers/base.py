@@ -99,6 +99,13 @@ class ProviderAdapter:
     # operationIds that submit a generation job (where outcome and moderation faults
     # apply); None derives them: POST operations whose body schema has a `prompt`.
     submit_operations: ClassVar[frozenset[str] | None] = None
+    # Path prefixes this provider owns: a request under one that no route serves gets
+    # ``unknown_route``'s answer (recording.add_unmatched_route; the longest prefix of
+    # any provider wins).
+    path_prefixes: ClassVar[tuple[str, ...]] = ()
+    # operationIds that submit no job but whose input the provider moderates, so a
+    # moderation fault at submit applies there too (PixVerse's image upload).
+    moderated_operations: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
@@ -125,6 +132,12 @@ class ProviderAdapter:
         raise NotImplementedError
 
     def invalid(self, op: Operation, request: web.Request, errors: list[FieldError]) -> Reply:
+        raise NotImplementedError
+
+    def unknown_route(self, request: web.Request, allowed: frozenset[str]) -> Reply:
+        """The provider's answer to a path under ``path_prefixes`` it does not serve
+        (``allowed`` empty) or a method a path of its does not allow (``allowed`` the
+        methods it does: the fake adds ``Allow`` to a 405).  No credential is checked."""
         raise NotImplementedError
 
     async def precheck(self, op: Operation, request: web.Request, api_key: str) -> Reply | None:
@@ -188,6 +201,7 @@ class ProviderAdapter:
         prompt = body.get("prompt") if isinstance(body, dict) else None
         return faults.decide(FaultContext(
             provider=self.name, operation=op.operation_id, submit=op.operation_id in self.submit_ops,
+            moderated=op.operation_id in self.moderated_operations,
             api_key=key, test_id=headers.get(TEST_ID_HEADER),
             prompt=prompt if isinstance(prompt, str) else None,
             fault_header=headers.get(FAULT_HEADER), latency_header=headers.get(LATENCY_HEADER),

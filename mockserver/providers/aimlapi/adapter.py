@@ -7,16 +7,20 @@ examples) and providers/freepik-aiml-pixwith.md section B; the contract is
 - ``create_video_generation`` POST /v2/video/generations and
   ``create_pixverse_generation_legacy`` POST /v2/generate/video/pixverse/generation:
   body ``{model, prompt, ...}`` (one schema per ``model``) ->
-  200 ``{id, status: "queued", meta: {usage: {credits_used}}}``
+  200 ``{id, status: "queued", meta: {usage: {credits_used}}}`` (``tokens_used`` in
+  the 2025 era)
 - ``get_video_generation`` / ``get_pixverse_generation_legacy`` GET the same paths
   ``?generation_id=<id>`` -> 200 ``{id, status}`` with ``status``
-  queued | generating | completed | error, plus ``video: {url}`` once completed or
-  ``error: {name, message}`` once failed. A generation created on either path is
-  readable on both.
+  queued | generating | completed | error, plus ``video: {url, content_type:
+  "video/mp4", file_name: "output.mp4", file_size}`` (bytes of the MP4 the URL serves)
+  once completed or ``error: {name, message}`` once failed. A generation created on
+  either path is readable on both.
 - ``get_billing_balance`` GET /v1/billing/balance -> ``{balance, lowBalance,
   lowBalanceThreshold, lastUpdated, autoDebitStatus, status, statusExplanation}``.
 
-Ids are 21-char tokens or ``<uuid>:<model>`` (``settings.aimlapi.id_format``).
+Ids are 21-char tokens (era 2026) or ``<uuid>:<model>`` (era 2025), ``settings.aimlapi.era``.
+Image-to-video output, and any output with lip-sync text, carries an audio track (the
+model page: "generates videos with synchronized audio").
 Durations are seconds; ``credits_used`` is in AI/ML API credits.
 
 Errors: HTTP status with ``{message, path, requestId, statusCode, timestamp}``:
@@ -41,7 +45,7 @@ from aiohttp import web
 
 from ...contract import FieldError, Operation
 from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job
-from ...engine.media import video_dimensions
+from ...engine.media import size_of, video_dimensions
 from ...files import video_url
 from ...engine.faults import InjectedError
 from ..base import Call, ProviderAdapter, Reply, with_retry_after
@@ -55,6 +59,9 @@ KINDS = {
     "pixverse/v5/text-to-video": "text-to-video",
     "pixverse/v5/transition": "transition",
 }
+
+# The usage key of a create answer, per documented era (settings.aimlapi.era).
+USAGE_KEY = {"2025": "tokens_used", "2026": "credits_used"}
 
 # Inferred names (see x-fake-notes); the docs only promise `{name, message}`.
 GENERATION_ERRORS = {
@@ -98,6 +105,13 @@ _ZOD_TYPES = {"integer": "number", "number": "number", "string": "string", "bool
 def credits_used(resolution: str, duration: int) -> int:
     """Credits one generation costs: 420000 for 5 s at 720p, scaled by resolution and length."""
     return int(BASE_CREDITS * RESOLUTION_FACTOR[resolution] * Fraction(duration, 5))
+
+
+def has_audio(job: Job) -> bool:
+    """Whether a generation's MP4 carries sound: image-to-video always (its model page
+    says it "generates videos with synchronized audio"), any model when the request
+    had lip-sync text to speak."""
+    return job.kind == "image-to-video" or bool(job.request.get("lip_sync_tts_content"))
 
 
 def file_token(generation_id: str) -> str:
@@ -180,6 +194,9 @@ class AimlapiAdapter(ProviderAdapter):
     # The docs' examples set base_url to ".../v2"; the balance lives under /v1 on the same origin.
     client_base_path = "/v2"
     auth_hint = "Authorization: Bearer <any key>"
+    # The gateway serves /v1 (OpenAI-compatible, billing) and /v2 (video); its SDK calls
+    # OpenAI's /v1/videos too.  Freepik's /v1/ai/ is longer, so it stays Freepik's.
+    path_prefixes = ("/v1/", "/v2/")
     handlers = {
         "create_video_generation": "create",
         "create_pixverse_generation_legacy": "create",
@@ -202,6 +219,12 @@ class AimlapiAdapter(ProviderAdapter):
 
     def malformed_body(self, op: Operation, request: web.Request) -> Reply:
         return self._error(request, 400, f"{BODY_INVALID}\nInvalid JSON in request body")
+
+    def unknown_route(self, request: web.Request, allowed: frozenset[str]) -> Reply:
+        """404 ``{message: "Cannot <METHOD> <path>", path, requestId, statusCode,
+        timestamp}`` (NestJS's router wording in the gateway's error body), or the same
+        as 405 for a method a served path does not allow (inferred, see x-fake-notes)."""
+        return self._error(request, 405 if allowed else 404, f"Cannot {request.method} {request.path}")
 
     def invalid(self, op: Operation, request: web.Request, errors: list[FieldError]) -> Reply:
         # The contract already checked the body against the schema its `model` selects,
@@ -231,26 +254,32 @@ class AimlapiAdapter(ProviderAdapter):
     def _request_id(self) -> str:
         # The docs example (2025-03) shows a uuid, a live capture (2025-12) a 21-char
         # token; keep each era's pair together.
-        if self.settings.aimlapi.id_format == "uuid-model":
+        if self.settings.aimlapi.active_era == "2025":
             return self.engine.new_uuid()
         return self.engine.new_token(21)
 
     def _timestamp(self) -> str:
-        now = datetime.fromtimestamp(self.engine.now(), tz=timezone.utc)
+        now = datetime.fromtimestamp(self.engine.timestamp(), tz=timezone.utc)
         return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
     # wire shapes ---------------------------------------------------------------------
     def _new_id(self, model: str) -> str:
-        if self.settings.aimlapi.id_format == "uuid-model":
+        if self.settings.aimlapi.active_era == "2025":
             return f"{self.engine.new_uuid()}:{model}"
         return self.engine.new_token(21)
 
-    def _generation(self, job: Job, status: str, base_url: str) -> dict[str, Any]:
+    async def _generation(self, job: Job, status: str, base_url: str) -> dict[str, Any]:
         # Only the keys the doc logs show for each state; the others are optional.
         out: dict[str, Any] = {"id": job.id, "status": STATUS[status]}
         if status == SUCCEEDED:
-            out["video"] = {"url": video_url(base_url, job.width, job.height, job.duration,
-                                             file_token(job.id))}
+            audio = has_audio(job)
+            path = await self.engine.media.video(job.width, job.height, job.duration, audio)
+            out["video"] = {
+                "url": video_url(base_url, job.width, job.height, job.duration, file_token(job.id), audio),
+                "content_type": "video/mp4",
+                "file_name": "output.mp4",
+                "file_size": size_of(path),
+            }
         elif status in GENERATION_ERRORS:
             out["error"] = dict(GENERATION_ERRORS[status])
         return out
@@ -276,14 +305,14 @@ class AimlapiAdapter(ProviderAdapter):
             request=call.raw or body, test_id=call.test_id, cost=cost,
         )
         return Reply({"id": job.id, "status": STATUS[QUEUED],
-                      "meta": {"usage": {"credits_used": cost}}})
+                      "meta": {"usage": {USAGE_KEY[self.settings.aimlapi.active_era]: cost}}})
 
     async def get_generation(self, call: Call) -> Reply:
         """GET ``?generation_id=``: the generation, or 404 for an unknown or foreign id."""
         job = self.engine.get_job(self.name, call.query["generation_id"])
         if job is None or job.api_key != call.api_key:
             return self._error(call.request, 404, NOT_FOUND)
-        return Reply(self._generation(job, self.engine.observe(job), call.base_url))
+        return Reply(await self._generation(job, self.engine.observe(job), call.base_url))
 
     async def balance(self, call: Call) -> Reply:
         """GET the key's credit balance (the engine ledger, in credits)."""

@@ -78,6 +78,9 @@ class FreepikAdapter(ProviderAdapter):
         "get_pixverse_v5_text_to_video": "get_task",
     }
 
+    # Every Freepik/Magnific AI endpoint lives under /v1/ai/ (the official spec).
+    path_prefixes = ("/v1/ai/",)
+
     def __init__(self, engine, settings) -> None:
         super().__init__(engine, settings)
         self.webhooks = FreepikWebhooks(self)
@@ -89,6 +92,11 @@ class FreepikAdapter(ProviderAdapter):
 
     def auth_error(self, op: Operation, request: web.Request, missing: bool) -> Reply:
         return Reply({"message": "Missing API key" if missing else "Invalid API key"}, 401)
+
+    def unknown_route(self, request: web.Request, allowed: frozenset[str]) -> Reply:
+        """404 ``{"message": "Not Found"}``, or 405 ``{"message": "Method Not Allowed"}``:
+        Freepik's plain ``{message}`` body (the words are inferred, see x-fake-notes)."""
+        return Reply({"message": "Method Not Allowed"}, 405) if allowed else Reply({"message": "Not Found"}, 404)
 
     def _problem(self, params: list[dict[str, str]]) -> Reply:
         body = {"message": _DIDNT_VALIDATE, "invalid_params": params}

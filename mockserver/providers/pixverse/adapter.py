@@ -78,9 +78,13 @@ class PixverseAdapter(UploadsMixin, ChainMixin, GenerationMixin, ProviderAdapter
     upstream = "https://app-api.pixverse.ai"
     client_base_path = ""
     auth_hint = "API-KEY: <any key> and Ai-trace-id: <new UUID per request>"
+    # The platform API is under /openapi/; PixVerse's own client also calls
+    # /video/credits/{id} at the origin.
+    path_prefixes = ("/openapi/", "/video/")
     # Fault hooks live in faults.py: which operations submit work, and PixVerse's
     # HTTP-200 ErrCode answers for injected errors.
     submit_operations = _faults.SUBMIT_OPERATIONS
+    moderated_operations = _faults.REVIEWED_UPLOADS
     fault_reply = _faults.fault_reply
     fault_supported = _faults.fault_supported
     handlers = {
@@ -120,6 +124,13 @@ class PixverseAdapter(UploadsMixin, ChainMixin, GenerationMixin, ProviderAdapter
 
     def malformed_body(self, op: Operation, request: web.Request) -> Reply:
         return self.fail(ErrCode.BAD_BINDING)
+
+    def unknown_route(self, request: web.Request, allowed: frozenset[str]) -> Reply:
+        """The envelope with ErrCode 500008 (requested data not found) as HTTP 404, or
+        400017 (invalid parameter) as 405 for a wrong method (inferred, see x-fake-notes)."""
+        if allowed:
+            return Reply(envelope(ErrCode.INVALID_PARAM, self.messages[ErrCode.INVALID_PARAM]), 405)
+        return Reply(envelope(ErrCode.NOT_FOUND, self.messages[ErrCode.NOT_FOUND]), 404)
 
     def invalid(self, op: Operation, request: web.Request, errors: list[FieldError]) -> Reply:
         return self.fail(code_for(errors))
@@ -205,8 +216,8 @@ class PixverseAdapter(UploadsMixin, ChainMixin, GenerationMixin, ProviderAdapter
             "outputHeight": job.height,
             "size": size,
             "has_audio": audio,
-            "create_time": _rfc3339(job.created_at),
-            "modify_time": _rfc3339(self._modified(job, state)),
+            "create_time": _rfc3339(self.engine.timestamp(job.created_at)),
+            "modify_time": _rfc3339(self.engine.timestamp(self._modified(job, state))),
         }
 
     def _modified(self, job: Job, state: str) -> float:

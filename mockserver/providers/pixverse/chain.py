@@ -164,9 +164,10 @@ class ChainMixin:
         return self.own_media(api_key, media_id, "audio").duration
 
     @staticmethod
-    def template(template_id: Any, template_type: int, images: int, quality: str | None) -> catalog.Template:
+    def template(template_id: Any, template_type: int, images: int | None, quality: str | None) -> catalog.Template:
         """The activated template ``template_id`` for an endpoint of ``template_type``
-        given ``images`` images at ``quality`` (None: not applicable).
+        given ``images`` images (None: any template of the type, as text-to-video takes
+        the image-to-video page's example template) at ``quality`` (None: not applicable).
 
         500070 unknown or not activated; 400017 of the other type or taking another
         number of images; 500071 a quality it does not render.
@@ -174,7 +175,7 @@ class ChainMixin:
         found = catalog.template(int(template_id))
         if found is None or not found.activated:
             raise PixverseError(ErrCode.TEMPLATE_NOT_ACTIVATED)
-        if found.template_type != template_type or found.effect_type != images:
+        if found.template_type != template_type or (images is not None and found.effect_type != images):
             raise PixverseError(ErrCode.INVALID_PARAM)
         if quality is not None and quality not in found.qualities:
             raise PixverseError(ErrCode.RESOLUTION_UNSUPPORTED)

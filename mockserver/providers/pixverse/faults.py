@@ -9,6 +9,7 @@ Wired onto the adapter as methods and a class attribute::
     PixverseAdapter.fault_reply = fault_reply
     PixverseAdapter.fault_supported = fault_supported
     PixverseAdapter.submit_operations = SUBMIT_OPERATIONS
+    PixverseAdapter.moderated_operations = REVIEWED_UPLOADS
 """
 from __future__ import annotations
 
@@ -44,7 +45,11 @@ STATUS_ERRCODES = {
 PRE_MODERATION = 500063
 IMAGE_MODERATION = 500054
 IMAGE_OPERATIONS = frozenset({"image_to_video", "transition_video", "fusion_video",
-                              "multi_transition_video", "image_template_generate", "upload_image"})
+                              "multi_transition_video", "image_template_generate"})
+#: Uploads PixVerse reviews: moderation there is the upload reference's HTTP 500 body
+#: with err_code 500052 (``PixverseAdapter.moderated_operations``).
+REVIEWED_UPLOADS = frozenset({"upload_image"})
+UPLOAD_MODERATION = 500052
 
 # Messages for codes the contract's x-errcodes may not list (yet).
 _FALLBACK_MESSAGES = {500100: "Internal error, please try again later"}
@@ -67,7 +72,13 @@ def errcode_for(adapter: Any, op: Operation, fault: InjectedError) -> tuple[int,
 
 
 def fault_reply(adapter: Any, op: Operation, request: web.Request, fault: InjectedError) -> Reply:
-    """``ProviderAdapter.fault_reply`` for PixVerse: HTTP 200, ``{ErrCode, ErrMsg, Resp: null}``."""
+    """``ProviderAdapter.fault_reply`` for PixVerse: HTTP 200, ``{ErrCode, ErrMsg, Resp: null}``;
+    on the image upload, moderation (or ErrCode 500052) is the upload reference's HTTP 500
+    ``{"err_code": 500052, "err_msg": str, "resp": ""}``."""
+    if op.operation_id in REVIEWED_UPLOADS and (fault.moderation or fault.errcode == UPLOAD_MODERATION):
+        messages: dict[int, str] = getattr(adapter, "messages", {})
+        return Reply({"err_code": UPLOAD_MODERATION,
+                      "err_msg": fault.message or messages.get(UPLOAD_MODERATION, ""), "resp": ""}, 500)
     code, message = errcode_for(adapter, op, fault)
     return Reply(envelope(code, message))
 

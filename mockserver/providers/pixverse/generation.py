@@ -113,9 +113,15 @@ class GenerationMixin:
     # the one handler -------------------------------------------------------------------
     async def generate(self: PixverseAdapter, call: Call) -> Reply:
         """Every POST .../generate: Resp ``{"video_id": int}`` plus ``credits`` or
-        ``credit`` where the docs show it.  Errors: the planner's, then 500090 when the
-        key has fewer credits than the job costs (nothing created or charged)."""
+        ``credit`` where the docs show it.  Errors: 400011 a field only the reference page
+        requires (``x-reference-required``) with ``pixverse.required_fields: reference``;
+        the planner's; then 500090 when the key has fewer credits than the job costs
+        (nothing created or charged)."""
         generator = GENERATORS[call.op.operation_id]
+        if self.settings.pixverse.required_fields == "reference":
+            wanted = (call.op.body_schema or {}).get("x-reference-required", ())
+            if any(name not in call.body for name in wanted):
+                raise PixverseError(ErrCode.PARAM_EMPTY)
         out: Output = getattr(self, generator.plan)(call)
         video_id = self.submit(call, generator.kind, out)
         resp: dict[str, Any] = {"video_id": video_id}
@@ -165,10 +171,11 @@ class GenerationMixin:
     # planners --------------------------------------------------------------------------
     def plan_text(self: PixverseAdapter, call: Call) -> Output:
         """Text-to-video: shape from ``quality`` and ``aspect_ratio``.  A ``template_id``
-        must be an activated video template taking no image (500070 / 400017 / 500071)."""
+        must be an activated video template (500070 / 400017 / 500071); the page's
+        example id is the image-to-video page's, so any number of images is fine."""
         body = call.body
         if "template_id" in body:
-            self.template(body["template_id"], catalog.VIDEO, 0, body["quality"])
+            self.template(body["template_id"], catalog.VIDEO, None, body["quality"])
         return self._generate_output(body, *video_dimensions(body["quality"], body["aspect_ratio"]))
 
     def plan_image(self: PixverseAdapter, call: Call) -> Output:

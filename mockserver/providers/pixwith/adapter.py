@@ -105,6 +105,8 @@ class PixwithAdapter(ProviderAdapter):
         "get_task": "get_task",
         "get_credits": "get_credits",
     }
+    # pixwith's API (tasks, uploads' pre_url) lives under /api/.
+    path_prefixes = ("/api/",)
 
     # auth and errors -----------------------------------------------------------------
     def api_key(self, request: web.Request) -> str | None:
@@ -119,6 +121,12 @@ class PixwithAdapter(ProviderAdapter):
 
     def malformed_body(self, op: Operation, request: web.Request) -> Reply:
         return _error("Invalid JSON body")
+
+    def unknown_route(self, request: web.Request, allowed: frozenset[str]) -> Reply:
+        """The envelope with ``code`` 0, as the HTTP status 404 ("Not Found") or 405
+        ("Method Not Allowed"): no route means no app to answer in-band (inferred)."""
+        status, message = (405, "Method Not Allowed") if allowed else (404, "Not Found")
+        return Reply({"code": 0, "message": message, "data": None}, status)
 
     def fault_statuses(self, op: Operation) -> frozenset[int]:
         in_band = {400, 401, 403} | ({404} if op.operation_id == "get_task" else set())
