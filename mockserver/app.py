@@ -4,6 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .admin import add_admin_routes
+from .intake import MAX_BODY_BYTES
 from .admin.faults import add_fault_routes
 from .admin.webhooks import add_webhook_routes
 from .engine import Engine
@@ -19,7 +20,7 @@ ADAPTERS = web.AppKey("adapters", dict)
 
 # Uploads go up to 50 MB (PixVerse media); the adapters enforce each provider's own
 # limits and answer in its words, so the framework cap only stops abuse.
-CLIENT_MAX_SIZE = 64 * 1024 * 1024
+CLIENT_MAX_SIZE = MAX_BODY_BYTES
 
 
 def create_app(settings: Settings | None = None) -> web.Application:

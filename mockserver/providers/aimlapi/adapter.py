@@ -203,6 +203,10 @@ class AimlapiAdapter(ProviderAdapter):
     def malformed_body(self, op: Operation, request: web.Request) -> Reply:
         return self._error(request, 400, f"{BODY_INVALID}\nInvalid JSON in request body")
 
+    def too_large(self, op: Operation, request: web.Request) -> Reply:
+        # NestJS's body parser (inferred; contract PayloadTooLarge).
+        return self._error(request, 413, "request entity too large")
+
     def invalid(self, op: Operation, request: web.Request, errors: list[FieldError]) -> Reply:
         # The contract already checked the body against the schema its `model` selects,
         # as zod's discriminated union does.
