@@ -44,6 +44,11 @@ def create_app(settings: Settings | None = None) -> web.Application:
     add_admin_routes(app, engine, adapters)
     add_fault_routes(app, engine)
     add_webhook_routes(app, engine)
+
+    async def end_injected_waits(_app: web.Application) -> None:
+        engine.faults.stop()
+
+    app.on_shutdown.append(end_injected_waits)
     # Last, so it only sees what no other route serves: 404/405 as aiohttp answers
     # them, journaled.  Provider endpoints journal their own answers (recording.py).
     add_unmatched_route(app, engine)

@@ -42,7 +42,7 @@ async def _serve(settings: Settings) -> None:
     # Contracts and compiled validators live for the whole process; moving them out of
     # the collector's generations keeps full GC passes (and p99 spikes) short.
     gc.freeze()
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.shutdown_grace_s)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()

@@ -138,6 +138,10 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # On shutdown (SIGTERM, Ctrl-C), wall seconds requests still being answered get
+    # before they are cut off.  Injected waits (latency, hang) end at once, whatever
+    # this says; webhook deliveries have their own webhooks.shutdown_grace_s.
+    shutdown_grace_s: float = Field(2.0, ge=0)
     # Base URL put into result URLs; None derives it from each request's Host header.
     public_base_url: str | None = None
 

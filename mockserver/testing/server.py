@@ -38,7 +38,10 @@ class ThreadedFake:
         self.host = host
         self.port = port
         self._loop = asyncio.new_event_loop()
-        self._runner = web.AppRunner(app, access_log=None)
+        from ..app import SETTINGS
+
+        grace = app[SETTINGS].shutdown_grace_s if SETTINGS in app else Settings().shutdown_grace_s
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=grace)
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="pixverse-mock", daemon=True)
