@@ -4,7 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .admin import add_admin_routes
-from .intake import MAX_BODY_BYTES
+from .intake import APP_HANDLER_ARGS, MAX_BODY_BYTES
 from .admin.faults import add_fault_routes
 from .admin.webhooks import add_webhook_routes
 from .engine import Engine
@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     """
     settings = settings or Settings()
     engine = Engine(settings)
-    app = web.Application(client_max_size=CLIENT_MAX_SIZE)
+    app = web.Application(client_max_size=CLIENT_MAX_SIZE, handler_args=APP_HANDLER_ARGS)
     app[SETTINGS] = settings
     app[ENGINE] = engine
     adapters: dict[str, ProviderAdapter] = {}

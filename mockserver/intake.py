@@ -5,22 +5,31 @@ Header text is kept readable: aiohttp hands over header bytes that are not UTF-8
 lone surrogates, which no JSON encoder writes, so ``readable`` turns them into U+FFFD
 once, where a key or test id enters the fake; everything stored can be shown.
 
-Bodies are bounded and never a crash: a body is read up to ``MAX_BODY_BYTES`` *after*
-Content-Encoding is undone (aiohttp inflates gzip/deflate/br as the body streams, so
-a compressed body is counted chunk by chunk and dropped as soon as it passes the
-cap, not inflated whole first); bytes that do not decode under their
-Content-Encoding are unreadable; JSON nested deeper than ``MAX_JSON_DEPTH`` is
-refused as malformed, so nothing downstream (contract validation, the float
-scan, the journal) walks a value deep enough to exhaust Python's recursion limit.
-Callers turn ``BodyTooLarge`` and ``BodyUnreadable`` into their own error bodies.
+Bodies are bounded and never a crash.  The app turns aiohttp's own decompression off
+(``APP_HANDLER_ARGS``): aiohttp inflated a body in 64 MB steps before any cap
+applied, and a body that failed to inflate at its very end got aiohttp's own
+``text/plain`` 400 before any route saw it.  ``read_body`` reads the body as sent
+(capped at ``MAX_BODY_BYTES``) and inflates gzip, deflate (zlib or raw) and br itself
+in bounded steps, counting what comes out: past ``MAX_BODY_BYTES`` it stops
+(``BodyTooLarge``); bytes that are not what their Content-Encoding says, or an
+encoding it does not know, are ``BodyUnreadable``.
+JSON nested deeper than ``MAX_JSON_DEPTH`` is refused as malformed, so nothing
+downstream (contract validation, the float scan, the journal) walks a value deep
+enough to exhaust Python's recursion limit.  Callers turn ``BodyTooLarge`` and
+``BodyUnreadable`` into their own error bodies.
 """
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import orjson
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
+
+try:  # aiohttp's own optional dependency for br
+    import brotli
+except ImportError:  # pragma: no cover - without it a br body is unreadable
+    brotli = None
 
 # The largest body any route reads (uploads go up to 50 MB, PixVerse media); aiohttp's
 # own cap (``client_max_size``) is the same, so nothing reaches a handler bigger.
@@ -28,6 +37,10 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 # No provider's request nests deeper than 5 levels; orjson stops at 1024, Python's
 # recursion limit is 1000.  Deeper bodies are answered as malformed JSON.
 MAX_JSON_DEPTH = 64
+# web.Application(handler_args=...): the fake undoes Content-Encoding itself (above).
+APP_HANDLER_ARGS = {"auto_decompress": False}
+# br has no bound on one step's output: it is fed this many compressed bytes at a time.
+_BR_STEP = 256
 
 
 class BodyTooLarge(Exception):
@@ -35,7 +48,8 @@ class BodyTooLarge(Exception):
 
 
 class BodyUnreadable(Exception):
-    """The body's bytes do not decode under its Content-Encoding (or the stream broke)."""
+    """The body's bytes do not decode under its Content-Encoding (or the encoding is
+    one the fake does not know)."""
 
 
 async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes:
@@ -43,46 +57,74 @@ async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes:
 
     Raises ``BodyTooLarge`` past ``limit`` (a declared Content-Length over it before
     reading anything; a compressed body as soon as its inflated bytes pass it) and
-    ``BodyUnreadable`` for bytes that are not what their Content-Encoding says (answer
-    it through ``closing``).
+    ``BodyUnreadable`` for bytes that are not what their Content-Encoding says, or an
+    encoding other than gzip, deflate, br and identity.
     """
     length = request.content_length
     if length is not None and length > limit:
         raise BodyTooLarge
     try:
-        if "Content-Encoding" not in request.headers:
-            # As sent: aiohttp stops at client_max_size (== MAX_BODY_BYTES) as it reads.
-            raw = await request.read()
-            if len(raw) > limit:
-                raise BodyTooLarge
-            return raw
-        # request.read() would raise aiohttp's read size to client_max_size, letting one
-        # decompression step inflate 64 MB at a time; readany() keeps to the stream's
-        # small buffer, so memory stays near what has been counted.
-        chunks: list[bytes] = []
-        total = 0
-        content = request.content
-        while chunk := await content.readany():
-            total += len(chunk)
-            if total > limit:
-                raise BodyTooLarge
-            chunks.append(chunk)
-        return b"".join(chunks)
+        raw = await request.read()  # as sent: aiohttp stops at client_max_size
     except web.HTTPRequestEntityTooLarge:
         raise BodyTooLarge from None
-    except (web.RequestPayloadError, HttpProcessingError):  # bytes that do not decode
-        # The parser stopped at the bad bytes and reads nothing more on this connection:
-        # end the body here, sparing aiohttp a lingering read that would raise (and log)
-        # the same error.  The answer must close the connection (``closing``).
-        request.content.feed_eof()
+    if len(raw) > limit:
+        raise BodyTooLarge
+    encoding = request.headers.get("Content-Encoding")
+    if encoding is None:
+        return raw
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding in ("gzip", "x-gzip"):
+        return _inflate(raw, 31, limit)
+    if encoding == "deflate":
+        # Meant to be zlib-wrapped, but raw deflate is common (aiohttp and browsers
+        # accept both; a zlib header's low nibble is 8).
+        return _inflate(raw, 15 if raw[:1] and raw[0] & 0x0F == 8 else -15, limit)
+    if encoding == "br" and brotli is not None:
+        return _unbrotli(raw, limit)
+    raise BodyUnreadable
+
+
+def _inflate(raw: bytes, wbits: int, limit: int) -> bytes:
+    """zlib/gzip/raw deflate ``raw``, never holding more than ``limit`` + 1 bytes out."""
+    inflater = zlib.decompressobj(wbits)
+    out: list[bytes] = []
+    total = 0
+    data = raw
+    try:
+        while True:
+            piece = inflater.decompress(data, limit - total + 1)
+            total += len(piece)
+            if total > limit:
+                raise BodyTooLarge
+            out.append(piece)
+            data = inflater.unconsumed_tail
+            if not data:
+                break
+    except zlib.error:
         raise BodyUnreadable from None
+    if not inflater.eof:  # the stream ended early
+        raise BodyUnreadable
+    return b"".join(out)
 
 
-def closing(response: web.StreamResponse) -> web.StreamResponse:
-    """``response``, sent with ``Connection: close`` and the connection closed after
-    it: the answer to an unreadable body, whose connection cannot carry another request."""
-    response.force_close()
-    return response
+def _unbrotli(raw: bytes, limit: int) -> bytes:
+    decoder = brotli.Decompressor()
+    out: list[bytes] = []
+    total = 0
+    try:
+        for start in range(0, len(raw), _BR_STEP):
+            piece = decoder.process(raw[start:start + _BR_STEP])
+            total += len(piece)
+            if total > limit:
+                raise BodyTooLarge
+            out.append(piece)
+    except brotli.error:
+        raise BodyUnreadable from None
+    if not decoder.is_finished():
+        raise BodyUnreadable
+    return b"".join(out)
 
 
 def too_deep(raw: bytes, value: Any, limit: int = MAX_JSON_DEPTH) -> bool:

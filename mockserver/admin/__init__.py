@@ -17,7 +17,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from ..intake import BodyTooLarge, BodyUnreadable, closing, parse_json, read_body
+from ..intake import BodyTooLarge, BodyUnreadable, parse_json, read_body
 from ..contract import Contract, integral, load_contract
 from ..engine import Engine
 from ..engine.jobs import Job
@@ -94,7 +94,7 @@ def contract_checked(contract: Contract, op_id: str, handler: AdminHandler, *, s
             except BodyTooLarge:
                 return error_answer("the body is too large")
             except BodyUnreadable:
-                return closing(error_answer("the body does not decode under its Content-Encoding"))
+                return error_answer("the body does not decode under its Content-Encoding")
             if raw.strip():
                 try:
                     body = parse_json(raw)

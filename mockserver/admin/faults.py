@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..intake import BodyTooLarge, BodyUnreadable, closing, parse_json, read_body
+from ..intake import BodyTooLarge, BodyUnreadable, parse_json, read_body
 from ..engine import Engine
 from ..engine.faults import FaultRule
 from ..files import FAULTS
@@ -64,9 +64,7 @@ def add_fault_routes(app: web.Application, engine: Engine) -> None:
     async def add_faults(request: web.Request) -> web.Response:
         try:
             body = parse_json(await read_body(request))
-        except BodyUnreadable:
-            return closing(error_answer("body must be JSON: a fault rule or a list of them"))
-        except (ValueError, BodyTooLarge):
+        except (ValueError, BodyTooLarge, BodyUnreadable):
             return error_answer("body must be JSON: a fault rule or a list of them")
         items = body if isinstance(body, list) else [body]
         if not items or not all(isinstance(i, dict) for i in items):

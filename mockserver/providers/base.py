@@ -17,7 +17,7 @@ import orjson
 from aiohttp import web
 
 from .. import faultwire, recording
-from ..intake import BodyTooLarge, BodyUnreadable, closing, read_body, readable, too_deep
+from ..intake import BodyTooLarge, BodyUnreadable, read_body, readable, too_deep
 from ..contract import (Contract, ContractError, FieldError, Operation, coerce_text, holds_float, integral,
                         load_contract)
 from ..engine import Engine
@@ -378,7 +378,7 @@ class ProviderAdapter:
                 except BodyTooLarge:
                     return respond(op, self.too_large(op, request)), key, None, (), test_id
                 except BodyUnreadable:
-                    return closing(respond(op, self.malformed_body(op, request))), key, None, (), test_id
+                    return respond(op, self.malformed_body(op, request)), key, None, (), test_id
                 if raw.strip():
                     try:
                         body = orjson.loads(raw)
