@@ -4,11 +4,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from .admin import add_admin_routes
-from .intake import APP_HANDLER_ARGS, MAX_BODY_BYTES
 from .admin.faults import add_fault_routes
 from .admin.webhooks import add_webhook_routes
 from .engine import Engine
 from .files import add_file_routes
+from .intake import APP_HANDLER_ARGS, MAX_BODY_BYTES
 from .providers import PROVIDERS
 from .providers.base import ProviderAdapter
 from .recording import add_unmatched_route

@@ -83,8 +83,8 @@ async def unread_body(request: web.Request) -> bytes | str | None:
         return None
     length = request.content_length
     headers = request.headers
-    # A compressed body is not inflated again for the journal (it may be a bomb, or
-    # not decode at all).
+    # A compressed body is described: its bytes as sent say nothing to a reader, and
+    # inflating it again for the journal could cost up to the body cap.
     if length is None or length > READ_AHEAD_LIMIT or "Content-Encoding" in headers or \
             headers.get("Content-Type", "").startswith("multipart/"):
         return f"<{request.content_type}, {length if length is not None else 'unknown'} bytes>"

@@ -17,11 +17,11 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from ..intake import BodyTooLarge, BodyUnreadable, parse_json, read_body
 from ..contract import Contract, integral, load_contract
 from ..engine import Engine
 from ..engine.jobs import Job
 from ..engine.journal import FILTERS, mask_key
+from ..intake import BodyTooLarge, BodyUnreadable, parse_json, read_body
 from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .page import render
 

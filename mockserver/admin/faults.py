@@ -23,10 +23,10 @@ from typing import Any
 
 from aiohttp import web
 
-from ..intake import BodyTooLarge, BodyUnreadable, parse_json, read_body
 from ..engine import Engine
 from ..engine.faults import FaultRule
 from ..files import FAULTS
+from ..intake import BodyTooLarge, BodyUnreadable, parse_json, read_body
 from . import error_answer, json_answer, validate_each
 
 

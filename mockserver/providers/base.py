@@ -17,7 +17,6 @@ import orjson
 from aiohttp import web
 
 from .. import faultwire, recording
-from ..intake import BodyTooLarge, BodyUnreadable, read_body, readable, too_deep
 from ..contract import (Contract, ContractError, FieldError, Operation, coerce_text, holds_float, integral,
                         load_contract)
 from ..engine import Engine
@@ -26,6 +25,7 @@ from ..engine.faults import (FAULT_HEADER, LATENCY_HEADER, OUTCOME_HEADER, TEST_
 from ..engine.jobs import MODERATED
 from ..engine.journal import LATENCY_BUCKETS
 from ..engine.limits import CREDITS, Refusal
+from ..intake import BodyTooLarge, BodyUnreadable, read_body, readable, too_deep
 from ..settings import Settings
 
 log = logging.getLogger("mockserver")
@@ -129,7 +129,7 @@ class ProviderAdapter:
         raise NotImplementedError
 
     def too_large(self, op: Operation, request: web.Request) -> Reply:
-        """The answer to a body over ``bodies.MAX_BODY_BYTES`` (after decompression).
+        """The answer to a body over ``intake.MAX_BODY_BYTES`` (after decompression).
         No provider documents one; by default its malformed-body answer."""
         return self.malformed_body(op, request)
 

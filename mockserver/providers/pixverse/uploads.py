@@ -79,7 +79,8 @@ async def read_form(call: Call, too_large: ErrCode) -> Any:
         raise PixverseError(too_large) from None
     except (ValueError, HttpProcessingError, web.RequestPayloadError):
         # aiohttp's multipart reader reports a broken body as ValueError (bad
-        # boundary) or as an HTTP parsing error (undecodable part headers).
+        # boundary) or as an HTTP parsing error (undecodable part headers); a broken
+        # transfer encoding is a payload error.
         raise PixverseError(ErrCode.BAD_BINDING) from None
 
 
