@@ -9,6 +9,7 @@ from .admin.guard import admin_guard, mount_admin
 from .admin.webhooks import add_webhook_routes
 from .engine import Engine
 from .files import FAULTS, add_file_routes
+from .intake import APP_HANDLER_ARGS, MAX_BODY_BYTES
 from .providers import PROVIDERS
 from .providers.base import ProviderAdapter
 from .recording import add_unmatched_route
@@ -20,7 +21,7 @@ ADAPTERS = web.AppKey("adapters", dict)
 
 # Uploads go up to 50 MB (PixVerse media); the adapters enforce each provider's own
 # limits and answer in its words, so the framework cap only stops abuse.
-CLIENT_MAX_SIZE = 64 * 1024 * 1024
+CLIENT_MAX_SIZE = MAX_BODY_BYTES
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
@@ -31,7 +32,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     """
     settings = settings or Settings()
     engine = Engine(settings)
-    app = web.Application(client_max_size=CLIENT_MAX_SIZE)
+    app = web.Application(client_max_size=CLIENT_MAX_SIZE, handler_args=APP_HANDLER_ARGS)
     app[SETTINGS] = settings
     app[ENGINE] = engine
     adapters: dict[str, ProviderAdapter] = {}
@@ -49,6 +50,11 @@ def create_app(settings: Settings | None = None) -> web.Application:
     add_fault_routes(admin, engine)
     add_webhook_routes(admin, engine)
     mount_admin(app, admin)
+
+    async def end_injected_waits(_app: web.Application) -> None:
+        engine.faults.stop()
+
+    app.on_shutdown.append(end_injected_waits)
     for key in (METRICS, ADMIN_CONTRACT, ADMIN_VIOLATIONS):
         app[key] = admin[key]
     # Last, so it only sees what no other route serves: 404/405 in the words of the

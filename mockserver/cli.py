@@ -8,7 +8,6 @@ import signal
 from pathlib import Path
 
 import click
-from aiohttp import web
 
 from .app import ADAPTERS, create_app
 from .serving import exposure_warning, make_runner, prepare_exposure, start_site

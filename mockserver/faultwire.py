@@ -28,7 +28,7 @@ async def before_handling(request: web.Request, decision: Decision,
     latency, then reset, close or hang the connection.  None when the request should
     go on to be handled (and maybe mangled after)."""
     if decision.latency_s > 0:
-        await asyncio.sleep(decision.latency_s)
+        await faults.wait(decision.latency_s)
     if decision.connection == "reset":
         return reset(request)
     if decision.connection == "empty":
@@ -67,17 +67,18 @@ def empty(request: web.Request) -> web.StreamResponse:
 
 
 async def hang(request: web.Request, seconds: float, faults: FaultSet) -> web.StreamResponse:
-    """Send nothing until the client gives up (closes its end) or ``seconds`` pass,
-    then close without a response.  ``faults.hanging`` counts the held requests."""
+    """Send nothing until the client gives up (closes its end), ``seconds`` pass or the
+    fake shuts down, then close without a response.  ``faults.hanging`` counts the held
+    requests."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     faults.hanging += 1
     try:
         while (left := deadline - loop.time()) > 0:
             transport = request.transport
-            if transport is None or transport.is_closing():
+            if transport is None or transport.is_closing() or faults.stopping:
                 break
-            await asyncio.sleep(min(_HANG_POLL_S, left))
+            await faults.wait(min(_HANG_POLL_S, left))
     finally:
         faults.hanging -= 1
     return empty(request)

@@ -26,6 +26,7 @@ from .contract import Operation
 from .engine import Engine
 from .engine.faults import TEST_ID_HEADER
 from .engine.journal import IN_REQUEST_BODY, IN_RESPONSE_BODY
+from .intake import readable
 
 # Bodies larger than this are described, not read (multipart uploads never are).
 READ_AHEAD_LIMIT = 1024 * 1024
@@ -82,8 +83,11 @@ async def unread_body(request: web.Request) -> bytes | str | None:
     if not request.body_exists:
         return None
     length = request.content_length
-    if length is None or length > READ_AHEAD_LIMIT or \
-            request.headers.get("Content-Type", "").startswith("multipart/"):
+    headers = request.headers
+    # A compressed body is described: its bytes as sent say nothing to a reader, and
+    # inflating it again for the journal could cost up to the body cap.
+    if length is None or length > READ_AHEAD_LIMIT or "Content-Encoding" in headers or \
+            headers.get("Content-Type", "").startswith("multipart/"):
         return f"<{request.content_type}, {length if length is not None else 'unknown'} bytes>"
     transport = request.transport
     if request.can_read_body and (transport is None or transport.is_closing()):
@@ -111,9 +115,10 @@ def record(engine: Engine, request: web.Request, provider: str | None, operation
     calls on their success path."""
     elapsed = time.perf_counter() - started
     path, _, query = request.raw_path.partition("?")
+    test_id = request.headers.get(TEST_ID_HEADER)
     engine.journal.record(virtual, wall, provider, operation, request.method, path, query, status,
-                          elapsed * 1000.0, api_key, request.headers.get(TEST_ID_HEADER), task_id,
-                          raw_request, raw_response, faults)
+                          elapsed * 1000.0, api_key, None if test_id is None else readable(test_id),
+                          task_id, raw_request, raw_response, faults)
     engine.request_stats.observe(provider, operation, status, elapsed)
 
 

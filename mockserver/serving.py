@@ -53,8 +53,10 @@ def exposure_warning(settings: Settings, port: int) -> str | None:
 
 
 def make_runner(app: web.Application, settings: Settings) -> web.AppRunner:
-    """The app's runner, with the keep-alive timeout from ``settings``."""
-    return web.AppRunner(app, access_log=None, keepalive_timeout=settings.keepalive_timeout_s)
+    """The app's runner, with the keep-alive timeout from ``settings`` and, on shutdown,
+    ``settings.shutdown_grace_s`` wall seconds for requests still being answered."""
+    return web.AppRunner(app, access_log=None, keepalive_timeout=settings.keepalive_timeout_s,
+                         shutdown_timeout=settings.shutdown_grace_s)
 
 
 class _HeaderDeadline(asyncio.Protocol):

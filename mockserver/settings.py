@@ -166,6 +166,10 @@ class Settings(BaseSettings):
     # request's headers are not all in) is closed after keepalive_timeout_s (nginx's 75).
     header_read_timeout_s: float = Field(10.0, gt=0)
     keepalive_timeout_s: float = Field(75.0, gt=0)
+    # On shutdown (SIGTERM, Ctrl-C), wall seconds requests still being answered get
+    # before they are cut off.  Injected waits (latency, hang) end at once, whatever
+    # this says; webhook deliveries have their own webhooks.shutdown_grace_s.
+    shutdown_grace_s: float = Field(2.0, ge=0)
     # Base URL put into result URLs; None derives it from each request's Host header.
     public_base_url: str | None = None
 
@@ -198,6 +202,10 @@ class Settings(BaseSettings):
     retention_max_jobs: int = 100_000
     retention_seconds: float = 24 * 3600.0
     retention_max_upload_bytes: int = 512 * 1024 * 1024
+    # Bytes of the requests jobs keep (each job's body as sent): past it finished jobs
+    # are dropped first, oldest first; a queued or running one only when they do not
+    # free enough (README, "Time, jobs and results").
+    retention_max_request_bytes: int = Field(256 * 1024 * 1024, ge=0)
 
     # None: any non-empty key works (like most sandboxes).  A list: only those keys.
     api_keys: list[str] | None = None
@@ -224,6 +232,8 @@ class Settings(BaseSettings):
     # Performance), mostly memory: up to 2 x journal_body_limit bytes per entry.
     journal_max_entries: int = Field(10_000, ge=0)
     journal_body_limit: int = Field(2048, ge=0)
+    # Bytes of bodies the whole journal keeps: past it the oldest entries go.
+    journal_max_bytes: int = Field(32 * 1024 * 1024, ge=0)
     # mockserver/contracts links to the repository's contracts/ and ships in the wheel,
     # so a normal (non-editable) install finds them too.
     contracts_dir: Path = Path(__file__).resolve().parent / "contracts"

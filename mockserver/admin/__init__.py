@@ -22,6 +22,7 @@ from ..engine import Engine
 from ..engine.jobs import Job
 from ..engine.journal import FILTERS, mask_key
 from ..engine.webhooks import redact_url
+from ..intake import BodyTooLarge, BodyUnreadable, parse_json, read_body
 from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .page import render
 
@@ -89,12 +90,17 @@ def contract_checked(contract: Contract, op_id: str, handler: AdminHandler, *, s
             errors += contract.check_params(op, location, typed)
         body: Any = None
         if takes_body:
-            raw = await request.read()
+            try:
+                raw = await read_body(request)
+            except BodyTooLarge:
+                return error_answer("the body is too large")
+            except BodyUnreadable:
+                return error_answer("the body does not decode under its Content-Encoding")
             if raw.strip():
                 try:
-                    body = orjson.loads(raw)
-                except orjson.JSONDecodeError:
-                    return error_answer("the body is not valid JSON")
+                    body = parse_json(raw)
+                except ValueError:
+                    return error_answer("the body is not valid JSON (or nests too deeply)")
                 body = integral(body)
                 errors += contract.check_body(op, body)
             elif op.body_required:

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from ..engine import Engine
 from ..engine.faults import FaultRule
+from ..intake import BodyTooLarge, BodyUnreadable, parse_json, read_body
 from . import error_answer, json_answer, validate_each
 
 
@@ -61,8 +61,8 @@ def add_fault_routes(app: web.Application, engine: Engine) -> None:
 
     async def add_faults(request: web.Request) -> web.Response:
         try:
-            body = orjson.loads(await request.read())
-        except orjson.JSONDecodeError:
+            body = parse_json(await read_body(request))
+        except (ValueError, BodyTooLarge, BodyUnreadable):
             return error_answer("body must be JSON: a fault rule or a list of them")
         items = body if isinstance(body, list) else [body]
         if not items or not all(isinstance(i, dict) for i in items):

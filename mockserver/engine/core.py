@@ -35,7 +35,9 @@ class Engine:
         self.settings = settings
         self.clock = VirtualClock(settings.time_scale)
         self.rng = random.Random(settings.seed)
-        self.jobs = JobStore(settings.retention_max_jobs, settings.retention_seconds)
+        self.jobs = JobStore(settings.retention_max_jobs, settings.retention_seconds,
+                             settings.retention_max_request_bytes,
+                             finished=lambda job: self.status(job) in TERMINAL)
         self.uploads = UploadStore(settings.retention_max_upload_bytes, settings.retention_max_jobs)
         # Credits, concurrency caps and rate limits per API key (README).
         self.ledger = Ledger(settings.starting_balance, settings.accounts.refunds)
@@ -66,7 +68,8 @@ class Engine:
         self.fault_counts = self.faults.counts
         # What provider routes answered, newest last, and lifetime counts for metrics:
         # written by the provider endpoints and the catch-all route as they answer.
-        self.journal = Journal(settings.journal_max_entries, settings.journal_body_limit)
+        self.journal = Journal(settings.journal_max_entries, settings.journal_body_limit,
+                               settings.journal_max_bytes)
         self.request_stats = RequestStats()
 
     # ids ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ requests give the same decisions.  Latency is wall-clock time, not virtual time.
 """
 from __future__ import annotations
 
+import asyncio
 import functools
 import itertools
 import math
@@ -510,7 +511,28 @@ class FaultSet:
         self.counts: Counter[tuple[str, str]] = Counter()
         self.log: deque[dict[str, Any]] = deque(maxlen=log_size)
         self.hanging = 0
+        # Set by ``stop`` (the app shutting down): injected waits end at once.
+        self.stopping = False
+        self._stopped: asyncio.Future[None] | None = None
         self.reset()
+
+    # injected waits --------------------------------------------------------------------
+    async def wait(self, seconds: float) -> None:
+        """Sleep ``seconds`` (wall) of an injected wait (latency, hang), or until ``stop``."""
+        if self.stopping or seconds <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        stopped = self._stopped
+        if stopped is None or stopped.get_loop() is not loop:
+            stopped = self._stopped = loop.create_future()
+        await asyncio.wait((stopped,), timeout=seconds)
+
+    def stop(self) -> None:
+        """End every injected wait now, and any later one at once: the fake is shutting
+        down, and a 300 s hang must not hold its exit (issue 14)."""
+        self.stopping = True
+        if self._stopped is not None and not self._stopped.done():
+            self._stopped.get_loop().call_soon_threadsafe(_resolve, self._stopped)
 
     # managing rules ------------------------------------------------------------------
     def __len__(self) -> int:
@@ -722,3 +744,8 @@ def fault_rng(seed: int | None) -> random.Random:
     """The faults' own random source: seeded from ``settings.seed`` but separate from
     the engine's, so adding a rule does not change the ids the engine hands out."""
     return random.Random(None if seed is None else f"pixverse-mock-faults:{seed}")
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

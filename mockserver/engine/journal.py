@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 DEFAULT_MAX_ENTRIES = 10_000
 DEFAULT_BODY_LIMIT = 2048
+DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 # Where a task id sits in a JSON body: these keys, at any depth (the answers wrap them
 # in envelopes such as data and Resp).
 _ID_RE = re.compile(rb'"(?:task_id|video_id|generation_id|id)"\s*:\s*(?:"([^"\\]+)"|(-?[0-9]+))')
@@ -142,6 +143,13 @@ class Entry(NamedTuple):
 _I = {name: i for i, name in enumerate(Entry._fields)}
 _SEQ, _PROVIDER, _OPERATION, _METHOD, _PATH = _I["seq"], _I["provider"], _I["operation"], _I["method"], _I["path"]
 _STATUS, _KEY, _TEST, _TASK, _FAULTS = _I["status"], _I["raw_key"], _I["test_id"], _I["task_id"], _I["faults"]
+_REQUEST, _RESPONSE = _I["request_body"], _I["response_body"]
+
+
+def _stored_bytes(e: tuple) -> int:
+    """What an entry's kept bodies cost (a description string counts its length)."""
+    request, response = e[_REQUEST], e[_RESPONSE]
+    return (0 if request is None else len(request)) + (0 if response is None else len(response))
 
 _BODY_OF = {IN_REQUEST_BODY: _I["request_body"], IN_RESPONSE_BODY: _I["response_body"]}
 
@@ -235,18 +243,23 @@ class Journal:
 
     ``max_entries`` bounds memory (0 turns the journal off: nothing is kept, for
     load runs that want every microsecond); ``body_limit`` bounds each stored body
-    (bytes).  ``evicted`` counts entries pushed out by newer ones since the last
-    full clear.  Single-threaded: the event loop is the only writer.
+    (bytes) and ``max_bytes`` all kept bodies together (the oldest entries go first;
+    the newest is always kept).  ``evicted`` counts entries pushed out by newer ones
+    since the last full clear.  Single-threaded: the event loop is the only writer.
     """
 
-    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES, body_limit: int = DEFAULT_BODY_LIMIT) -> None:
+    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES, body_limit: int = DEFAULT_BODY_LIMIT,
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         if max_entries < 0:
             raise ValueError("max_entries must be >= 0")
         self.max_entries = max_entries
         self.body_limit = body_limit
+        self.max_bytes = max_bytes
         self._entries: deque[Stored] = deque(maxlen=max_entries)
         self._seq = 0
         self.evicted = 0
+        # Bytes of the bodies the entries keep.
+        self.bytes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -288,13 +301,21 @@ class Journal:
             response_size = len(response_body)
             # A copy, also when short: orjson's bytes keep their 4 KiB write buffer.
             response_body = bytes(memoryview(response_body)[:limit])
-        if len(self._entries) == self.max_entries:
+        entries = self._entries
+        if len(entries) == self.max_entries:
             self.evicted += 1
-        self._entries.append((
+            self.bytes -= _stored_bytes(entries[0])
+        self.bytes += (0 if request_body is None else len(request_body)) + \
+            (0 if response_body is None else len(response_body))
+        entries.append((
             self._seq, time, wall, provider, operation, method, path, query, status,
             latency_ms, api_key, test_id, task_id, request_body, response_body,
             faults if faults.__class__ is tuple else tuple(faults), request_size, response_size,
         ))
+        if self.bytes > self.max_bytes:
+            while self.bytes > self.max_bytes and len(entries) > 1:
+                self.bytes -= _stored_bytes(entries.popleft())
+                self.evicted += 1
         return self._seq
 
     def find(self, criteria: dict[str, Any] | None = None, since: int | None = None) -> list[Entry]:
@@ -316,10 +337,12 @@ class Journal:
             dropped = len(self._entries)
             self._entries.clear()
             self.evicted = 0
+            self.bytes = 0
             return dropped
         kept = [e for e in self._entries if e[_TEST] != test_id]
         dropped = len(self._entries) - len(kept)
         self._entries = deque(kept, maxlen=self.max_entries)
+        self.bytes = sum(map(_stored_bytes, kept))
         return dropped
 
 

@@ -2,7 +2,10 @@
 
 Jobs are kept in creation order.  A job is dropped once ``retention_s`` virtual
 seconds have passed since it finished, or when more than ``max_jobs`` are stored
-(oldest first).  Uploads are bounded by a total byte budget the same way.
+(oldest first), or when the requests they keep (the body each job was created
+from) pass ``max_bytes``: then finished jobs go first, oldest first, and a job still
+queued or running only when finished ones cannot free enough (never the job just
+added).  Uploads are bounded by a total byte budget the same way.
 Expired entries read as absent, exactly like an id that never existed.
 
 Sized for a million jobs: per job the store holds one dict entry (per provider, keyed
@@ -15,7 +18,8 @@ from __future__ import annotations
 import sys
 from collections import OrderedDict, deque
 from dataclasses import dataclass
-from typing import Iterator
+from itertools import islice
+from typing import Callable, Iterator
 
 from .jobs import Job
 
@@ -25,14 +29,32 @@ _SWEEP_PER_INSERT = 8
 # The creation-order deque may hold jobs dropped out of order (expired on read, reset
 # by test id); it is rebuilt once they outnumber the live ones by this much.
 _COMPACT_SLACK = 1024
+# Over the byte budget, this many of the oldest jobs are looked at for finished ones
+# before in-flight jobs are dropped too (bounds the work of one insert).
+_BYTES_SCAN = 1024
+
+
+def request_bytes(job: Job) -> int:
+    """What a job's stored request costs, in bytes (its JSON as sent)."""
+    stored = job._request
+    return len(stored) if stored.__class__ is bytes else 0
 
 
 class JobStore:
-    """Jobs keyed by (provider, id)."""
+    """Jobs keyed by (provider, id).
 
-    def __init__(self, max_jobs: int, retention_s: float) -> None:
+    ``max_bytes`` bounds the stored request bodies (None: no bound); ``finished(job)``
+    says whether a job reached its outcome, so the byte budget drops those first
+    (None: every job counts as finished).
+    """
+
+    def __init__(self, max_jobs: int, retention_s: float, max_bytes: int | None = None,
+                 finished: Callable[[Job], bool] | None = None) -> None:
         self.max_jobs = max_jobs
         self.retention_s = retention_s
+        self.max_bytes = max_bytes
+        self._finished = finished
+        self.bytes = 0
         # provider -> id -> job
         self._jobs: dict[str, dict[str, Job]] = {}
         self._count = 0
@@ -65,6 +87,7 @@ class JobStore:
         """Drop a live job, wherever it sits in the creation order."""
         del self._jobs[job.provider][job.id]
         self._count -= 1
+        self.bytes -= request_bytes(job)
         self._unindex(job)
         order = self._order
         if order and order[0] is job:
@@ -99,6 +122,7 @@ class JobStore:
             self._forget(old)
         jobs[job.id] = job
         self._count += 1
+        self.bytes += request_bytes(job)
         self._order.append(job)
         owner = (job.provider, job.api_key, job.kind)
         owned = self._by_owner.get(owner)
@@ -110,9 +134,31 @@ class JobStore:
             if oldest is None:
                 break
             self._forget(oldest)
+        if self.max_bytes is not None and self.bytes > self.max_bytes:
+            self._shed_bytes(job)
         for _ in range(_SWEEP_PER_INSERT):
             oldest = self._pop_front()
             if oldest is None or oldest is job or not self._expired(oldest, now):
+                break
+            self._forget(oldest)
+
+    def _shed_bytes(self, newest: Job) -> None:
+        """Back under ``max_bytes``: finished jobs first (among the oldest
+        ``_BYTES_SCAN``), then the oldest whatever their state; never ``newest``."""
+        over = self.bytes - self.max_bytes
+        finished = self._finished
+        victims = []
+        for job in islice(self._order, _BYTES_SCAN):
+            if over <= 0:
+                break
+            if job is not newest and self._live(job) and (finished is None or finished(job)):
+                victims.append(job)
+                over -= request_bytes(job)
+        for job in victims:
+            self._forget(job)
+        while self.bytes > self.max_bytes:
+            oldest = self._pop_front()
+            if oldest is None or oldest is newest:
                 break
             self._forget(oldest)
 
@@ -150,6 +196,7 @@ class JobStore:
     def clear(self) -> None:
         self._jobs.clear()
         self._count = 0
+        self.bytes = 0
         self._order.clear()
         self._dead = 0
         self._by_owner.clear()

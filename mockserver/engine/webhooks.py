@@ -817,7 +817,9 @@ class WebhookScheduler:
             if len(left) > _SHUTDOWN_LINES:
                 log.warning("  ... and %d more", len(left) - _SHUTDOWN_LINES)
         if changes:
-            log.info("webhooks: %d watched jobs had status changes still ahead at shutdown", len(self._watches))
+            # Deliveries not yet due (the job has not reached that status): counted too.
+            log.warning("webhooks: %d deliveries not yet due at shutdown (status changes still ahead "
+                        "for %d watched jobs)", changes, len(self._watches))
         self._heap.clear()
         self._held.clear()
         self._busy.clear()

@@ -25,6 +25,7 @@ from ..engine.faults import (FAULT_HEADER, LATENCY_HEADER, OUTCOME_HEADER, TEST_
 from ..engine.jobs import MODERATED
 from ..engine.journal import LATENCY_BUCKETS
 from ..engine.limits import CREDITS, Refusal
+from ..intake import BodyTooLarge, BodyUnreadable, read_body, readable, too_deep
 from ..settings import Settings
 
 log = logging.getLogger("mockserver")
@@ -140,6 +141,11 @@ class ProviderAdapter:
         methods it does: the fake adds ``Allow`` to a 405).  No credential is checked."""
         raise NotImplementedError
 
+    def too_large(self, op: Operation, request: web.Request) -> Reply:
+        """The answer to a body over ``intake.MAX_BODY_BYTES`` (after decompression).
+        No provider documents one; by default its malformed-body answer."""
+        return self.malformed_body(op, request)
+
     async def precheck(self, op: Operation, request: web.Request, api_key: str) -> Reply | None:
         """Provider-specific checks after auth and before the body (e.g. headers)."""
         return None
@@ -195,14 +201,15 @@ class ProviderAdapter:
         refusal = self.engine.admit(self.name, call.api_key, cost)
         return None if refusal is None else self.refusal_reply(call.op, call.request, refusal)
 
-    def _fault_decision(self, op: Operation, request: web.Request, key: str, body: Any) -> Decision | None:
+    def _fault_decision(self, op: Operation, request: web.Request, key: str, body: Any,
+                        test_id: str | None) -> Decision | None:
         faults = self.engine.faults
         headers = request.headers
         prompt = body.get("prompt") if isinstance(body, dict) else None
         return faults.decide(FaultContext(
             provider=self.name, operation=op.operation_id, submit=op.operation_id in self.submit_ops,
             moderated=op.operation_id in self.moderated_operations,
-            api_key=key, test_id=headers.get(TEST_ID_HEADER),
+            api_key=key, test_id=test_id,
             prompt=prompt if isinstance(prompt, str) else None,
             fault_header=headers.get(FAULT_HEADER), latency_header=headers.get(LATENCY_HEADER),
             outcome_header=headers.get(OUTCOME_HEADER),
@@ -297,8 +304,9 @@ class ProviderAdapter:
             try:
                 response, key, raw, faults, test_id = await answer(request)
             except BaseException as exc:
+                key = api_key_of(request)
                 recording.record(engine, request, provider, op_id, virtual, wall, started,
-                                 recording.failure_status(exc), api_key_of(request),
+                                 recording.failure_status(exc), None if key is None else readable(key),
                                  find_task(request), None, None)
                 raise
             if raw is None and request.body_exists:
@@ -347,6 +355,11 @@ class ProviderAdapter:
             headers = request.headers
             key = api_key_of(request)
             test_id = headers.get(TEST_ID_HEADER)
+            # Stored and shown later: bytes that were not UTF-8 become U+FFFD here, once.
+            if key is not None and not key.isascii():
+                key = readable(key)
+            if test_id is not None and not test_id.isascii():
+                test_id = readable(test_id)
             if rates:
                 refusal = rates.hit(self.name, request.remote, key)
                 if refusal is not None:
@@ -374,11 +387,18 @@ class ProviderAdapter:
             body: Any = None
             raw: bytes | None = None
             if wants_json:
-                raw = await request.read()
+                try:
+                    raw = await read_body(request)
+                except BodyTooLarge:
+                    return respond(op, self.too_large(op, request)), key, None, (), test_id
+                except BodyUnreadable:
+                    return respond(op, self.malformed_body(op, request)), key, None, (), test_id
                 if raw.strip():
                     try:
                         body = orjson.loads(raw)
                     except orjson.JSONDecodeError:
+                        return respond(op, self.malformed_body(op, request)), key, raw, (), test_id
+                    if too_deep(raw, body):
                         return respond(op, self.malformed_body(op, request)), key, raw, (), test_id
                 else:
                     body = {}
@@ -394,7 +414,7 @@ class ProviderAdapter:
             else:
                 call = Call(request, op, key, body, query, path, public_base_url, test_id, raw or None)
             if faults.armed(key, body.get("prompt") if body.__class__ is dict else None, headers):
-                decision = self._fault_decision(op, request, key, body)
+                decision = self._fault_decision(op, request, key, body, test_id)
                 if decision is not None:
                     response, kinds = await self._with_faults(call, handler, decision)
                     return response, key, raw, kinds, test_id

@@ -226,6 +226,10 @@ class AimlapiAdapter(ProviderAdapter):
         as 405 for a method a served path does not allow (inferred, see x-fake-notes)."""
         return self._error(request, 405 if allowed else 404, f"Cannot {request.method} {request.path}")
 
+    def too_large(self, op: Operation, request: web.Request) -> Reply:
+        # NestJS's body parser (inferred; contract PayloadTooLarge).
+        return self._error(request, 413, "request entity too large")
+
     def invalid(self, op: Operation, request: web.Request, errors: list[FieldError]) -> Reply:
         # The contract already checked the body against the schema its `model` selects,
         # as zod's discriminated union does.

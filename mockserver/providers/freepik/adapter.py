@@ -105,6 +105,10 @@ class FreepikAdapter(ProviderAdapter):
     def malformed_body(self, op: Operation, request: web.Request) -> Reply:
         return self._problem([{"name": "body", "reason": "Request body is not valid JSON"}])
 
+    def too_large(self, op: Operation, request: web.Request) -> Reply:
+        # Freepik documents no size limit or 413; its 400 problem shape (inferred).
+        return self._problem([{"name": "body", "reason": "Request body is too large"}])
+
     def invalid(self, op: Operation, request: web.Request, errors: list[FieldError]) -> Reply:
         if any(e.location == "path" for e in errors):
             return self._not_found()

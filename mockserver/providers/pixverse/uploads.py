@@ -71,11 +71,16 @@ async def read_form(call: Call, too_large: ErrCode) -> Any:
         raise PixverseError(ErrCode.BAD_BINDING)
     try:
         return await request.post()
-    except web.HTTPRequestEntityTooLarge:
+    except web.HTTPRequestEntityTooLarge as exc:
+        # aiohttp says "too many fields" with the same exception (its text tells them
+        # apart): a broken form, not a big file.
+        if "form fields" in (exc.text or ""):
+            raise PixverseError(ErrCode.BAD_BINDING) from None
         raise PixverseError(too_large) from None
-    except (ValueError, HttpProcessingError):
+    except (ValueError, HttpProcessingError, web.RequestPayloadError):
         # aiohttp's multipart reader reports a broken body as ValueError (bad
-        # boundary) or as an HTTP parsing error (undecodable part headers).
+        # boundary) or as an HTTP parsing error (undecodable part headers); a broken
+        # transfer encoding is a payload error.
         raise PixverseError(ErrCode.BAD_BINDING) from None
 
 

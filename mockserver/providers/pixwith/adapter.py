@@ -128,6 +128,9 @@ class PixwithAdapter(ProviderAdapter):
         status, message = (405, "Method Not Allowed") if allowed else (404, "Not Found")
         return Reply({"code": 0, "message": message, "data": None}, status)
 
+    def too_large(self, op: Operation, request: web.Request) -> Reply:
+        return _error("Request body too large")
+
     def fault_statuses(self, op: Operation) -> frozenset[int]:
         in_band = {400, 401, 403} | ({404} if op.operation_id == "get_task" else set())
         return frozenset(in_band) | super().fault_statuses(op)
