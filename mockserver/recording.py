@@ -110,9 +110,12 @@ def record(engine: Engine, request: web.Request, provider: str | None, operation
     calls on their success path."""
     elapsed = time.perf_counter() - started
     path, _, query = request.raw_path.partition("?")
-    engine.journal.record(virtual, wall, provider, operation, request.method, path, query, status,
-                          elapsed * 1000.0, api_key, request.headers.get(TEST_ID_HEADER), task_id,
-                          raw_request, raw_response, faults)
+    journal = engine.journal
+    seq = journal.record(virtual, wall, provider, operation, request.method, path, query, status,
+                         elapsed * 1000.0, api_key, request.headers.get(TEST_ID_HEADER), task_id,
+                         raw_request, raw_response, faults)
+    if journal.watchers:  # a dashboard is open: its inspector shows headers
+        journal.keep_headers(seq, api_key, request.headers, None)
     engine.request_stats.observe(provider, operation, status, elapsed)
 
 

@@ -515,7 +515,9 @@ async def test_page_lists_jobs_requests_and_faults_escaped(admin, engine):
     task = await freepik_create(admin, evil)
     resp = await admin.get("/__admin/")
     assert resp.status == 200 and resp.content_type == "text/html"
-    assert "script-src" not in resp.headers["Content-Security-Policy"]
+    csp = resp.headers["Content-Security-Policy"]
+    # Scripts only from the fake's own files: nothing inline, nothing injected runs.
+    assert "script-src 'self';" in csp and "unsafe-inline'; img" in csp and "script-src 'self' 'unsafe" not in csp
     html = await resp.text()
     assert task in html and "create_pixverse_v5_text_to_video" in html
     assert evil not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -524,6 +526,61 @@ async def test_page_lists_jobs_requests_and_faults_escaped(admin, engine):
     assert task not in scoped and "No jobs." in scoped
     assert '<meta http-equiv="refresh" content="5">' in await (await admin.get("/__admin/?refresh=5")).text()
     assert (await admin.get("/__admin/?limit=0")).status == 400
+
+
+async def read_event(stream) -> dict:
+    """The next ``state`` event of a dashboard event stream."""
+    lines = []
+    while True:
+        line = (await stream.content.readline()).decode()
+        if line == "\n" and lines:
+            break
+        if line.startswith(("event:", "data:")):
+            lines.append(line)
+    assert lines[0] == "event: state\n"
+    return json.loads(lines[1][len("data: "):])
+
+
+async def test_event_stream_sends_sections_as_they_change_and_keeps_headers_while_open(admin, engine):
+    first = await freepik_create(admin, "T1")
+    stream = await admin.get("/__admin/events", params={"test_id": "T1"})
+    assert stream.status == 200 and stream.content_type == "text/event-stream"
+    state = await read_event(stream)
+    assert first in state["sections"]["jobs"] and set(state["clock"]) == {"now", "scale", "frozen"}
+    assert engine.journal.watchers == 1
+    second = await freepik_create(admin, "T1", key="secret-key-123456")
+    await freepik_create(admin, "T2")  # another test's: filtered out
+    state = await read_event(stream)
+    assert second in state["sections"]["jobs"] and "timeline" in state["sections"]
+    assert "faults" not in state["sections"]  # unchanged sections are not re-sent
+    stream.close()
+
+    seq = engine.journal.find({"test_id": "T1"})[-1].seq
+    entry = await admin_json(await admin.get(f"/__admin/journal/{seq}"))
+    assert entry["seq"] == seq and json.loads(entry["request_body"]) == {"prompt": "a cat"}
+    headers = dict(entry["request_headers"])
+    assert headers["x-freepik-api-key"] == "secr...3456" and headers["X-Mock-Test-Id"] == "T1"
+    assert "secret-key-123456" not in json.dumps(entry)
+    assert dict(entry["response_headers"])["Content-Type"].startswith("application/json")
+    assert entry["curl"].startswith("curl -sS -X POST http://127.0.0.1:")
+    assert "-H 'x-freepik-api-key: secr...3456'" in entry["curl"]
+    assert entry["curl"].endswith("""--data-raw '{"prompt": "a cat"}'""")
+
+    # Before any dashboard watched, no headers: the curl falls back on the contract's key header.
+    before = engine.journal.find({"task_id": first})[0]
+    entry = await admin_json(await admin.get(f"/__admin/journal/{before.seq}"))
+    assert entry["request_headers"] is None and "-H 'x-freepik-api-key: free...0001'" in entry["curl"]
+    await admin_json(await admin.get("/__admin/journal/999999"), 404)
+    assert (await admin.get("/__admin/journal/0")).status == 400
+
+
+async def test_dashboard_assets_are_served_from_the_package(admin):
+    js = await admin.get("/__admin/static/dashboard.js")
+    assert js.status == 200 and js.content_type == "application/javascript"
+    assert "EventSource" in await js.text()
+    css = await admin.get("/__admin/static/dashboard.css")
+    assert css.status == 200 and css.content_type == "text/css"
+    await admin_json(await admin.get("/__admin/static/nothing.js"), 404)
 
 
 async def test_injected_faults_are_journaled_and_verifiable(admin, engine):

@@ -296,8 +296,10 @@ class ProviderAdapter:
             status = response.status
             path, _, query = request.raw_path.partition("?")
             # recording.record, inlined: this is every request's path.
-            journal.record(virtual, wall, provider, op_id, request.method, path, query, status,
-                           elapsed * 1000.0, key, test_id, find_task(request), raw, body, faults)
+            seq = journal.record(virtual, wall, provider, op_id, request.method, path, query, status,
+                                 elapsed * 1000.0, key, test_id, find_task(request), raw, body, faults)
+            if journal.watchers:  # a dashboard is open: its inspector shows headers
+                journal.keep_headers(seq, key, request.headers, response.headers)
             counts[status] = counts.get(status, 0) + 1
             latency[bisect_left(LATENCY_BUCKETS, elapsed)] += 1
             latency[-1] += elapsed
