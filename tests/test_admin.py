@@ -556,7 +556,7 @@ async def test_event_stream_sends_sections_as_they_change_and_keeps_headers_whil
     stream.close()
 
     seq = engine.journal.find({"test_id": "T1"})[-1].seq
-    entry = await admin_json(await admin.get(f"/__admin/journal/{seq}"))
+    entry = await admin_json(await admin.get(f"/__admin/journal/entries/{seq}"))
     assert entry["seq"] == seq and json.loads(entry["request_body"]) == {"prompt": "a cat"}
     headers = dict(entry["request_headers"])
     assert headers["x-freepik-api-key"] == "secr...3456" and headers["X-Mock-Test-Id"] == "T1"
@@ -568,10 +568,10 @@ async def test_event_stream_sends_sections_as_they_change_and_keeps_headers_whil
 
     # Before any dashboard watched, no headers: the curl falls back on the contract's key header.
     before = engine.journal.find({"task_id": first})[0]
-    entry = await admin_json(await admin.get(f"/__admin/journal/{before.seq}"))
+    entry = await admin_json(await admin.get(f"/__admin/journal/entries/{before.seq}"))
     assert entry["request_headers"] is None and "-H 'x-freepik-api-key: free...0001'" in entry["curl"]
-    await admin_json(await admin.get("/__admin/journal/999999"), 404)
-    assert (await admin.get("/__admin/journal/0")).status == 400
+    await admin_json(await admin.get("/__admin/journal/entries/999999"), 404)
+    assert (await admin.get("/__admin/journal/entries/0")).status == 400
 
 
 async def test_dashboard_assets_are_served_from_the_package(admin):

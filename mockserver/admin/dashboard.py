@@ -8,7 +8,7 @@ the request inspector's answer.  ``contracts/admin.yaml`` describes each route.
   whenever the clock was set or a section changed (only the changed sections), at most
   every ``STREAM_INTERVAL_S`` of wall time; a comment line every ``HEARTBEAT_S``.
   At most ``MAX_STREAMS`` at once (then 429 ``{"message"}``).
-- ``GET /__admin/journal/{seq}`` -> one journal entry, its headers when they were kept
+- ``GET /__admin/journal/entries/{seq}`` -> one journal entry, its headers when they were kept
   (a dashboard was open; secrets masked) and a ``curl`` command that repeats it; 404
   ``{"message"}`` when the journal no longer holds it.
 - ``GET /__admin/static/{name}`` -> ``dashboard.js`` / ``dashboard.css``, shipped in
@@ -204,5 +204,5 @@ def add_dashboard_routes(app: web.Application, engine: Engine, adapters: dict[st
     app.router.add_get("/__admin", page_redirect)
     route("GET", "/__admin/", "admin_page", dashboard)
     route("GET", "/__admin/events", "dashboard_events", events)
-    route("GET", "/__admin/journal/{seq}", "get_journal_entry", journal_entry)
+    route("GET", "/__admin/journal/entries/{seq}", "get_journal_entry", journal_entry)
     route("GET", "/__admin/static/{name}", "dashboard_asset", asset)

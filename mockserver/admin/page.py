@@ -134,7 +134,7 @@ def _jobs(engine: Engine, f: Filters, limit: int) -> tuple[list[Job], int]:
 
 
 def _force_control(job: Job) -> str:
-    options = "".join(f'<option value="{s}">{s}</option>' for s in STATES)
+    options = "".join(f'<option value="{s}"{" selected" if s == "succeeded" else ""}>{s}</option>' for s in STATES)
     return (f'<td class="actions"><select name="status" aria-label="force status">{options}</select>'
             f'<button type="button" class="force" data-provider="{_attr(job.provider)}" '
             f'data-job="{_attr(job.id)}">force</button></td>')
@@ -330,11 +330,15 @@ def timeline_section(engine: Engine, f: Filters, jobs: list[Job], entries: list[
                 cls = ("tick submit" if submit else "tick poll") + (" fault" if e.faults else "")
                 bits.append(_dot(cls, x(e.time), f"{e.operation} -> {e.status}"
                                  + (f" [{', '.join(e.faults)}]" if e.faults else "")))
+            latest: dict[str, dict[str, Any]] = {}
             for d in hooks.get(key, []):
+                latest[d["delivery_id"]] = d
                 bits.append(_dot(f"mark wh-{d['outcome']}", x(d["sent_at"]),
                                  f"webhook #{d['attempt']} {d['state']} -> {d['http_status'] or d.get('error')}"))
-                if d.get("next_attempt_at"):
-                    bits.append(_dot("mark wh-next", x(d["next_attempt_at"]), "next webhook attempt"))
+            for d in latest.values():  # a retry still to come
+                due = d.get("next_attempt_at")
+                if due is not None and now <= due <= t1:
+                    bits.append(_dot("mark wh-next", x(due), f"webhook retry #{d['attempt'] + 1} due"))
             label = (f'<div class="tl-label" title="{_attr(job.id)}"><span class="mono">{escape(job.id[:13])}'
                      f'</span> <span class="st-{status}">{escape(status)}</span></div>')
             rows.append(f'<div class="tl-row job" data-job="{_attr(job.provider)}/{_attr(job.id)}">{label}'

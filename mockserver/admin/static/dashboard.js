@@ -244,7 +244,7 @@
     inspected = seq;
     markInspected();
     var status = $("#insp-status");
-    fetch("/__admin/journal/" + seq, { credentials: "same-origin" }).then(function (resp) {
+    fetch("/__admin/journal/entries/" + seq, { credentials: "same-origin" }).then(function (resp) {
       return resp.json().then(function (e) {
         if (!resp.ok) throw new Error(e.message || "HTTP " + resp.status);
         return e;
