@@ -526,6 +526,25 @@ async def test_page_lists_jobs_requests_and_faults_escaped(admin, engine):
     assert task not in scoped and "No jobs." in scoped
     assert '<meta http-equiv="refresh" content="5">' in await (await admin.get("/__admin/?refresh=5")).text()
     assert (await admin.get("/__admin/?limit=0")).status == 400
+    # The filter form without scripts sends every field, empty ones too.
+    blank = await admin.get("/__admin/?provider=&api_key=&test_id=&status=&http_status=&window=")
+    assert blank.status == 200 and task in await blank.text()
+    assert (await admin.get("/__admin/?provider=nobody")).status == 400
+
+
+async def test_page_timeline_window(admin, engine):
+    import re
+    old = await freepik_create(admin)
+    engine.clock.advance(600)
+    new = await freepik_create(admin)
+    fit = await (await admin.get("/__admin/")).text()
+    assert f'data-job="freepik/{old}"' in fit and f'data-job="freepik/{new}"' in fit
+    html = await (await admin.get("/__admin/", params={"window": "60"})).text()
+    t0, t1 = map(float, re.search(r'data-t0="([0-9.]+)" data-t1="([0-9.]+)"', html).groups())
+    assert t1 - t0 == pytest.approx(60, abs=0.01) and t0 < engine.clock.now() < t1
+    # The old job ended long before the window: off the timeline, still in the jobs table.
+    assert f'data-job="freepik/{old}"' not in html.split('id="timeline-live"')[1].split("</section>")[0]
+    assert f'data-job="freepik/{new}"' in html and old in html
 
 
 async def read_event(stream) -> dict:

@@ -91,6 +91,9 @@ def test_page_loads_live_with_hostile_text_kept_as_text(page, fake):
     expect(row.locator("td").nth(5)).to_have_text("brow...ey-1")
     assert '"description": "<img src=x onerror=' in page.locator("#faults td.mono").nth(1).inner_text()
     assert page.locator("#faults td").first.inner_text() == rule["faults"][0]["id"]
+    # The same text arriving live, through the event stream, stays text too.
+    late = freepik_create(fake, headers={"X-Mock-Test-Id": EVIL}).json()["data"]["task_id"]
+    expect(job_row(page, late).locator("td").nth(4)).to_have_text(EVIL)
     assert page.locator("img[src=x]").count() == 0 and page.title() == "pixverse-mock admin"
     # Every provider's operations are offered, from the adapters.
     options = page.locator("#fault-form select[name=operation] option").evaluate_all("os => os.map(o => o.value)")
@@ -127,6 +130,9 @@ def test_the_clock_button_finishes_a_job_and_its_video_plays(page, fake):
     page.wait_for_function("v => v.readyState >= 2", arg=video.element_handle(), timeout=TIMEOUT_MS)
     size = video.evaluate("v => [v.videoWidth, v.videoHeight, Math.round(v.duration)]")
     assert size == [1280, 720, 5]
+    # And it plays: frames decode one after another (muted, so autoplay rules allow it).
+    video.evaluate("v => v.play()")
+    page.wait_for_function("v => v.currentTime > 0.2 && !v.error", arg=video.element_handle(), timeout=TIMEOUT_MS)
 
 
 def test_a_fault_added_through_the_form_hits_the_next_matching_request(page, fake):

@@ -2,7 +2,8 @@
 the request inspector's answer.  ``contracts/admin.yaml`` describes each route.
 
 - ``GET /__admin/`` -> the page (``admin/page.py``), filtered by ``provider``,
-  ``api_key``, ``test_id``, ``status`` (a job's neutral state) and ``http_status``.
+  ``api_key``, ``test_id``, ``status`` (a job's neutral state) and ``http_status``;
+  ``window`` (seconds) is the timeline's span.
 - ``GET /__admin/events`` (same filters) -> ``text/event-stream``: a ``state`` event
   ``{"clock": {now, scale, frozen}, "sections": {id: html}}`` at once, then another
   whenever the clock was set or a section changed (only the changed sections), at most
@@ -169,8 +170,8 @@ def add_dashboard_routes(app: web.Application, engine: Engine, adapters: dict[st
                     await asyncio.wait_for(stop.wait(), wait)
                 except asyncio.TimeoutError:
                     pass
-        except (ConnectionError, asyncio.CancelledError):
-            pass  # the browser went away, or the server is stopping
+        except ConnectionError:
+            pass  # the browser went away
         finally:
             engine.journal.watchers -= 1
             streams.discard(stop)

@@ -38,13 +38,15 @@ assert _NOT_NAME.sub("_", "a/b") == "a_b" and NAME_PATTERN == r"[A-Za-z0-9_.:-]+
 @dataclass(frozen=True)
 class Filters:
     """What the page shows: one provider, API key (as sent), test id, job status
-    (neutral) and HTTP status (``429`` or a class such as ``4xx``); None is any."""
+    (neutral) and HTTP status (``429`` or a class such as ``4xx``), None is any;
+    and the timeline's window (seconds, None fits every job shown)."""
 
     provider: str | None = None
     api_key: str | None = None
     test_id: str | None = None
     status: str | None = None
     http_status: str | None = None
+    window: str | None = None  # seconds of virtual time the timeline shows; None fits
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> "Filters":
@@ -287,13 +289,18 @@ def timeline_section(engine: Engine, f: Filters, jobs: list[Job], entries: list[
         if (d["provider"], d["job_id"]) in shown:
             hooks.setdefault((d["provider"], d["job_id"]), []).append(d)
     phases = {(j.provider, j.id): _phases(engine, j, now) for j in jobs}
-    times = [now] + [t for ps in phases.values() for _, a, b in ps for t in (a, b)]
-    oldest_job = min((j.created_at for j in jobs), default=None)
-    times += [e.time for es in loose.values() for e in es
-              if oldest_job is None or e.time >= oldest_job - 60]
-    t0, t1 = min(times), max(times)
-    span = max(t1 - t0, 10.0)
-    t0, t1 = t0 - span * 0.02, max(t1, now) + span * 0.06
+    if f.window:
+        span = float(f.window)
+        t0, t1 = now - span * 0.94, now + span * 0.06
+        phases = {k: ps for k, ps in phases.items() if max(b for _, _, b in ps) >= t0}
+    else:
+        times = [now] + [t for ps in phases.values() for _, a, b in ps for t in (a, b)]
+        oldest_job = min((j.created_at for j in jobs), default=None)
+        times += [e.time for es in loose.values() for e in es
+                  if oldest_job is None or e.time >= oldest_job - 60]
+        t0, t1 = min(times), max(times)
+        span = max(t1 - t0, 10.0)
+        t0, t1 = t0 - span * 0.02, max(t1, now) + span * 0.06
     scale = 100.0 / (t1 - t0)
 
     def x(t: float) -> float:
@@ -311,7 +318,7 @@ def timeline_section(engine: Engine, f: Filters, jobs: list[Job], entries: list[
                             for e in stray)
             rows.append(f'<div class="tl-row"><div class="tl-label muted">requests</div>'
                         f'<div class="tl-track">{ticks}</div></div>')
-        for job in (j for j in jobs if j.provider == provider):
+        for job in (j for j in jobs if j.provider == provider and (j.provider, j.id) in phases):
             key = (job.provider, job.id)
             status = engine.status(job)
             bits = []
@@ -325,7 +332,7 @@ def timeline_section(engine: Engine, f: Filters, jobs: list[Job], entries: list[
                 if b > now:
                     bits.append(_span(f"seg st-{state} future", x(max(a, now)), x(b),
                                       f"{state} (planned) until {_clock_text(b)}"))
-            for e in by_job.get(key, []):
+            for e in (e for e in by_job.get(key, []) if t0 <= e.time):
                 submit = catalog.is_submit(e.provider, e.operation)
                 cls = ("tick submit" if submit else "tick poll") + (" fault" if e.faults else "")
                 bits.append(_dot(cls, x(e.time), f"{e.operation} -> {e.status}"
@@ -333,6 +340,8 @@ def timeline_section(engine: Engine, f: Filters, jobs: list[Job], entries: list[
             latest: dict[str, dict[str, Any]] = {}
             for d in hooks.get(key, []):
                 latest[d["delivery_id"]] = d
+                if d["sent_at"] < t0:
+                    continue
                 bits.append(_dot(f"mark wh-{d['outcome']}", x(d["sent_at"]),
                                  f"webhook #{d['attempt']} {d['state']} -> {d['http_status'] or d.get('error')}"))
             for d in latest.values():  # a retry still to come
@@ -415,6 +424,15 @@ def _fault_field(name: str, schema: dict[str, Any]) -> str:
     return f"<label>{label} {control}</label>"
 
 
+WINDOWS = (("", "fit all"), ("60", "last minute"), ("600", "last 10 min"), ("3600", "last hour"),
+           ("86400", "last day"))
+
+
+def _window_options(selected: str | None) -> str:
+    return "".join(f'<option value="{v}"{" selected" if v == (selected or "") else ""}>{label}</option>'
+                   for v, label in WINDOWS)
+
+
 def fault_form(catalog: Catalog) -> str:
     """The add-a-rule form: every field of ``FaultRule``, providers and their
     operations from the adapters (``submit`` for any job submission)."""
@@ -451,7 +469,9 @@ def page(engine: Engine, f: Filters, catalog: Catalog, *, limit: int = 100, refr
         f'<label>test id <input name="test_id" value="{_attr(f.test_id)}" size="12"></label>'
         f'<label>job status <select name="status">{_options(STATES, f.status)}</select></label>'
         f'<label>HTTP status <input name="http_status" value="{_attr(f.http_status)}" size="4" '
-        'placeholder="4xx"></label><button type="submit">filter</button></form>')
+        'placeholder="4xx"></label>'
+        f'<label>timeline <select name="window">{_window_options(f.window)}</select></label>'
+        '<button type="submit">filter</button></form>')
     controls = (
         '<div class="bar" id="clock-controls">'
         '<button type="button" data-advance="10">+10 s</button>'

@@ -216,6 +216,9 @@
     }, function (err) { say(status, err.message, true); });
   });
 
+  $("#filters").addEventListener("change", function (event) {
+    if (event.target.tagName === "SELECT") $("#filters").requestSubmit();
+  });
   $("#filters").addEventListener("submit", function (event) {
     event.preventDefault();
     var qs = filterQuery();
