@@ -532,6 +532,22 @@ async def test_page_lists_jobs_requests_and_faults_escaped(admin, engine):
     assert (await admin.get("/__admin/?provider=nobody")).status == 400
 
 
+async def test_page_timeline_in_poll_count_mode(aiohttp_client):
+    """Without time-driven progress, bars show the present state; a finished job ends
+    at the poll that finished it."""
+    client = await aiohttp_client(create_app(make_settings(progress_mode="polls", queued_polls=1,
+                                                           running_polls=1)))
+    task = await freepik_create(client)
+    html = await (await client.get("/__admin/")).text()
+    row = html.split(f'data-job="freepik/{task}">')[1].split("</div></div>")[0]
+    assert "seg st-queued" in row and "end " not in row
+    for _ in range(3):
+        await freepik_poll(client, task)
+    html = await (await client.get("/__admin/")).text()
+    row = html.split(f'data-job="freepik/{task}">')[1].split("</div></div>")[0]
+    assert "seg st-running" in row and "end st-succeeded" in row and row.count("tick poll") == 3
+
+
 async def test_page_timeline_window(admin, engine):
     import re
     old = await freepik_create(admin)

@@ -255,12 +255,18 @@ def _dot(cls: str, at: float, title: str) -> str:
     return f'<span class="{cls}" style="left:{at:.3f}%" title="{_attr(title)}"></span>'
 
 
-def _phases(engine: Engine, job: Job, now: float) -> list[tuple[str, float, float]]:
+def _phases(engine: Engine, job: Job, now: float, last_seen: float | None) -> list[tuple[str, float, float]]:
     """(state, from, to) pieces of a job's life on the virtual clock; the last runs
-    to ``now`` (or its planned end) unless the job ended."""
+    to ``now`` (or its planned end) unless the job ended.  Outside the ``time``
+    progress mode the clock does not say when a state began: the job shows in its
+    present state, a finished one as ending when forced or last polled."""
     start = job.created_at
     if engine.settings.progress_mode != "time":
-        return [(engine.status(job), start, now)]
+        state = engine.status(job)
+        if state not in TERMINAL:
+            return [(state, start, now)]
+        end = job.forced_at if job.forced is not None and job.forced_at is not None else (last_seen or now)
+        return [(RUNNING, start, end), (state, end, end)]
     plan = [(QUEUED, start, start + job.queue_s), (RUNNING, start + job.queue_s, job.finishes_at)]
     if job.forced is None:
         return plan + [(job.outcome, job.finishes_at, job.finishes_at)]
@@ -288,7 +294,9 @@ def timeline_section(engine: Engine, f: Filters, jobs: list[Job], entries: list[
     for d in engine.webhooks.entries(provider=f.provider, test_id=f.test_id)[-TIMELINE_ENTRIES:]:
         if (d["provider"], d["job_id"]) in shown:
             hooks.setdefault((d["provider"], d["job_id"]), []).append(d)
-    phases = {(j.provider, j.id): _phases(engine, j, now) for j in jobs}
+    phases = {(j.provider, j.id): _phases(engine, j, now, max((e.time for e in by_job.get((j.provider, j.id), ())),
+                                                              default=None))
+              for j in jobs}
     if f.window:
         span = float(f.window)
         t0, t1 = now - span * 0.94, now + span * 0.06
