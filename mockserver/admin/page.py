@@ -382,11 +382,6 @@ def _nice_step(raw: float) -> float:
     return 86400.0 * max(1, round(raw / 86400))
 
 
-def clock_state(engine: Engine) -> dict[str, Any]:
-    clock = engine.clock
-    return {"now": clock.now(), "scale": clock.scale, "frozen": clock.frozen}
-
-
 def sections(engine: Engine, f: Filters, catalog: Catalog, limit: int) -> dict[str, str]:
     """The page's live parts, by element id, as escaped HTML."""
     jobs, total = _jobs(engine, f, limit)
