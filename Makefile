@@ -51,6 +51,11 @@ run: install
 test: install
 	$(BIN)/python -m pytest -q
 
+## Retake the README's dashboard screenshots (docs/*.png) with the browser tests.
+.PHONY: screenshots
+screenshots: install
+	SCREENSHOTS_DIR=docs $(BIN)/python -m pytest -q tests/test_admin_browser.py
+
 ## Schemathesis against the fake, or with BASE_URL=... API_KEY=... against any server
 ## (a real provider costs real credits). PROVIDERS=freepik,... picks the contracts.
 contract: install

@@ -2,7 +2,7 @@
 bodies, and the header text it stores.
 
 Header text is kept readable: aiohttp hands over header bytes that are not UTF-8 as
-lone surrogates, which no JSON encoder writes, so ``readable`` turns them into U+FFFD
+lone surrogates, which no JSON encoder writes, so ``engine.journal.readable`` turns them into U+FFFD
 once, where a key or test id enters the fake; everything stored can be shown.
 
 Bodies are bounded and never a crash.  The app turns aiohttp's own decompression off
@@ -147,18 +147,6 @@ def too_deep(raw: bytes, value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
             return False
         level = deeper
     return any(item.__class__ in (dict, list) and item for item in level)
-
-
-def readable(text: str) -> str:
-    """``text`` (a header value as aiohttp decoded it) with every byte that was not
-    UTF-8 replaced by U+FFFD; ASCII (nearly every value) is returned as is."""
-    if text.isascii():
-        return text
-    try:
-        data = text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:  # a surrogate aiohttp did not make: not a byte at all
-        data = text.encode("utf-8", "replace")
-    return data.decode("utf-8", "replace")
 
 
 def parse_json(raw: bytes) -> Any:

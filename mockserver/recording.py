@@ -25,8 +25,7 @@ from aiohttp import web
 from .contract import Operation
 from .engine import Engine
 from .engine.faults import TEST_ID_HEADER
-from .engine.journal import IN_REQUEST_BODY, IN_RESPONSE_BODY
-from .intake import readable
+from .engine.journal import IN_REQUEST_BODY, IN_RESPONSE_BODY, readable
 
 # Bodies larger than this are described, not read (multipart uploads never are).
 READ_AHEAD_LIMIT = 1024 * 1024
@@ -115,10 +114,13 @@ def record(engine: Engine, request: web.Request, provider: str | None, operation
     calls on their success path."""
     elapsed = time.perf_counter() - started
     path, _, query = request.raw_path.partition("?")
+    journal = engine.journal
     test_id = request.headers.get(TEST_ID_HEADER)
-    engine.journal.record(virtual, wall, provider, operation, request.method, path, query, status,
-                          elapsed * 1000.0, api_key, None if test_id is None else readable(test_id),
-                          task_id, raw_request, raw_response, faults)
+    seq = journal.record(virtual, wall, provider, operation, request.method, path, query, status,
+                         elapsed * 1000.0, api_key, None if test_id is None else readable(test_id),
+                         task_id, raw_request, raw_response, faults)
+    if journal.watchers:  # a dashboard is open: its inspector shows headers
+        journal.keep_headers(seq, api_key, request.headers, None)
     engine.request_stats.observe(provider, operation, status, elapsed)
 
 

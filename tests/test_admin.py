@@ -554,7 +554,9 @@ async def test_page_lists_jobs_requests_and_faults_escaped(admin, engine):
     task = await freepik_create(admin, evil)
     resp = await admin.get("/__admin/")
     assert resp.status == 200 and resp.content_type == "text/html"
-    assert "script-src" not in resp.headers["Content-Security-Policy"]
+    csp = resp.headers["Content-Security-Policy"]
+    # Scripts only from the fake's own files: nothing inline, nothing injected runs.
+    assert "script-src 'self';" in csp and "unsafe-inline'; img" in csp and "script-src 'self' 'unsafe" not in csp
     html = await resp.text()
     assert task in html and "create_pixverse_v5_text_to_video" in html
     assert evil not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -563,6 +565,96 @@ async def test_page_lists_jobs_requests_and_faults_escaped(admin, engine):
     assert task not in scoped and "No jobs." in scoped
     assert '<meta http-equiv="refresh" content="5">' in await (await admin.get("/__admin/?refresh=5")).text()
     assert (await admin.get("/__admin/?limit=0")).status == 400
+    # The filter form without scripts sends every field, empty ones too.
+    blank = await admin.get("/__admin/?provider=&api_key=&test_id=&status=&http_status=&window=")
+    assert blank.status == 200 and task in await blank.text()
+    assert (await admin.get("/__admin/?provider=nobody")).status == 400
+
+
+async def test_page_timeline_in_poll_count_mode(aiohttp_client):
+    """Without time-driven progress, bars show the present state; a finished job ends
+    at the poll that finished it."""
+    client = await aiohttp_client(create_app(make_settings(progress_mode="polls", queued_polls=1,
+                                                           running_polls=1)))
+    task = await freepik_create(client)
+    html = await (await client.get("/__admin/")).text()
+    row = html.split(f'data-job="freepik/{task}">')[1].split("</div></div>")[0]
+    assert "seg st-queued" in row and "end " not in row
+    for _ in range(3):
+        await freepik_poll(client, task)
+    html = await (await client.get("/__admin/")).text()
+    row = html.split(f'data-job="freepik/{task}">')[1].split("</div></div>")[0]
+    assert "seg st-running" in row and "end st-succeeded" in row and row.count("tick poll") == 3
+
+
+async def test_page_timeline_window(admin, engine):
+    import re
+    old = await freepik_create(admin)
+    engine.clock.advance(600)
+    new = await freepik_create(admin)
+    fit = await (await admin.get("/__admin/")).text()
+    assert f'data-job="freepik/{old}"' in fit and f'data-job="freepik/{new}"' in fit
+    html = await (await admin.get("/__admin/", params={"window": "60"})).text()
+    t0, t1 = map(float, re.search(r'data-t0="([0-9.]+)" data-t1="([0-9.]+)"', html).groups())
+    assert t1 - t0 == pytest.approx(60, abs=0.01) and t0 < engine.clock.now() < t1
+    # The old job ended long before the window: off the timeline, still in the jobs table.
+    assert f'data-job="freepik/{old}"' not in html.split('id="timeline-live"')[1].split("</section>")[0]
+    assert f'data-job="freepik/{new}"' in html and old in html
+
+
+async def read_event(stream) -> dict:
+    """The next ``state`` event of a dashboard event stream."""
+    lines = []
+    while True:
+        line = (await stream.content.readline()).decode()
+        if line == "\n" and lines:
+            break
+        if line.startswith(("event:", "data:")):
+            lines.append(line)
+    assert lines[0] == "event: state\n"
+    return json.loads(lines[1][len("data: "):])
+
+
+async def test_event_stream_sends_sections_as_they_change_and_keeps_headers_while_open(admin, engine):
+    first = await freepik_create(admin, "T1")
+    stream = await admin.get("/__admin/events", params={"test_id": "T1"})
+    assert stream.status == 200 and stream.content_type == "text/event-stream"
+    state = await read_event(stream)
+    assert first in state["sections"]["jobs"] and set(state["clock"]) == {"now", "scale", "frozen"}
+    assert engine.journal.watchers == 1
+    second = await freepik_create(admin, "T1", key="secret-key-123456")
+    await freepik_create(admin, "T2")  # another test's: filtered out
+    state = await read_event(stream)
+    assert second in state["sections"]["jobs"] and "timeline" in state["sections"]
+    assert "faults" not in state["sections"]  # unchanged sections are not re-sent
+    stream.close()
+
+    seq = engine.journal.find({"test_id": "T1"})[-1].seq
+    entry = await admin_json(await admin.get(f"/__admin/journal/entries/{seq}"))
+    assert entry["seq"] == seq and json.loads(entry["request_body"]) == {"prompt": "a cat"}
+    headers = dict(entry["request_headers"])
+    assert headers["x-freepik-api-key"] == "secr...3456" and headers["X-Mock-Test-Id"] == "T1"
+    assert "secret-key-123456" not in json.dumps(entry)
+    assert dict(entry["response_headers"])["Content-Type"].startswith("application/json")
+    assert entry["curl"].startswith("curl -sS -X POST http://127.0.0.1:")
+    assert "-H 'x-freepik-api-key: secr...3456'" in entry["curl"]
+    assert entry["curl"].endswith("""--data-raw '{"prompt": "a cat"}'""")
+
+    # Before any dashboard watched, no headers: the curl falls back on the contract's key header.
+    before = engine.journal.find({"task_id": first})[0]
+    entry = await admin_json(await admin.get(f"/__admin/journal/entries/{before.seq}"))
+    assert entry["request_headers"] is None and "-H 'x-freepik-api-key: free...0001'" in entry["curl"]
+    await admin_json(await admin.get("/__admin/journal/entries/999999"), 404)
+    assert (await admin.get("/__admin/journal/entries/0")).status == 400
+
+
+async def test_dashboard_assets_are_served_from_the_package(admin):
+    js = await admin.get("/__admin/static/dashboard.js")
+    assert js.status == 200 and js.content_type == "application/javascript"
+    assert "EventSource" in await js.text()
+    css = await admin.get("/__admin/static/dashboard.css")
+    assert css.status == 200 and css.content_type == "text/css"
+    await admin_json(await admin.get("/__admin/static/nothing.js"), 404)
 
 
 async def test_injected_faults_are_journaled_and_verifiable(admin, engine):

@@ -1,5 +1,5 @@
 """The control plane under ``/__admin/``: health, clock, reset, jobs, journal,
-metrics and a read-only HTML page.  ``contracts/admin.yaml`` describes every route.
+metrics and the dashboard (``admin/dashboard.py``).  ``contracts/admin.yaml`` describes every route.
 
 Talks to the engine, never to providers: it reads the adapters only to learn which
 route is which operation and where each provider carries its API key.  Fault routes
@@ -24,7 +24,6 @@ from ..engine.journal import FILTERS, mask_key
 from ..engine.webhooks import redact_url
 from ..intake import BodyTooLarge, BodyUnreadable, parse_json, read_body
 from .metrics import CONTENT_TYPE_LATEST, Metrics
-from .page import render
 
 __all__ = ["ADMIN_CONTRACT", "ADMIN_VIOLATIONS", "METRICS", "add_admin_routes"]
 
@@ -171,20 +170,6 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
     app[ADMIN_CONTRACT] = load_contract(engine.settings.contracts_dir, "admin")
     app[ADMIN_VIOLATIONS] = []
 
-    async def page(request: web.Request, _: None) -> web.Response:
-        q = request.query
-        html = render(engine, test_id=q.get("test_id"), provider=q.get("provider"),
-                      limit=_int_query(request, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT,
-                      refresh=_int_query(request, "refresh", None))
-        return web.Response(text=html, content_type="text/html", headers={
-            # Nothing on the page runs; make sure nothing injected could either.
-            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-            "Cache-Control": "no-store",
-        })
-
-    async def page_redirect(request: web.Request) -> web.Response:
-        raise web.HTTPMovedPermanently(location="/__admin/")
-
     async def health(request: web.Request, _: None) -> web.Response:
         return json_answer({"status": "ok", "jobs": len(engine.jobs), "journal": len(engine.journal),
                       "faults": len(engine.faults)})
@@ -296,9 +281,6 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
         return resp
 
     route = checked_routes(app, engine.settings.strict)
-    # "" is /__admin itself once mounted (guard.mount_admin).
-    app.router.add_get("", page_redirect)
-    route("GET", "/", "admin_page", page)
     route("GET", "/health", "get_health", health)
     route("GET", "/clock", "get_clock", clock_get)
     route("POST", "/clock", "set_clock", clock_post)
@@ -312,3 +294,5 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
     route("DELETE", "/journal", "clear_journal", journal_delete)
     route("POST", "/journal/verify", "verify_journal", journal_verify)
     route("GET", "/metrics", "get_metrics", metrics_get)
+    from .dashboard import add_dashboard_routes  # it builds on this module's helpers
+    add_dashboard_routes(app, engine, adapters)

@@ -238,6 +238,45 @@ def matcher(criteria: dict[str, Any]) -> Callable[[Stored], bool]:
     return lambda e: all(t(e) for t in tests)
 
 
+# Headers that carry credentials whatever the provider: their values are masked
+# when kept.  A provider's own key header is masked because its value is the key.
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie",
+                            "x-mock-admin-token"})
+# Most entries whose headers are kept at once (while a dashboard watches).
+HEADERS_KEPT = 1000
+
+Headers = tuple[tuple[str, str], ...]
+
+
+def readable(text: str) -> str:
+    """``text`` (a header value as aiohttp decoded it) with every byte that was not
+    UTF-8 replaced by U+FFFD; ASCII (nearly every value) is returned as is."""
+    if text.isascii():
+        return text
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate aiohttp did not make: not a byte at all
+        data = text.encode("utf-8", "replace")
+    return data.decode("utf-8", "replace")
+
+
+def masked_headers(headers: Any, api_key: str | None) -> Headers:
+    """``headers`` (any mapping with ``items()``) as ``(name, value)`` pairs, with
+    credentials masked (``mask_key``): every value of ``SECRET_HEADERS`` (an
+    ``Authorization`` scheme word stays readable) and the API key wherever it occurs."""
+    out = []
+    for name, value in headers.items():
+        name, value = readable(name), readable(value)
+        if name.lower() in SECRET_HEADERS:
+            scheme, space, secret = value.partition(" ")
+            value = f"{scheme} {mask_key(secret)}" if space and name.lower().endswith("authorization") \
+                else mask_key(value) or value
+        elif api_key and api_key in value:
+            value = value.replace(api_key, mask_key(api_key) or "")
+        out.append((name, value))
+    return tuple(out)
+
+
 class Journal:
     """Ring buffer of entries, newest last.
 
@@ -246,7 +285,14 @@ class Journal:
     (bytes) and ``max_bytes`` all kept bodies together (the oldest entries go first;
     the newest is always kept).  ``evicted`` counts entries pushed out by newer ones
     since the last full clear.  Single-threaded: the event loop is the only writer.
+
+    Headers are not journaled (a copy per request costs CPU the fake's users' load
+    tests would pay).  While ``watchers`` is above 0 (a dashboard is open), the
+    endpoints hand each entry's request and answer headers to ``keep_headers``,
+    which keeps them masked for the newest ``HEADERS_KEPT`` entries.
     """
+
+    watchers = 0
 
     def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES, body_limit: int = DEFAULT_BODY_LIMIT,
                  max_bytes: int = DEFAULT_MAX_BYTES) -> None:
@@ -260,6 +306,7 @@ class Journal:
         self.evicted = 0
         # Bytes of the bodies the entries keep.
         self.bytes = 0
+        self._headers: dict[int, tuple[Headers, Headers]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -318,6 +365,54 @@ class Journal:
                 self.evicted += 1
         return self._seq
 
+    def keep_headers(self, seq: int, api_key: str | None, request_headers: Any,
+                     response_headers: Any | None) -> None:
+        """Keep entry ``seq``'s request and answer headers, masked (``masked_headers``);
+        the oldest kept are dropped past ``HEADERS_KEPT``."""
+        if not self.max_entries:
+            return
+        kept = self._headers
+        kept[seq] = (masked_headers(request_headers, api_key),
+                     masked_headers(response_headers, api_key) if response_headers is not None else ())
+        while len(kept) > HEADERS_KEPT:
+            del kept[next(iter(kept))]
+
+    def headers(self, seq: int) -> tuple[Headers, Headers] | None:
+        """(request, answer) headers kept for entry ``seq``, or None."""
+        return self._headers.get(seq)
+
+    def get(self, seq: int) -> Entry | None:
+        """The entry numbered ``seq``, if the buffer still holds it."""
+        entries = self._entries
+        if not entries or seq < entries[0][_SEQ] or seq > entries[-1][_SEQ]:
+            return None
+        # Sequence numbers only grow, with gaps where a test id's entries were cleared.
+        lo, hi = 0, len(entries) - 1
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            found = entries[mid][_SEQ]
+            if found == seq:
+                return _view(entries[mid])
+            lo, hi = (mid + 1, hi) if found < seq else (lo, mid - 1)
+        return None
+
+    def newest(self, count: int, criteria: dict[str, Any] | None = None) -> list[Entry]:
+        """Up to ``count`` newest entries matching ``criteria``, newest first, without
+        reading the rest of the buffer."""
+        match = matcher(criteria or {})
+        out: list[Entry] = []
+        for e in reversed(self._entries):
+            if match(e):
+                out.append(_view(e))
+                if len(out) >= count:
+                    break
+        return out
+
+    @property
+    def last_seq(self) -> int:
+        """The sequence number of the newest request recorded (kept or not)."""
+        return self._seq
+
     def find(self, criteria: dict[str, Any] | None = None, since: int | None = None) -> list[Entry]:
         """Entries matching ``criteria`` (see ``matcher``), oldest first; ``since``
         keeps only entries with ``seq`` greater than it."""
@@ -336,6 +431,7 @@ class Journal:
         if test_id is None:
             dropped = len(self._entries)
             self._entries.clear()
+            self._headers.clear()
             self.evicted = 0
             self.bytes = 0
             return dropped

@@ -239,6 +239,15 @@ class UploadStore:
     def get(self, provider: str, upload_id: str) -> Upload | None:
         return self._items.get((provider, upload_id))
 
+    def newest(self, count: int) -> list[Upload]:
+        """Up to ``count`` uploads, newest first."""
+        out = []
+        for upload in reversed(self._items.values()):
+            if len(out) >= count:
+                break
+            out.append(upload)
+        return out
+
     def clear(self) -> None:
         self._items.clear()
         self._bytes = 0

@@ -23,9 +23,9 @@ from ..engine import Engine
 from ..engine.faults import (FAULT_HEADER, LATENCY_HEADER, OUTCOME_HEADER, TEST_ID_HEADER, Decision,
                              FaultContext, InjectedError, PlannedOutcome, planned_outcome)
 from ..engine.jobs import MODERATED
-from ..engine.journal import LATENCY_BUCKETS
+from ..engine.journal import LATENCY_BUCKETS, readable
 from ..engine.limits import CREDITS, Refusal
-from ..intake import BodyTooLarge, BodyUnreadable, read_body, readable, too_deep
+from ..intake import BodyTooLarge, BodyUnreadable, read_body, too_deep
 from ..settings import Settings
 
 log = logging.getLogger("mockserver")
@@ -318,8 +318,10 @@ class ProviderAdapter:
             status = response.status
             path, _, query = request.raw_path.partition("?")
             # recording.record, inlined: this is every request's path.
-            journal.record(virtual, wall, provider, op_id, request.method, path, query, status,
-                           elapsed * 1000.0, key, test_id, find_task(request), raw, body, faults)
+            seq = journal.record(virtual, wall, provider, op_id, request.method, path, query, status,
+                                 elapsed * 1000.0, key, test_id, find_task(request), raw, body, faults)
+            if journal.watchers:  # a dashboard is open: its inspector shows headers
+                journal.keep_headers(seq, key, request.headers, response.headers)
             counts[status] = counts.get(status, 0) + 1
             latency[bisect_left(LATENCY_BUCKETS, elapsed)] += 1
             latency[-1] += elapsed
