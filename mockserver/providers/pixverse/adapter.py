@@ -266,7 +266,7 @@ class PixverseAdapter(UploadsMixin, ChainMixin, GenerationMixin, ProviderAdapter
         "credit_monthly": int, "credit_package": int}`` (credits)."""
         return self.ok({
             "account_id": self._account_id(call.api_key),
-            "credit_monthly": self.engine.ledger.balance(self.name, call.api_key),
+            "credit_monthly": self.engine.balance(self.name, call.api_key),
             "credit_package": 0,
         })
 

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ...engine.jobs import JobSpec
 from ...engine.limits import CONCURRENCY
 from ...engine.media import VIDEO_MAX_DURATION_S, video_dimensions
 from ...files import image_url
@@ -131,9 +132,8 @@ class GenerationMixin:
 
     def charge(self: PixverseAdapter, call: Call, cost: int) -> None:
         """Take ``cost`` credits, or 500090 when the key has fewer."""
-        if self.engine.ledger.balance(self.name, call.api_key) < cost:
+        if self.engine.admit(self.name, call.api_key, cost, job=False) is not None:
             raise PixverseError(ErrCode.INSUFFICIENT_BALANCE)
-        self.engine.ledger.debit(self.name, call.api_key, cost)
 
     def submit(self: PixverseAdapter, call: Call, kind: str, out: Output) -> int:
         """Charge the key and create the job; returns its id.  500044 when the key
@@ -145,13 +145,11 @@ class GenerationMixin:
                                 else ErrCode.INSUFFICIENT_BALANCE)
         request = dict(call.body)
         # The result reports the seed used, so one is fixed now when the client sent none.
-        request["seed"] = int(request["seed"]) if "seed" in request else self.engine.rng.randint(0, SEED_MAX)
+        request["seed"] = int(request["seed"]) if "seed" in request else self.engine.new_seed(SEED_MAX)
         job_id = self.engine.new_int_id()
-        job = self.engine.create_job(
-            self.name, kind, call.api_key, str(job_id), quality=out.quality, width=out.width,
-            height=out.height, duration=out.seconds, request=request, cost=out.cost,
-            test_id=call.test_id,
-        )
+        job = self.create_job(call, JobSpec(
+            kind, str(job_id), quality=out.quality, width=out.width, height=out.height,
+            duration=out.seconds, request=request, cost=out.cost))
         if call.op.operation_id in GENERATORS:  # videos; image templates send no webhook
             self.webhooks.follow(call, job, call.request.headers.get("Ai-trace-id", ""))
         return job_id

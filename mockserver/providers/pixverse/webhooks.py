@@ -93,7 +93,7 @@ class PixverseWebhooks:
     async def render(self, watch: Watch, state: str) -> bytes:
         job = watch.job
         video = await self.adapter._video(job, state, watch.context["base_url"])
-        refunded = state == MODERATED and self.adapter.engine.ledger.was_refunded(self.provider, job.id)
+        refunded = state == MODERATED and self.adapter.engine.was_refunded(self.provider, job.id)
         return orjson.dumps({
             "id": job.id,
             "status": video["status"],

@@ -25,7 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from ...contract import FieldError, Operation
-from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job
+from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job, JobSpec
 from ...engine.media import video_dimensions
 from ...files import video_url
 from ...engine.faults import InjectedError
@@ -175,11 +175,9 @@ class PixwithAdapter(ProviderAdapter):
         refused = self.admit(call, cost)
         if refused is not None:
             return refused
-        job = self.engine.create_job(
-            self.name, kind, call.api_key, self.engine.new_hex(32),
-            quality=resolution, width=width, height=height, duration=duration,
-            outputs=outputs, request=call.raw or body, test_id=call.test_id, cost=cost,
-        )
+        job = self.create_job(call, JobSpec(
+            kind, self.engine.new_hex(32), quality=resolution, width=width, height=height,
+            duration=duration, outputs=outputs, request=call.raw or body, cost=cost))
         return _ok({"task_id": job.id,
                     "estimated_time": round(job.plan.queue_s + job.plan.run_s)})
 
@@ -190,4 +188,4 @@ class PixwithAdapter(ProviderAdapter):
         return _ok(self._result(job, self.engine.observe(job), call.base_url))
 
     async def get_credits(self, call: Call) -> Reply:
-        return _ok({"credits": self.engine.ledger.balance(self.name, call.api_key)})
+        return _ok({"credits": self.engine.balance(self.name, call.api_key)})
