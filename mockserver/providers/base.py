@@ -157,7 +157,7 @@ class ProviderAdapter:
         """Wraps every handler (PixVerse uses it for trace-id replay)."""
         return await handler(call)
 
-    # faults (see engine/faults.py and README) -----------------------------------
+    # faults (see engine/faults, directives.py and README) -----------------------------------
     def fault_statuses(self, op: Operation) -> frozenset[int]:
         """HTTP error statuses this provider can send on ``op``: by default those its
         contract documents for it."""

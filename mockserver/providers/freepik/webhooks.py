@@ -13,14 +13,47 @@ Svix's, inferred).  See README and the contract's callbacks.
 """
 from __future__ import annotations
 
+import base64
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Hashable, Sequence
 
 import orjson
+from standardwebhooks.webhooks import Webhook
 
-from ...engine.webhooks import Delivery, Watch, standard_webhook_headers, standard_webhook_key
+from ...engine.webhooks import Delivery, Watch
 
 if TYPE_CHECKING:
     from .adapter import FreepikAdapter
+
+
+# Standard Webhooks ----------------------------------------------------------------------------
+def standard_webhook_key(secret: str, secret_format: str) -> bytes:
+    """The HMAC key for a Standard-Webhooks ``secret``: its UTF-8 bytes (``raw``) or,
+    Svix style, the base64 after an optional ``whsec_`` prefix (``whsec``).
+    Raises ValueError for an empty key or bad base64."""
+    if secret_format == "whsec":
+        text = secret[len("whsec_"):] if secret.startswith("whsec_") else secret
+        try:
+            key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+        except ValueError as exc:
+            raise ValueError(f"webhook secret is not base64 after whsec_: {exc}") from None
+    else:
+        key = secret.encode()
+    if not key:
+        raise ValueError("webhook secret may not be empty")
+    return key
+
+
+def standard_webhook_headers(key: bytes, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` (``v1,<base64
+    HMAC-SHA256 of "id.timestamp.body">``), signed by the ``standardwebhooks`` package."""
+    signer = Webhook(key)  # bytes: used as the key as is
+    when = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signer.sign(msg_id, when, body.decode()),
+    }
 
 
 class FreepikWebhooks:
