@@ -11,7 +11,7 @@ import logging
 import time
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, ClassVar
+from typing import Any, Awaitable, Callable, ClassVar, Mapping
 
 import orjson
 from aiohttp import web
@@ -88,12 +88,13 @@ class ProviderAdapter:
 
     Subclasses set ``name`` (the provider id used in the engine and the journal),
     ``contract_name`` (file stem under ``contracts/``) and ``handlers``
-    (operationId -> method name), and implement the error hooks below.
+    (operationId -> method name, or -> a callable when set per instance), and
+    implement the error hooks below.
     """
 
     name: ClassVar[str]
     contract_name: ClassVar[str]
-    handlers: ClassVar[dict[str, str]]
+    handlers: Mapping[str, str | Handler]
     # For the start-up banner and the README: the real origin, the path a client's
     # base URL ends with, and the auth header to send.
     title: ClassVar[str]
@@ -116,9 +117,6 @@ class ProviderAdapter:
         self.settings = settings
         self.contract: Contract = load_contract(settings.contracts_dir, self.contract_name)
         self.violations: list[str] = []
-        missing = set(self.handlers) - set(self.contract.operations)
-        if missing:
-            raise ContractError(f"{self.contract_name}.yaml does not describe {sorted(missing)}")
         self.submit_ops: frozenset[str] = self.submit_operations if self.submit_operations is not None \
             else frozenset(op_id for op_id in self.handlers
                            if self.contract.operation(op_id).method == "POST"
@@ -265,14 +263,25 @@ class ProviderAdapter:
     def base_url(self, request: web.Request) -> str:
         return self.settings.public_base_url or f"{request.scheme}://{request.host}"
 
+    def handler(self, op_id: str) -> Handler:
+        """The handler of ``op_id``: ``handlers`` maps it to a method name of the
+        adapter or to a callable (a collaborator's method, as PixVerse wires them)."""
+        target = self.handlers[op_id]
+        return getattr(self, target) if isinstance(target, str) else target
+
     def routes(self) -> list[web.RouteDef]:
+        """One route per operation in ``handlers``.  Raises ContractError for an
+        operation the contract does not describe."""
+        missing = set(self.handlers) - set(self.contract.operations)
+        if missing:
+            raise ContractError(f"{self.contract_name}.yaml does not describe {sorted(missing)}")
         # One aiohttp resource per path: routes of a path are registered together
         # (aiohttp merges only consecutive ones), so resolving a request tries each
         # candidate path once.
         by_path: dict[str, list[web.RouteDef]] = {}
-        for op_id, method_name in self.handlers.items():
+        for op_id in self.handlers:
             op = self.contract.operation(op_id)
-            handler = getattr(self, method_name)
+            handler = self.handler(op_id)
             by_path.setdefault(op.route_path, []).append(
                 web.route(op.method, op.route_path, self._endpoint(op, handler)))
         return [route for routes in by_path.values() for route in routes]

@@ -49,6 +49,7 @@ from ...engine.media import size_of, video_dimensions
 from ...files import video_url
 from ...engine.faults import InjectedError
 from ..base import Call, ProviderAdapter, Reply, with_retry_after
+from ..pixverse.pricing import CREDITS_5S
 
 STATUS = {QUEUED: "queued", RUNNING: "generating", SUCCEEDED: "completed",
           FAILED: "error", MODERATED: "error"}
@@ -72,10 +73,9 @@ GENERATION_ERRORS = {
 }
 
 # The 2025 log's 5 s 720p run cost 420000; other shapes scale like PixVerse's own
-# credit table (inferred, see x-fake-notes).
+# credit table, ``pixverse.pricing`` (inferred, see x-fake-notes).
 BASE_CREDITS = 420_000
-RESOLUTION_FACTOR = {"360p": Fraction(45, 60), "540p": Fraction(45, 60),
-                     "720p": Fraction(1), "1080p": Fraction(2)}
+RESOLUTION_FACTOR = {quality: Fraction(credits, CREDITS_5S["720p"]) for quality, credits in CREDITS_5S.items()}
 
 LOW_BALANCE_THRESHOLD = 10_000  # credits, the docs' example value
 

@@ -83,7 +83,7 @@ class FreepikAdapter(ProviderAdapter):
 
     def __init__(self, engine, settings) -> None:
         super().__init__(engine, settings)
-        self.webhooks = FreepikWebhooks(self)
+        self.webhooks = FreepikWebhooks(settings.freepik, STATUS, self._task)
 
     # errors --------------------------------------------------------------------------
     def api_key(self, request: web.Request) -> str | None:

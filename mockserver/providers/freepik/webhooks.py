@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Hashable, Sequence
+from typing import Any, Callable, Hashable, Mapping, Sequence
 
 import orjson
 from standardwebhooks.webhooks import Webhook
 
+from ...engine.jobs import Job
 from ...engine.webhooks import Delivery, Watch
-
-if TYPE_CHECKING:
-    from .adapter import FreepikAdapter
+from ...settings import FreepikSettings
 
 
 # Standard Webhooks ----------------------------------------------------------------------------
@@ -57,23 +56,25 @@ def standard_webhook_headers(key: bytes, msg_id: str, timestamp: int, body: byte
 
 
 class FreepikWebhooks:
-    """The Freepik :class:`~mockserver.engine.webhooks.Channel`."""
+    """The Freepik :class:`~mockserver.engine.webhooks.Channel`.  ``status`` maps
+    neutral states to Freepik's; ``task(job, state, base_url)`` is the task as the
+    status GET shows it (the adapter's)."""
 
     provider = "freepik"
 
-    def __init__(self, adapter: FreepikAdapter) -> None:
-        self.adapter = adapter
-        self.settings = adapter.settings.freepik
+    def __init__(self, settings: FreepikSettings, status: Mapping[str, str],
+                 task: Callable[[Job, str, str], dict[str, Any]]) -> None:
+        self.settings = settings
+        self.status = status
+        self.task = task
         # Fail at start-up, not at the first delivery, on a secret that is not base64.
         standard_webhook_key(self.settings.webhook_secret, self.settings.webhook_secret_format)
 
     def visible(self, state: str) -> Hashable | None:
-        from .adapter import STATUS
-
-        return STATUS[state]
+        return self.status[state]
 
     async def render(self, watch: Watch, state: str) -> bytes:
-        return orjson.dumps(self.adapter._task(watch.job, state, watch.context["base_url"]))
+        return orjson.dumps(self.task(watch.job, state, watch.context["base_url"]))
 
     def headers(self, delivery: Delivery, body: bytes, timestamp: int) -> dict[str, str]:
         key = standard_webhook_key(self.settings.webhook_secret, self.settings.webhook_secret_format)
