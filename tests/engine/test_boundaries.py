@@ -113,3 +113,19 @@ def test_no_import_cycles_in_mockserver():
     # is how a package names its API; a submodule importing the package back is not.
     graph = {name: {m for m in deps if not name.startswith(m + ".")} for name, deps in GRAPH.items()}
     assert cycles(graph) == []
+
+
+def test_adapters_reach_the_engine_through_its_methods():
+    # Credits and random draws go through Engine methods (balance, admit, was_refunded,
+    # new_seed ...): an adapter reaching into engine.ledger or engine.rng bypasses them.
+    reaches = []
+    for name, path in MODULES.items():
+        if not name.startswith("mockserver.providers."):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Attribute) and node.attr in ("ledger", "rng"):
+                owner = node.value
+                if (isinstance(owner, ast.Attribute) and owner.attr == "engine") or \
+                        (isinstance(owner, ast.Name) and owner.id == "engine"):
+                    reaches.append(f"{name}:{node.lineno}")
+    assert reaches == []
