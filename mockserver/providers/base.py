@@ -16,12 +16,12 @@ from typing import Any, Awaitable, Callable, ClassVar, Mapping
 import orjson
 from aiohttp import web
 
-from .. import faultwire, recording
+from .. import directives, faultwire, recording
 from ..contract import (Contract, ContractError, FieldError, Operation, coerce_text, holds_float, integral,
                         load_contract)
+from ..directives import (FAULT_HEADER, INJECTED_HEADER, LATENCY_HEADER, OUTCOME_HEADER, PROBLEM_HEADER,
+                          TEST_ID_HEADER)
 from ..engine import Engine
-from .. import directives
-from ..directives import FAULT_HEADER, INJECTED_HEADER, LATENCY_HEADER, OUTCOME_HEADER, PROBLEM_HEADER, TEST_ID_HEADER
 from ..engine.faults import Decision, FaultContext, InjectedError
 from ..engine.jobs import MODERATED, Job, JobSpec, PlannedOutcome
 from ..engine.journal import LATENCY_BUCKETS, readable
@@ -155,7 +155,7 @@ class ProviderAdapter:
         """Wraps every handler (PixVerse uses it for trace-id replay)."""
         return await handler(call)
 
-    # faults (see engine/faults, directives.py and README) -----------------------------------
+    # faults (see engine/faults, directives.py and README) ------------------------
     def fault_statuses(self, op: Operation) -> frozenset[int]:
         """HTTP error statuses this provider can send on ``op``: by default those its
         contract documents for it."""

@@ -39,7 +39,7 @@ from typing import Any, Callable, Hashable
 from ..clock import VirtualClock
 from ..jobs import TERMINAL, Job
 from .accounts import AccountHook
-from .deliveries import (DELIVERED, ERROR, FAILED, REFUSED, UNDELIVERED, Channel, Delivery, Sender,
+from .deliveries import (DELIVERED, ERROR, FAILED, REFUSED, UNDELIVERED, Channel, Delivery, Sender, SendResult,
                          Watch)
 from .faults import DeliveryFault
 from .hosts import host_allowed, normalise_host_url
