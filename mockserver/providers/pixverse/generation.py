@@ -81,6 +81,7 @@ class Planners:
         self.default_aspect_ratio = default_aspect_ratio
 
     def like_image(self, quality: str, image: Any) -> tuple[int, int]:
+        """Output (width, height) at ``quality`` in the aspect ratio nearest ``image``'s."""
         ratio = nearest_aspect_ratio(image.width, image.height, self.default_aspect_ratio)
         return video_dimensions(quality, ratio)
 
