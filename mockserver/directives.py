@@ -21,6 +21,7 @@ from typing import Any, Iterable, Mapping
 from pydantic import ValidationError
 
 from .engine.faults import CONNECTION_FAULTS, Directive, FaultRule
+from .engine.jobs import FAILED, MODERATED, SUCCEEDED
 
 # Request headers the pipeline reads (case-insensitive on the wire).
 FAULT_HEADER = "X-Mock-Fault"
@@ -67,12 +68,12 @@ def found(api_key: str | None = None, prompt: str | None = None, *, fault: str |
 
 
 _WORD_EFFECTS: dict[str, dict[str, Any]] = {
-    "moderation": {"outcome": "moderated"},
-    "moderated": {"outcome": "moderated"},
-    "fail": {"outcome": "failed"},
-    "failed": {"outcome": "failed"},
-    "succeed": {"outcome": "succeeded"},
-    "succeeded": {"outcome": "succeeded"},
+    "moderation": {"outcome": MODERATED},
+    MODERATED: {"outcome": MODERATED},
+    "fail": {"outcome": FAILED},
+    FAILED: {"outcome": FAILED},
+    "succeed": {"outcome": SUCCEEDED},
+    SUCCEEDED: {"outcome": SUCCEEDED},
     **{name: {"connection": name} for name in CONNECTION_FAULTS},
 }
 _ALIASES = {"slow": "latency", "latency_ms": "latency", "retry": "retry_after",

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from ..jobs import OUTCOMES, Outcome
+from ..jobs import MODERATED, OUTCOMES, Outcome
 
 #: HTTP statuses a rule's ``error`` may ask for.  Each provider sends the ones its
 #: contract documents for the operation (PixVerse and pixwith map some in-band).
@@ -186,9 +186,9 @@ class FaultRule(BaseModel):
     @model_validator(mode="after")
     def _effects(self) -> "FaultRule":
         if self.moderation == "completion":
-            if self.outcome not in (None, "moderated"):
+            if self.outcome not in (None, MODERATED):
                 raise ValueError("moderation: completion contradicts outcome")
-            self.outcome, self.moderation = "moderated", None
+            self.outcome, self.moderation = MODERATED, None
         if self.moderation == "submit" and (self.error is not None or self.errcode is not None):
             raise ValueError("moderation: submit is an error of its own; drop error/errcode")
         if not self.has_effect:
