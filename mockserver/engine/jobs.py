@@ -9,15 +9,15 @@ Neutral states (see design.md for each provider's spelling):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Final, Literal, get_args
 
 import orjson
 
-QUEUED = "queued"
-RUNNING = "running"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-MODERATED = "moderated"
+QUEUED: Final = "queued"
+RUNNING: Final = "running"
+SUCCEEDED: Final = "succeeded"
+FAILED: Final = "failed"
+MODERATED: Final = "moderated"
 
 STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, MODERATED)
 TERMINAL = frozenset({SUCCEEDED, FAILED, MODERATED})
