@@ -93,8 +93,8 @@ async def fill(n: int) -> dict:
 
     handlers = {}
     for provider, adapter in adapters.items():
-        for op_id, method in adapter.handlers.items():
-            handlers[(provider, op_id)] = (adapter.contract.operation(op_id), getattr(adapter, method))
+        for op_id in adapter.handlers:
+            handlers[(provider, op_id)] = (adapter.contract.operation(op_id), adapter.handler(op_id))
     keys = [f"bench-key-{i:02d}-{'x' * 24}".encode() for i in range(KEYS)]
     # Handlers read a few headers (PixVerse's trace id for its webhook); one request
     # stand-in per provider, with what its clients send.

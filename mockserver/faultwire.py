@@ -1,6 +1,6 @@
 """Connection faults on the wire: reset, hang, empty, malformed, truncated, dribble.
 
-The aiohttp half of ``engine/faults.py``: the provider pipeline (``providers/base.py``)
+The aiohttp half of ``engine/faults`` (directives: ``directives.py``): the provider pipeline (``providers/base.py``)
 and the media routes (``files.py``) call these once a ``Decision`` asks for a
 connection fault.  Each helper returns a response object for aiohttp's handler
 contract; when the connection is already gone, aiohttp's attempt to send it fails

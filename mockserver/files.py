@@ -25,8 +25,9 @@ from pathlib import Path
 from aiohttp import web
 
 from mockserver import faultwire
-from mockserver.engine.faults import (DRIBBLE_HEADER, FAULT_HEADER, FILES, LATENCY_HEADER,
-                                      TEST_ID_HEADER, Decision, FaultContext, FaultSet)
+from mockserver import directives
+from mockserver.directives import DRIBBLE_HEADER, FAULT_HEADER, LATENCY_HEADER, TEST_ID_HEADER
+from mockserver.engine.faults import FILES, Decision, FaultContext, FaultSet
 from mockserver.engine.media import MediaLibrary, RenderBusy, is_provider_shape
 from mockserver.engine.store import UploadStore
 
@@ -134,7 +135,8 @@ def _file_decision(faults: FaultSet, request: web.Request, operation: str) -> De
         return None
     return faults.decide(FaultContext(
         provider=FILES, operation=operation, test_id=headers.get(TEST_ID_HEADER),
-        fault_header=fault, latency_header=latency, dribble_header=dribble))
+        directives=directives.found(fault=fault, latency=latency, dribble=dribble)
+        if faults.directives else ()))
 
 
 async def _send(request: web.Request, operation: str, content_type: str,

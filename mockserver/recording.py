@@ -24,7 +24,7 @@ from aiohttp import web
 
 from .contract import Operation
 from .engine import Engine
-from .engine.faults import TEST_ID_HEADER
+from .directives import TEST_ID_HEADER
 from .engine.journal import IN_REQUEST_BODY, IN_RESPONSE_BODY, readable
 
 # Bodies larger than this are described, not read (multipart uploads never are).

@@ -218,7 +218,7 @@ class Settings(BaseSettings):
     # Image-to-video from a URL the fake cannot see: the output aspect ratio to assume.
     default_aspect_ratio: str = "16:9"
 
-    # Fault rules active from start-up, each a FaultRule (mockserver/engine/faults.py,
+    # Fault rules active from start-up, each a FaultRule (mockserver/engine/faults/rules.py,
     # README), e.g. [{"provider": "freepik", "error": 503, "probability": 0.1}].
     faults: list[dict[str, Any]] = Field(default_factory=list)
     # Honour X-Mock-* request headers, [mock:...] prompt markers and mock_* test API keys.

@@ -9,8 +9,10 @@ import pytest
 from pydantic import ValidationError
 
 from mockserver.engine import Engine
-from mockserver.engine.faults import (FaultContext, FaultRule, FaultSet, InjectedError, Latency,
-                                      fault_rng, parse_directive, parse_key_directive)
+from mockserver import directives
+from mockserver.directives import parse_directive, parse_key_directive
+from mockserver.engine.faults import FaultContext, FaultRule, FaultSet, InjectedError, Latency, fault_rng
+from mockserver.engine.jobs import JobSpec, PlannedOutcome
 from mockserver.settings import Settings
 
 PROFILES = Path(__file__).resolve().parents[1] / "fixtures" / "profiles"
@@ -19,6 +21,9 @@ PROFILES = Path(__file__).resolve().parents[1] / "fixtures" / "profiles"
 def ctx(**kw) -> FaultContext:
     base = dict(provider="freepik", operation="get_pixverse_v5_video", api_key="k")
     base.update(kw)
+    # The HTTP layer finds a request's directives (mockserver/directives.py).
+    headers = {name: base.pop(f"{name}_header", None) for name in ("fault", "latency", "outcome", "dribble")}
+    base["directives"] = directives.found(base.get("api_key"), base.get("prompt"), **headers)
     return FaultContext(**base)
 
 
@@ -138,7 +143,7 @@ def test_bad_directive_is_reported_not_raised():
 
 def test_directives_can_be_switched_off():
     fs = FaultSet(random.Random(1), directives=False)
-    assert not fs.armed("mock_error_503", "[mock:fail]", {"X-Mock-Fault": "error=503"})
+    assert not fs.armed(directives.present("mock_error_503", "[mock:fail]", {"X-Mock-Fault": "error=503"}))
     assert fs.decide(ctx(api_key="mock_error_503", fault_header="error=503")) is None
 
 
@@ -183,16 +188,13 @@ def test_counts_record_every_injected_kind():
 
 # the engine -----------------------------------------------------------------------------
 def test_engine_plans_the_faulted_outcome():
-    from mockserver.engine.faults import PlannedOutcome, planned_outcome
-
     engine = Engine(Settings(seed=1, media_cache_dir=Path("/nonexistent")))
-    kw = dict(quality="720p", width=1280, height=720, duration=5)
-    with planned_outcome(PlannedOutcome("failed")):
-        failed = engine.create_job("freepik", "text-to-video", "k", "a", **kw)
-    with planned_outcome(PlannedOutcome("moderated", immediate=True)):
-        moderated = engine.create_job("freepik", "text-to-video", "k", "b", **kw)
-    plain = engine.create_job("freepik", "text-to-video", "k", "c", **kw)
-    explicit = engine.create_job("freepik", "text-to-video", "k", "d", outcome="failed", **kw)
+    kw = dict(kind="text-to-video", provider="freepik", api_key="k", quality="720p", width=1280, height=720,
+              duration=5)
+    failed = engine.create_job(JobSpec(job_id="a", planned=PlannedOutcome("failed"), **kw))
+    moderated = engine.create_job(JobSpec(job_id="b", planned=PlannedOutcome("moderated", immediate=True), **kw))
+    plain = engine.create_job(JobSpec(job_id="c", **kw))
+    explicit = engine.create_job(JobSpec(job_id="d", outcome="failed", **kw))
     assert failed.plan.outcome == "failed" and engine.status(failed) == "queued"
     assert engine.status(moderated) == "moderated"
     assert plain.plan.outcome == "succeeded" and explicit.plan.outcome == "failed"

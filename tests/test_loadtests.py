@@ -115,7 +115,7 @@ def test_the_clock_maps_the_fakes_time_to_wall_time():
 
 
 def test_the_receiver_checks_signatures_the_way_the_fake_signs_them():
-    from mockserver.engine.webhooks import standard_webhook_headers
+    from mockserver.providers.freepik.webhooks import standard_webhook_headers
 
     body = b'{"task_id":"t","status":"COMPLETED","generated":[]}'
     headers = standard_webhook_headers(b"s3cret", "msg_1", 1_700_000_000, body)

@@ -13,7 +13,7 @@ from aiohttp import web
 from PIL import Image
 from yarl import URL
 
-from mockserver.engine import media as media_mod
+from mockserver.engine.media import rendering as media_mod
 from mockserver.engine.media import MediaLibrary, size_of, video_dimensions
 from mockserver.files import add_file_routes, image_url, video_url
 

@@ -14,7 +14,7 @@ import wave
 import pytest
 from aiohttp import web
 
-from mockserver.engine import media as media_module
+from mockserver.engine.media import rendering as media_module
 from mockserver.engine.media import PROVIDER_VIDEO_SIZES, MediaLibrary, is_provider_shape, video_dimensions
 from mockserver.files import add_file_routes
 from conftest import MEDIA_CACHE

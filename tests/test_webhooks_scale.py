@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from mockserver.engine import Engine
+from mockserver.engine.jobs import JobSpec
 from mockserver.engine.webhooks import SendResult
 from mockserver.settings import Settings
 
@@ -32,8 +33,8 @@ class Channel:
 
 def jobs(engine: Engine, n: int):
     for i in range(n):
-        yield engine.create_job("pixverse", "text-to-video", "k", str(i), quality="360p",
-                                width=640, height=360, duration=5)
+        yield engine.create_job(JobSpec("text-to-video", str(i), provider="pixverse", api_key="k",
+                                        quality="360p", width=640, height=360, duration=5))
 
 
 async def test_ten_thousand_due_at_once_are_all_delivered_once():

@@ -10,127 +10,29 @@ journal verification that did not hold).
 """
 from __future__ import annotations
 
-import logging
-from typing import Any, Awaitable, Callable
+from typing import Any
 
-import orjson
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
 
-from ..contract import Contract, integral, load_contract
+from ..contract import load_contract
 from ..engine import Engine
 from ..engine.jobs import Job
 from ..engine.journal import FILTERS, mask_key
 from ..engine.webhooks import redact_url
-from ..intake import BodyTooLarge, BodyUnreadable, parse_json, read_body
+from .common import (ADMIN_CONTRACT, ADMIN_VIOLATIONS, AdminHandler, checked_routes, clock_view, contract_checked,
+                     error_answer, json_answer, validate_each)
+from .dashboard import add_dashboard_routes
 from .metrics import CONTENT_TYPE_LATEST, Metrics
 
-__all__ = ["ADMIN_CONTRACT", "ADMIN_VIOLATIONS", "METRICS", "add_admin_routes"]
-
-log = logging.getLogger("mockserver")
+__all__ = ["ADMIN_CONTRACT", "ADMIN_VIOLATIONS", "METRICS", "AdminHandler", "add_admin_routes", "checked_routes",
+           "contract_checked", "error_answer", "json_answer", "validate_each"]
 
 METRICS = web.AppKey("metrics", Metrics)
-ADMIN_CONTRACT = web.AppKey("admin_contract", Contract)
-# Strict mode: every way an admin answer broke contracts/admin.yaml (should stay empty).
-ADMIN_VIOLATIONS = web.AppKey("admin_violations", list)
-
-AdminHandler = Callable[[web.Request, Any], Awaitable[web.Response]]
 
 # Default and largest page size for list endpoints.
 DEFAULT_LIMIT = 100
 # Entries a failed verification shows (the newest matching ones).
 VERIFY_SHOWN = 20
-
-
-def json_answer(data: Any, status: int = 200) -> web.Response:
-    """An admin answer: ``data`` as JSON with ``status``."""
-    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
-
-
-def error_answer(message: str, status: int = 400, errors: list[Any] | None = None) -> web.Response:
-    """The admin error body, ``{"message", "errors"?}``, with ``status`` (400: bad input)."""
-    body: dict[str, Any] = {"message": message}
-    if errors is not None:
-        body["errors"] = errors
-    return json_answer(body, status)
-
-
-def validate_each(model: type[BaseModel], items: list[Any], label: str,
-                  before: Callable[[Any], list[tuple[str, str]]] | None = None
-                  ) -> tuple[list[Any], list[dict[str, Any]]]:
-    """Each of ``items`` validated as ``model``: (the valid ones, the errors).  An error
-    is ``{label: index, "field": dotted pydantic location or None, "message"}``;
-    ``before(item)`` adds (field, message) problems found ahead of pydantic."""
-    valid: list[Any] = []
-    errors: list[dict[str, Any]] = []
-    for n, item in enumerate(items):
-        if before is not None:
-            errors += [{label: n, "field": field, "message": message} for field, message in before(item)]
-        try:
-            valid.append(model.model_validate(item))
-        except ValidationError as exc:
-            errors += [{label: n, "field": ".".join(map(str, e["loc"])) or None, "message": e["msg"]}
-                       for e in exc.errors()]
-    return valid, errors
-
-
-def contract_checked(contract: Contract, op_id: str, handler: AdminHandler, *, strict: bool,
-                     violations: list[str]) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """An aiohttp handler that checks path, query and JSON body against the admin
-    contract (400 ``{"message"}`` listing every problem) and calls ``handler(request,
-    body)``; in strict mode a JSON answer that breaks the contract becomes a loud 500."""
-    op = contract.operation(op_id)
-    takes_body = "application/json" in op.body_media_types
-
-    async def endpoint(request: web.Request) -> web.Response:
-        errors = []
-        for location, values in (("path", request.match_info), ("query", request.query)):
-            typed = contract.coerce_params(op, location, dict(values))
-            errors += contract.check_params(op, location, typed)
-        body: Any = None
-        if takes_body:
-            try:
-                raw = await read_body(request)
-            except BodyTooLarge:
-                return error_answer("the body is too large")
-            except BodyUnreadable:
-                return error_answer("the body does not decode under its Content-Encoding")
-            if raw.strip():
-                try:
-                    body = parse_json(raw)
-                except ValueError:
-                    return error_answer("the body is not valid JSON (or nests too deeply)")
-                body = integral(body)
-                errors += contract.check_body(op, body)
-            elif op.body_required:
-                return error_answer("a JSON object body is required")
-        if errors:
-            return error_answer("; ".join(f"{e.location} {e.field or '(root)'}: {e.message}" for e in errors))
-        response = await handler(request, body)
-        if strict and response.content_type == "application/json":
-            problems = contract.check_response(op, response.status, response.content_type,
-                                               orjson.loads(response.body))
-            if problems:
-                violations.extend(problems)
-                log.error("admin contract violation: %s", problems)
-                return json_answer({"message": "pixverse-mock strict mode: admin answer broke its contract",
-                              "violations": problems}, status=500)
-        return response
-
-    endpoint.__name__ = op_id
-    return endpoint
-
-
-def checked_routes(app: web.Application, strict: bool) -> Callable[[str, str, str, AdminHandler], None]:
-    """``route(method, path, op_id, handler)``: registers ``handler`` on ``app`` behind
-    ``contract_checked``, with the app's admin contract and violation list (set up by
-    ``add_admin_routes``)."""
-    contract, violations = app[ADMIN_CONTRACT], app[ADMIN_VIOLATIONS]
-
-    def route(method: str, path: str, op_id: str, handler: AdminHandler) -> None:
-        app.router.add_route(method, path, contract_checked(contract, op_id, handler, strict=strict,
-                                                            violations=violations))
-    return route
 
 
 def _int_query(request: web.Request, name: str, default: int | None) -> int | None:
@@ -158,10 +60,6 @@ def job_view(engine: Engine, job: Job, *, full: bool = False) -> dict[str, Any]:
     return view
 
 
-def _clock(engine: Engine) -> dict[str, Any]:
-    return {"now": engine.clock.now(), "scale": engine.clock.scale, "frozen": engine.clock.frozen}
-
-
 def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, Any]) -> None:
     """Register the admin routes and the app's ``Metrics`` (``app[METRICS]``).
     Requests are journaled and counted where they are answered (``recording.py``)."""
@@ -175,7 +73,7 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
                       "faults": len(engine.faults)})
 
     async def clock_get(request: web.Request, _: None) -> web.Response:
-        return json_answer(_clock(engine))
+        return json_answer(clock_view(engine))
 
     async def clock_post(request: web.Request, body: dict[str, Any]) -> web.Response:
         """Any of ``{"scale": x, "freeze": bool, "advance": seconds}``, in that order."""
@@ -188,7 +86,7 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
                 engine.clock.advance(float(body["advance"]))
         except (ValueError, OverflowError) as exc:
             return error_answer(str(exc))
-        return json_answer(_clock(engine))
+        return json_answer(clock_view(engine))
 
     async def reset(request: web.Request, body: dict[str, Any] | None) -> web.Response:
         """Everything, or one test id (body ``{"test_id"}`` or ``?test_id=``)."""
@@ -294,5 +192,4 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
     route("DELETE", "/journal", "clear_journal", journal_delete)
     route("POST", "/journal/verify", "verify_journal", journal_verify)
     route("GET", "/metrics", "get_metrics", metrics_get)
-    from .dashboard import add_dashboard_routes  # it builds on this module's helpers
     add_dashboard_routes(app, engine, adapters)

@@ -4,13 +4,12 @@ from __future__ import annotations
 import random
 import string
 import time
-from typing import Any
 
 from ..settings import Settings
 from .clock import VirtualClock
-from .faults import FaultSet, current_planned_outcome, fault_rng
+from .faults import FaultSet, fault_rng
 from .idempotency import IdempotencyStore
-from .jobs import FAILED, MODERATED, STATES, SUCCEEDED, TERMINAL, Job, Plan
+from .jobs import FAILED, MODERATED, STATES, SUCCEEDED, TERMINAL, Job, JobSpec, Plan
 from .journal import Journal, RequestStats
 from .ledger import Ledger
 from .limits import CREDITS, ConcurrencyCaps, RateLimiter, Refusal
@@ -122,46 +121,30 @@ class Engine:
             outcome = SUCCEEDED
         return Plan(queue_s=queue_s, run_s=run_s, outcome=outcome)
 
-    def create_job(
-        self,
-        provider: str,
-        kind: str,
-        api_key: str,
-        job_id: str,
-        *,
-        quality: str,
-        width: int,
-        height: int,
-        duration: int,
-        outputs: int = 1,
-        request: dict[str, Any] | bytes | None = None,
-        cost: int = 0,
-        test_id: str | None = None,
-        outcome: str | None = None,
-    ) -> Job:
-        """Create and store a job.  ``outcome`` overrides the planned one; without it a
-        fault's planned outcome (``faults.planned_outcome``) applies, if any."""
+    def create_job(self, spec: JobSpec) -> Job:
+        """Create and store the job ``spec`` describes.  ``spec.outcome`` overrides the
+        drawn outcome; without it a fault's ``spec.planned`` outcome applies, if any."""
         now = self.now()
-        plan = self.plan(quality, duration)
-        planned = current_planned_outcome()
+        plan = self.plan(spec.quality, spec.duration)
+        planned, outcome = spec.planned, spec.outcome
         if outcome is not None:
             plan.outcome = outcome
         elif planned is not None:
             plan.outcome = planned.outcome
         job = Job(
-            id=job_id,
-            provider=provider,
-            kind=kind,
-            api_key=api_key,
+            id=spec.job_id,
+            provider=spec.provider,
+            kind=spec.kind,
+            api_key=spec.api_key,
             created_at=now,
             plan=plan,
-            width=width,
-            height=height,
-            duration=duration,
-            outputs=outputs,
-            request=request or {},
-            test_id=test_id,
-            cost=cost,
+            width=spec.width,
+            height=spec.height,
+            duration=spec.duration,
+            outputs=spec.outputs,
+            request=spec.request or {},
+            test_id=spec.test_id,
+            cost=spec.cost,
         )
         if planned is not None and planned.immediate and outcome is None:
             job.forced, job.forced_at = planned.outcome, now
@@ -180,6 +163,19 @@ class Engine:
         if not self.ledger.try_debit(provider, api_key, cost):
             return Refusal(CREDITS)
         return None
+
+    def balance(self, provider: str, api_key: str) -> int:
+        """The key's credits at ``provider`` (starting credits until it spends)."""
+        return self.ledger.balance(provider, api_key)
+
+    def was_refunded(self, provider: str, job_id: str) -> bool:
+        """Whether ``job_id``'s cost went back to its key (a refunded end state)."""
+        return self.ledger.was_refunded(provider, job_id)
+
+    def new_seed(self, high: int) -> int:
+        """A generation seed in 0..``high`` drawn from the seeded rng (PixVerse reports
+        the seed it used when the client sent none)."""
+        return self.rng.randint(0, high)
 
     def _settle(self, job: Job, state: str) -> None:
         self.ledger.settle(job.provider, job.id, job.api_key, job.cost, state)

@@ -9,19 +9,22 @@ Neutral states (see design.md for each provider's spelling):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final, Literal, get_args
 
 import orjson
 
-QUEUED = "queued"
-RUNNING = "running"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-MODERATED = "moderated"
+QUEUED: Final = "queued"
+RUNNING: Final = "running"
+SUCCEEDED: Final = "succeeded"
+FAILED: Final = "failed"
+MODERATED: Final = "moderated"
 
 STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, MODERATED)
 TERMINAL = frozenset({SUCCEEDED, FAILED, MODERATED})
-OUTCOMES = (SUCCEEDED, FAILED, MODERATED)
+#: How a job can end: the one list (fault rules, directives and settings use it).
+Outcome = Literal["succeeded", "failed", "moderated"]
+OUTCOMES: tuple[str, ...] = get_args(Outcome)
+assert OUTCOMES == (SUCCEEDED, FAILED, MODERATED)
 
 
 @dataclass(slots=True)
@@ -31,6 +34,44 @@ class Plan:
     queue_s: float
     run_s: float
     outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedOutcome:
+    """A job's outcome forced by a fault.  ``immediate``: the job reads as finished
+    from its first poll (a reseller's answer to moderation at submit)."""
+
+    outcome: str
+    immediate: bool = False
+
+
+@dataclass(slots=True)
+class JobSpec:
+    """What an adapter asks :meth:`Engine.create_job` for.
+
+    ``kind`` the neutral operation, ``job_id`` the provider's task id; ``quality`` the
+    label generation time is planned by, ``width``/``height`` output pixels,
+    ``duration`` output seconds, ``outputs`` result videos; ``request`` the body as
+    accepted (stored as is), ``cost`` credits taken.  ``provider``, ``api_key``,
+    ``test_id`` and ``planned`` say whose job it is and what a fault planned for it:
+    ``ProviderAdapter.create_job`` fills them from the request.  ``outcome`` overrides
+    the drawn outcome and ``planned``.
+    """
+
+    kind: str
+    job_id: str
+    quality: str
+    width: int
+    height: int
+    duration: int
+    outputs: int = 1
+    request: dict[str, Any] | bytes | None = None
+    cost: int = 0
+    provider: str = ""
+    api_key: str = ""
+    test_id: str | None = None
+    outcome: str | None = None
+    planned: PlannedOutcome | None = None
 
 
 class Job:

@@ -11,18 +11,19 @@ import logging
 import time
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, ClassVar
+from typing import Any, Awaitable, Callable, ClassVar, Mapping
 
 import orjson
 from aiohttp import web
 
-from .. import faultwire, recording
+from .. import directives, faultwire, recording
 from ..contract import (Contract, ContractError, FieldError, Operation, coerce_text, holds_float, integral,
                         load_contract)
+from ..directives import (FAULT_HEADER, INJECTED_HEADER, LATENCY_HEADER, OUTCOME_HEADER, PROBLEM_HEADER,
+                          TEST_ID_HEADER)
 from ..engine import Engine
-from ..engine.faults import (FAULT_HEADER, LATENCY_HEADER, OUTCOME_HEADER, TEST_ID_HEADER, Decision,
-                             FaultContext, InjectedError, PlannedOutcome, planned_outcome)
-from ..engine.jobs import MODERATED
+from ..engine.faults import Decision, FaultContext, InjectedError
+from ..engine.jobs import MODERATED, Job, JobSpec, PlannedOutcome
 from ..engine.journal import LATENCY_BUCKETS, readable
 from ..engine.limits import CREDITS, Refusal
 from ..intake import BodyTooLarge, BodyUnreadable, read_body, too_deep
@@ -66,6 +67,8 @@ class Call:
     _base_url: str | None
     test_id: str | None
     raw: bytes | None = None
+    #: The outcome a fault planned for a job this request creates (None: drawn).
+    planned: PlannedOutcome | None = None
 
     @property
     def base_url(self) -> str:
@@ -85,12 +88,13 @@ class ProviderAdapter:
 
     Subclasses set ``name`` (the provider id used in the engine and the journal),
     ``contract_name`` (file stem under ``contracts/``) and ``handlers``
-    (operationId -> method name), and implement the error hooks below.
+    (operationId -> method name, or -> a callable when set per instance), and
+    implement the error hooks below.
     """
 
     name: ClassVar[str]
     contract_name: ClassVar[str]
-    handlers: ClassVar[dict[str, str]]
+    handlers: Mapping[str, str | Handler]
     # For the start-up banner and the README: the real origin, the path a client's
     # base URL ends with, and the auth header to send.
     title: ClassVar[str]
@@ -113,9 +117,6 @@ class ProviderAdapter:
         self.settings = settings
         self.contract: Contract = load_contract(settings.contracts_dir, self.contract_name)
         self.violations: list[str] = []
-        missing = set(self.handlers) - set(self.contract.operations)
-        if missing:
-            raise ContractError(f"{self.contract_name}.yaml does not describe {sorted(missing)}")
         self.submit_ops: frozenset[str] = self.submit_operations if self.submit_operations is not None \
             else frozenset(op_id for op_id in self.handlers
                            if self.contract.operation(op_id).method == "POST"
@@ -154,7 +155,7 @@ class ProviderAdapter:
         """Wraps every handler (PixVerse uses it for trace-id replay)."""
         return await handler(call)
 
-    # faults (see engine/faults.py and README) -----------------------------------
+    # faults (see engine/faults, directives.py and README) ------------------------
     def fault_statuses(self, op: Operation) -> frozenset[int]:
         """HTTP error statuses this provider can send on ``op``: by default those its
         contract documents for it."""
@@ -201,18 +202,26 @@ class ProviderAdapter:
         refusal = self.engine.admit(self.name, call.api_key, cost)
         return None if refusal is None else self.refusal_reply(call.op, call.request, refusal)
 
+    def create_job(self, call: Call, spec: JobSpec) -> Job:
+        """Create the job ``spec`` describes for ``call``'s key and test id, with the
+        outcome a fault planned for this request (``call.planned``), if any."""
+        spec.provider, spec.api_key, spec.test_id, spec.planned = \
+            self.name, call.api_key, call.test_id, call.planned
+        return self.engine.create_job(spec)
+
     def _fault_decision(self, op: Operation, request: web.Request, key: str, body: Any,
                         test_id: str | None) -> Decision | None:
         faults = self.engine.faults
         headers = request.headers
         prompt = body.get("prompt") if isinstance(body, dict) else None
+        prompt = prompt if isinstance(prompt, str) else None
+        found = directives.found(key, prompt, fault=headers.get(FAULT_HEADER),
+                                 latency=headers.get(LATENCY_HEADER),
+                                 outcome=headers.get(OUTCOME_HEADER)) if faults.directives else ()
         return faults.decide(FaultContext(
             provider=self.name, operation=op.operation_id, submit=op.operation_id in self.submit_ops,
             moderated=op.operation_id in self.moderated_operations,
-            api_key=key, test_id=test_id,
-            prompt=prompt if isinstance(prompt, str) else None,
-            fault_header=headers.get(FAULT_HEADER), latency_header=headers.get(LATENCY_HEADER),
-            outcome_header=headers.get(OUTCOME_HEADER),
+            api_key=key, test_id=test_id, prompt=prompt, directives=found,
             supports=lambda fault: self.fault_supported(op, fault),
         ))
 
@@ -233,13 +242,13 @@ class ProviderAdapter:
             if reply is None:  # moderation at submit on a provider that accepts, then fails
                 planned = PlannedOutcome(MODERATED, immediate=True)
         if reply is None:
-            with planned_outcome(planned):
-                reply = await self.around(call, handler)
+            call.planned = planned
+            reply = await self.around(call, handler)
         resp = self.respond(op, reply)
         if kinds:
-            resp.headers["X-Mock-Fault-Injected"] = ",".join(kinds)
+            resp.headers[INJECTED_HEADER] = ",".join(kinds)
         if decision.problems:
-            resp.headers["X-Mock-Fault-Error"] = _header_text(" | ".join(decision.problems))
+            resp.headers[PROBLEM_HEADER] = _header_text(" | ".join(decision.problems))
         if decision.connection == "malformed":
             return faultwire.malformed(resp), kinds
         if decision.connection == "truncated":
@@ -254,14 +263,25 @@ class ProviderAdapter:
     def base_url(self, request: web.Request) -> str:
         return self.settings.public_base_url or f"{request.scheme}://{request.host}"
 
+    def handler(self, op_id: str) -> Handler:
+        """The handler of ``op_id``: ``handlers`` maps it to a method name of the
+        adapter or to a callable (a collaborator's method, as PixVerse wires them)."""
+        target = self.handlers[op_id]
+        return getattr(self, target) if isinstance(target, str) else target
+
     def routes(self) -> list[web.RouteDef]:
+        """One route per operation in ``handlers``.  Raises ContractError for an
+        operation the contract does not describe."""
+        missing = set(self.handlers) - set(self.contract.operations)
+        if missing:
+            raise ContractError(f"{self.contract_name}.yaml does not describe {sorted(missing)}")
         # One aiohttp resource per path: routes of a path are registered together
         # (aiohttp merges only consecutive ones), so resolving a request tries each
         # candidate path once.
         by_path: dict[str, list[web.RouteDef]] = {}
-        for op_id, method_name in self.handlers.items():
+        for op_id in self.handlers:
             op = self.contract.operation(op_id)
-            handler = getattr(self, method_name)
+            handler = self.handler(op_id)
             by_path.setdefault(op.route_path, []).append(
                 web.route(op.method, op.route_path, self._endpoint(op, handler)))
         return [route for routes in by_path.values() for route in routes]
@@ -351,6 +371,7 @@ class ProviderAdapter:
         checks_key = self.settings.api_keys is not None or \
             type(self).key_accepted is not ProviderAdapter.key_accepted
         respond, api_key_of, accepted = self.respond, self.api_key, self.key_accepted
+        directive_in = directives.present
         public_base_url = self.settings.public_base_url
 
         async def answer(request: web.Request) -> Answer:
@@ -415,7 +436,8 @@ class ProviderAdapter:
                 call = Call(request, op, key, integral(body), query, path, public_base_url, test_id, None)
             else:
                 call = Call(request, op, key, body, query, path, public_base_url, test_id, raw or None)
-            if faults.armed(key, body.get("prompt") if body.__class__ is dict else None, headers):
+            if faults.armed(directive_in(key, body.get("prompt") if body.__class__ is dict else None,
+                                         headers)):
                 decision = self._fault_decision(op, request, key, body, test_id)
                 if decision is not None:
                     response, kinds = await self._with_faults(call, handler, decision)

@@ -44,11 +44,12 @@ import orjson
 from aiohttp import web
 
 from ...contract import FieldError, Operation
-from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job
+from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job, JobSpec
 from ...engine.media import size_of, video_dimensions
 from ...files import video_url
 from ...engine.faults import InjectedError
 from ..base import Call, ProviderAdapter, Reply, with_retry_after
+from ..pixverse.pricing import CREDITS_5S
 
 STATUS = {QUEUED: "queued", RUNNING: "generating", SUCCEEDED: "completed",
           FAILED: "error", MODERATED: "error"}
@@ -72,10 +73,9 @@ GENERATION_ERRORS = {
 }
 
 # The 2025 log's 5 s 720p run cost 420000; other shapes scale like PixVerse's own
-# credit table (inferred, see x-fake-notes).
+# credit table, ``pixverse.pricing`` (inferred, see x-fake-notes).
 BASE_CREDITS = 420_000
-RESOLUTION_FACTOR = {"360p": Fraction(45, 60), "540p": Fraction(45, 60),
-                     "720p": Fraction(1), "1080p": Fraction(2)}
+RESOLUTION_FACTOR = {quality: Fraction(credits, CREDITS_5S["720p"]) for quality, credits in CREDITS_5S.items()}
 
 LOW_BALANCE_THRESHOLD = 10_000  # credits, the docs' example value
 
@@ -303,11 +303,9 @@ class AimlapiAdapter(ProviderAdapter):
         refused = self.admit(call, cost)
         if refused is not None:
             return refused
-        job = self.engine.create_job(
-            self.name, kind, call.api_key, self._new_id(model),
-            quality=resolution, width=width, height=height, duration=duration,
-            request=call.raw or body, test_id=call.test_id, cost=cost,
-        )
+        job = self.create_job(call, JobSpec(
+            kind, self._new_id(model), quality=resolution, width=width, height=height,
+            duration=duration, request=call.raw or body, cost=cost))
         return Reply({"id": job.id, "status": STATUS[QUEUED],
                       "meta": {"usage": {USAGE_KEY[self.settings.aimlapi.active_era]: cost}}})
 
@@ -320,7 +318,7 @@ class AimlapiAdapter(ProviderAdapter):
 
     async def balance(self, call: Call) -> Reply:
         """GET the key's credit balance (the engine ledger, in credits)."""
-        balance = self.engine.ledger.balance(self.name, call.api_key)
+        balance = self.engine.balance(self.name, call.api_key)
         return Reply({
             "balance": balance,
             "lowBalance": balance < LOW_BALANCE_THRESHOLD,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ...contract import FieldError, Operation
-from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job
+from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job, JobSpec
 from ...engine.media import video_dimensions
 from ...files import video_url
 from ...engine.faults import InjectedError
@@ -83,7 +83,7 @@ class FreepikAdapter(ProviderAdapter):
 
     def __init__(self, engine, settings) -> None:
         super().__init__(engine, settings)
-        self.webhooks = FreepikWebhooks(self)
+        self.webhooks = FreepikWebhooks(settings.freepik, STATUS, self._task)
 
     # errors --------------------------------------------------------------------------
     def api_key(self, request: web.Request) -> str | None:
@@ -145,11 +145,9 @@ class FreepikAdapter(ProviderAdapter):
         refused = self.admit(call, 0)  # concurrency cap only: no credits at Freepik
         if refused is not None:
             return refused
-        job = self.engine.create_job(
-            self.name, kind, call.api_key, self.engine.new_uuid(),
-            quality=resolution, width=width, height=height, duration=duration,
-            request=call.raw or body, test_id=call.test_id,
-        )
+        job = self.create_job(call, JobSpec(
+            kind, self.engine.new_uuid(), quality=resolution, width=width, height=height,
+            duration=duration, request=call.raw or body))
         if body.get("webhook_url"):
             self.engine.webhooks.watch(job, self.webhooks, body["webhook_url"],
                                        {"base_url": call.base_url}, initial=STATUS[QUEUED])

@@ -11,41 +11,39 @@ ErrCode 0 is success, anything else a business error with ``Resp: null`` (codes 
 ``API-KEY`` and a fresh UUID in ``Ai-trace-id``; a reused trace id replays the first
 answer (``engine.idempotency``).
 
-Layout: ``uploads`` (image and media upload), ``chain`` (ids a request refers to),
-``generation`` (the table of generate endpoints, mask selection, image templates),
-``catalog`` (speakers, templates, restyle presets), ``pricing``, ``errors``.
+Layout: plain collaborators wired here: ``uploads.Uploads`` (image and media upload),
+``chain.Chain`` (ids a request refers to), ``generation.Planners`` and
+``generation.Generation`` (the table of generate endpoints, mask selection, image
+templates), ``wire.Wire`` (status map, envelope and results, shared with
+``webhooks.PixverseWebhooks``); ``catalog`` (speakers, templates, restyle presets),
+``pricing``, ``errors`` (ErrCodes), ``faults`` (injected errors as ErrCodes).
 
-Adding a generate endpoint: describe it in the contract, add it to
-``generation.GENERATORS`` with a planner, map its operationId to ``generate`` in
-``handlers`` and to ``("video_id", "job")`` in ``_REFERS``.
+Adding a generate endpoint: describe it in the contract and add it to
+``generation.GENERATORS`` with a ``Planners`` method; it is routed to
+``Generation.generate`` and its answers replay like the others'.
 """
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
 from typing import Any
 
 from aiohttp import web
 
 from ...contract import FieldError, Operation
 from ...engine import Engine
+from ...engine.faults import InjectedError
 from ...engine.idempotency import UUID_RE
-from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, TERMINAL, Job
-from ...engine.media import size_of
-from ...files import image_url, video_url
-from . import faults as _faults
+from ...engine.jobs import Job
+from ...engine.limits import CREDITS, Refusal
 from ...settings import Settings
 from ..base import Call, Handler, ProviderAdapter, Reply
-from . import catalog
-from .chain import IMAGE_KINDS, ChainMixin
+from . import catalog, faults
+from .chain import IMAGE_KINDS, Chain
 from .errors import ErrCode, PixverseError, code_for, envelope, load_messages
-from .generation import GENERATORS, GenerationMixin, has_audio
-from .uploads import MediaLimits, UploadsMixin
+from .generation import GENERATORS, Generation, Planners
+from .uploads import MediaLimits, Uploads
 from .webhooks import PixverseWebhooks
-from ...engine.limits import CREDITS, Refusal
-
-#: Neutral job state -> PixVerse result ``status``.
-STATUS = {QUEUED: 5, RUNNING: 5, SUCCEEDED: 1, FAILED: 8, MODERATED: 7}
+from .wire import Wire
 
 TRACE_HEADER = "Ai-trace-id"
 
@@ -61,17 +59,8 @@ _REFERS = {
     "get_image_result": ("image_id", "job"),
 }
 
-def _rfc3339(unix_s: float) -> str:
-    return datetime.fromtimestamp(unix_s, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-
-def _text(value: Any) -> str:
-    # Undocumented fields (negative_prompt on transition) are not schema-checked;
-    # the result must still report a string.
-    return value if isinstance(value, str) else ""
-
-
-class PixverseAdapter(UploadsMixin, ChainMixin, GenerationMixin, ProviderAdapter):
+class PixverseAdapter(ProviderAdapter):
     name = "pixverse"
     title = "PixVerse platform"
     contract_name = "pixverse"
@@ -81,38 +70,34 @@ class PixverseAdapter(UploadsMixin, ChainMixin, GenerationMixin, ProviderAdapter
     # The platform API is under /openapi/; PixVerse's own client also calls
     # /video/credits/{id} at the origin.
     path_prefixes = ("/openapi/", "/video/")
-    # Fault hooks live in faults.py: which operations submit work, and PixVerse's
-    # HTTP-200 ErrCode answers for injected errors.
-    submit_operations = _faults.SUBMIT_OPERATIONS
-    moderated_operations = _faults.REVIEWED_UPLOADS
-    fault_reply = _faults.fault_reply
-    fault_supported = _faults.fault_supported
-    handlers = {
-        "upload_image": "upload_image",
-        "upload_media": "upload_media",
-        **{op: "generate" for op in GENERATORS},
-        "mask_selection": "mask_selection",
-        "image_template_generate": "image_template_generate",
-        "get_video_result": "get_video_result",
-        "get_image_result": "get_image_result",
-        "get_lip_sync_tts_list": "get_lip_sync_tts_list",
-        "get_restyle_list": "get_restyle_list",
-        "get_effect_templates": "get_effect_templates",
-        "get_account_balance": "get_account_balance",
-    }
+    # Which operations submit work, and which uploads PixVerse reviews (faults.py).
+    submit_operations = faults.SUBMIT_OPERATIONS
+    moderated_operations = faults.REVIEWED_UPLOADS
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         super().__init__(engine, settings)
         self.messages = load_messages(self.contract)
-        self.limits = MediaLimits.from_settings(settings.pixverse)
-        self.webhooks = PixverseWebhooks(self)
-
-    # envelope ------------------------------------------------------------------------
-    def ok(self, resp: dict[str, Any]) -> Reply:
-        return Reply(envelope(ErrCode.SUCCESS, self.messages[0], resp))
-
-    def fail(self, code: ErrCode) -> Reply:
-        return Reply(envelope(code, self.messages[int(code)]))
+        self.wire = wire = Wire(engine, self.messages)
+        self.ok, self.fail = wire.ok, wire.fail
+        self.webhooks = PixverseWebhooks(engine, settings.pixverse, wire)
+        chain = Chain(engine, self.name)
+        self.limits = MediaLimits.from_settings(settings.pixverse)  # the uploads' own, tunable
+        uploads = Uploads(engine, self.name, self.limits, wire)
+        generation = Generation(engine, settings, wire, Planners(chain, settings.default_aspect_ratio),
+                                self.create_job, self.webhooks.follow, self.name)
+        self.handlers = {
+            "upload_image": uploads.upload_image,
+            "upload_media": uploads.upload_media,
+            **{op: generation.generate for op in GENERATORS},
+            "mask_selection": generation.mask_selection,
+            "image_template_generate": generation.image_template_generate,
+            "get_video_result": self.get_video_result,
+            "get_image_result": self.get_image_result,
+            "get_lip_sync_tts_list": self.get_lip_sync_tts_list,
+            "get_restyle_list": self.get_restyle_list,
+            "get_effect_templates": self.get_effect_templates,
+            "get_account_balance": self.get_account_balance,
+        }
 
     # base hooks ----------------------------------------------------------------------
     def api_key(self, request: web.Request) -> str | None:
@@ -134,6 +119,13 @@ class PixverseAdapter(UploadsMixin, ChainMixin, GenerationMixin, ProviderAdapter
 
     def invalid(self, op: Operation, request: web.Request, errors: list[FieldError]) -> Reply:
         return self.fail(code_for(errors))
+
+    def fault_reply(self, op: Operation, request: web.Request, fault: InjectedError) -> Reply:
+        """Injected errors as PixVerse answers them (``faults.fault_reply``)."""
+        return faults.fault_reply(self.settings.pixverse, self.messages, op, fault)
+
+    def fault_supported(self, op: Operation, fault: InjectedError) -> bool:
+        return faults.fault_supported(fault)
 
     def refusal_reply(self, op: Operation, request: web.Request, refusal: Refusal) -> Reply:
         """Out of credits 500090; a concurrency cap or rate limit 500044 (PixVerse
@@ -193,49 +185,14 @@ class PixverseAdapter(UploadsMixin, ChainMixin, GenerationMixin, ProviderAdapter
         another key's video or an image job."""
         job = self._own_job(call, call.path["id"], image=False)
         state = self.engine.observe(job)
-        return self.ok(await self._video(job, state, call.base_url))
-
-    async def _video(self, job: Job, state: str, base_url: str) -> dict[str, Any]:
-        req = job.request
-        audio = has_audio(job.kind, req)
-        url, size = "", 0
-        if state == SUCCEEDED:
-            path = await self.engine.media.video(job.width, job.height, job.duration, audio)
-            size = size_of(path)
-            url = video_url(base_url, job.width, job.height, job.duration, job.id, audio)
-        return {
-            "id": int(job.id),
-            "status": STATUS[state],
-            "url": url,
-            "prompt": _text(req.get("prompt")),
-            "negative_prompt": _text(req.get("negative_prompt")),
-            "style": _text(req.get("style")),
-            "seed": req["seed"],
-            "resolution_ratio": min(job.width, job.height),
-            "outputWidth": job.width,
-            "outputHeight": job.height,
-            "size": size,
-            "has_audio": audio,
-            "create_time": _rfc3339(self.engine.timestamp(job.created_at)),
-            "modify_time": _rfc3339(self.engine.timestamp(self._modified(job, state))),
-        }
-
-    def _modified(self, job: Job, state: str) -> float:
-        if state not in TERMINAL:
-            return job.created_at
-        ended = job.forced_at if job.forced_at is not None else job.finishes_at
-        # In poll-count mode a job can end before its planned time; never report an
-        # end in the future.
-        return min(ended, self.engine.now())
+        return self.ok(await self.wire.video(job, state, call.base_url))
 
     async def get_image_result(self, call: Call) -> Reply:
         """GET /openapi/v2/image/result/{image_id} -> Resp ``{"image_id": int,
         "status": 1|5|7|8, "url": str}`` (``url`` the PNG once status is 1, else "").
         Errors: 500008 unknown id, another key's image or a video job."""
         job = self._own_job(call, call.path["image_id"], image=True)
-        state = self.engine.observe(job)
-        url = image_url(call.base_url, job.width, job.height, job.id) if state == SUCCEEDED else ""
-        return self.ok({"image_id": int(job.id), "status": STATUS[state], "url": url})
+        return self.ok(self.wire.image(job, self.engine.observe(job), call.base_url))
 
     # lists ---------------------------------------------------------------------------
     async def get_lip_sync_tts_list(self, call: Call) -> Reply:
@@ -266,7 +223,7 @@ class PixverseAdapter(UploadsMixin, ChainMixin, GenerationMixin, ProviderAdapter
         "credit_monthly": int, "credit_package": int}`` (credits)."""
         return self.ok({
             "account_id": self._account_id(call.api_key),
-            "credit_monthly": self.engine.ledger.balance(self.name, call.api_key),
+            "credit_monthly": self.engine.balance(self.name, call.api_key),
             "credit_package": 0,
         })
 

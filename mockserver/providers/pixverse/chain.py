@@ -10,17 +10,15 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ...engine import Engine
 from ...engine.jobs import MODERATED, SUCCEEDED
 from ...engine.media import (ASPECT_RATIOS, VIDEO_MAX_DURATION_S, VIDEO_MIN_DURATION_S, MediaProbeError,
                              VIDEO_QUALITIES, probe_media, video_dimensions)
 from ...engine.store import Upload
 from . import catalog
 from .errors import ErrCode, PixverseError
-
-if TYPE_CHECKING:
-    from .adapter import PixverseAdapter
 
 #: Neutral kinds of image jobs (everything else a PixVerse job makes is a video).
 IMAGE_KINDS = frozenset({"image-template"})
@@ -105,28 +103,33 @@ def mask_id(api_key: str, source: Source, keyframe_id: int, name: str) -> str:
     return str(10**14 + int.from_bytes(digest[:8], "big") % (9 * 10**14))
 
 
-class ChainMixin:
-    """Resolving chained ids for :class:`PixverseAdapter` (``self.engine``,
-    ``self.name``, ``self.settings``)."""
+class Chain:
+    """Resolves the uploads and videos a request names, for one provider's store
+    (``provider``, the name jobs and uploads are stored under).  Raises
+    :class:`PixverseError`."""
 
-    def own_image(self: PixverseAdapter, api_key: str, img_id: Any) -> Upload:
+    def __init__(self, engine: Engine, provider: str) -> None:
+        self.engine = engine
+        self.provider = provider
+
+    def own_image(self, api_key: str, img_id: Any) -> Upload:
         """The image ``img_id`` this key uploaded.  400032 when unknown, foreign or not an image."""
-        upload = self.engine.uploads.get(self.name, str(int(img_id)))
+        upload = self.engine.uploads.get(self.provider, str(int(img_id)))
         if upload is None or upload.api_key != api_key or upload.kind != "image":
             raise PixverseError(ErrCode.INVALID_IMAGE_ID)
         return upload
 
-    def own_media(self: PixverseAdapter, api_key: str, media_id: Any, kind: str) -> Upload:
+    def own_media(self, api_key: str, media_id: Any, kind: str) -> Upload:
         """The ``kind`` (video|audio) media ``media_id`` this key uploaded.
         500008 when unknown or foreign; 400017 when of another kind."""
-        upload = self.engine.uploads.get(self.name, str(int(media_id)))
+        upload = self.engine.uploads.get(self.provider, str(int(media_id)))
         if upload is None or upload.api_key != api_key:
             raise PixverseError(ErrCode.NOT_FOUND)
         if upload.kind != kind:
             raise PixverseError(ErrCode.INVALID_PARAM)
         return upload
 
-    def source(self: PixverseAdapter, api_key: str, body: dict[str, Any]) -> Source:
+    def source(self, api_key: str, body: dict[str, Any]) -> Source:
         """The one video source of ``body`` (the contract guarantees exactly one).
 
         ``source_video_id``: 500008 unknown, foreign or an image job; 500064 failed
@@ -135,7 +138,7 @@ class ChainMixin:
         """
         if "source_video_id" in body:
             video_id = int(body["source_video_id"])
-            job = self.engine.get_job(self.name, str(video_id))
+            job = self.engine.get_job(self.provider, str(video_id))
             if job is None or job.api_key != api_key or job.kind in IMAGE_KINDS:
                 raise PixverseError(ErrCode.NOT_FOUND)
             # A check, not a client poll: status(), not observe().
@@ -158,52 +161,50 @@ class ChainMixin:
         return Source("video_media_id", media_id, upload.width, upload.height, upload.duration,
                       frames, fmt, codec)
 
-    def audio_seconds(self: PixverseAdapter, api_key: str, media_id: Any) -> float:
+    def audio_seconds(self, api_key: str, media_id: Any) -> float:
         """Length of the audio ``media_id`` this key uploaded (0 when unknown); errors
         as :meth:`own_media` with kind audio."""
         return self.own_media(api_key, media_id, "audio").duration
 
-    @staticmethod
-    def template(template_id: Any, template_type: int, images: int | None, quality: str | None) -> catalog.Template:
-        """The activated template ``template_id`` for an endpoint of ``template_type``
-        given ``images`` images (None: any template of the type, as text-to-video takes
-        the image-to-video page's example template) at ``quality`` (None: not applicable).
 
-        500070 unknown or not activated; 400017 of the other type or taking another
-        number of images; 500071 a quality it does not render.
-        """
-        found = catalog.template(int(template_id))
-        if found is None or not found.activated:
-            raise PixverseError(ErrCode.TEMPLATE_NOT_ACTIVATED)
-        if found.template_type != template_type or (images is not None and found.effect_type != images):
-            raise PixverseError(ErrCode.INVALID_PARAM)
-        if quality is not None and quality not in found.qualities:
-            raise PixverseError(ErrCode.RESOLUTION_UNSUPPORTED)
-        return found
+def template(template_id: Any, template_type: int, images: int | None, quality: str | None) -> catalog.Template:
+    """The activated template ``template_id`` for an endpoint of ``template_type``
+    given ``images`` images (None: any template of the type, as text-to-video takes
+    the image-to-video page's example template) at ``quality`` (None: not applicable).
 
-    @staticmethod
-    def keyframe(source: Source, keyframe_id: int) -> int:
-        """``keyframe_id`` if it is a frame of ``source`` (1..frames), else 400017.
-        A source of unknown length (URL upload) takes any keyframe."""
-        if keyframe_id < 1 or (source.frames and keyframe_id > source.frames):
-            raise PixverseError(ErrCode.INVALID_PARAM)
-        return keyframe_id
-
-    @staticmethod
-    def check_mask(api_key: str, source: Source, keyframe_id: int, mask: str) -> None:
-        """400017 unless ``mask`` came from a selection of ``source`` at ``keyframe_id``."""
-        if mask not in {mask_id(api_key, source, keyframe_id, n) for n in MASK_NAMES}:
-            raise PixverseError(ErrCode.INVALID_PARAM)
-
-    @staticmethod
-    def check_mask_of_video(api_key: str, source: Source, mask: str) -> None:
-        """400017 unless ``mask`` came from a selection of ``source`` at any keyframe."""
-        # Unknown length (URL upload): any keyframe the longest upload could have.
-        last = source.frames or VIDEO_MAX_DURATION_S * 60
-        for keyframe_id in range(1, last + 1):
-            if mask in {mask_id(api_key, source, keyframe_id, n) for n in MASK_NAMES}:
-                return
+    500070 unknown or not activated; 400017 of the other type or taking another
+    number of images; 500071 a quality it does not render.
+    """
+    found = catalog.template(int(template_id))
+    if found is None or not found.activated:
+        raise PixverseError(ErrCode.TEMPLATE_NOT_ACTIVATED)
+    if found.template_type != template_type or (images is not None and found.effect_type != images):
         raise PixverseError(ErrCode.INVALID_PARAM)
+    if quality is not None and quality not in found.qualities:
+        raise PixverseError(ErrCode.RESOLUTION_UNSUPPORTED)
+    return found
+
+def check_keyframe(source: Source, keyframe_id: int) -> int:
+    """``keyframe_id`` if it is a frame of ``source`` (1..frames), else 400017.
+    A source of unknown length (URL upload) takes any keyframe."""
+    if keyframe_id < 1 or (source.frames and keyframe_id > source.frames):
+        raise PixverseError(ErrCode.INVALID_PARAM)
+    return keyframe_id
+
+def check_mask(api_key: str, source: Source, keyframe_id: int, mask: str) -> None:
+    """400017 unless ``mask`` came from a selection of ``source`` at ``keyframe_id``."""
+    if mask not in {mask_id(api_key, source, keyframe_id, n) for n in MASK_NAMES}:
+        raise PixverseError(ErrCode.INVALID_PARAM)
+
+def check_mask_of_video(api_key: str, source: Source, mask: str) -> None:
+    """400017 unless ``mask`` came from a selection of ``source`` at any keyframe."""
+    # Unknown length (URL upload): any keyframe the longest upload could have.
+    last = source.frames or VIDEO_MAX_DURATION_S * 60
+    for keyframe_id in range(1, last + 1):
+        if mask in {mask_id(api_key, source, keyframe_id, n) for n in MASK_NAMES}:
+            return
+    raise PixverseError(ErrCode.INVALID_PARAM)
+
 
 
 # Upload content types (set from the probed format) back to the format.

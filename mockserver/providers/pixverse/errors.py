@@ -52,6 +52,23 @@ class ErrCode(IntEnum):
     DATABASE_ERROR = 500100
 
 
+#: Injected HTTP status -> the ErrCode PixVerse answers such a condition with (faults.py;
+#: 401 is the configured auth ErrCode, ``settings.pixverse.auth_err_code``).
+STATUS_ERRCODES: dict[int, ErrCode] = {
+    400: ErrCode.INVALID_PARAM,
+    403: ErrCode.NO_PERMISSION,
+    404: ErrCode.NOT_FOUND,
+    429: ErrCode.CONCURRENCY_LIMIT,   # PixVerse documents no 429
+    500: ErrCode.DATABASE_ERROR,      # internal error (third-party code)
+    502: ErrCode.HIGH_LOAD,           # system under high load, retry later (third-party code)
+    503: ErrCode.HIGH_LOAD,
+    504: ErrCode.HIGH_LOAD,
+}
+
+#: Messages for codes the contract's x-errcodes may not list (yet).
+FALLBACK_MESSAGES = {int(ErrCode.DATABASE_ERROR): "Internal error, please try again later"}
+
+
 class PixverseError(Exception):
     """Raised by handlers to answer with a business error; ``code`` is an ErrCode."""
 

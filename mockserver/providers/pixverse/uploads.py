@@ -9,21 +9,20 @@ content type.  ErrCodes per the contract's ``x-fake-notes`` (uploads).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from ...engine import Engine
 from ...engine.media import MEDIA_FORMATS, MediaProbeError, probe_media
 from ...engine.store import Upload
 from ...files import upload_url
 from ..base import Call, Reply
 from .errors import ErrCode, PixverseError
 from .images import inspect_image
-
-if TYPE_CHECKING:
-    from .adapter import PixverseAdapter
+from .wire import Wire
 
 # A URL-only upload from Python (requests/httpx ``data=`` without files) arrives
 # urlencoded; a Go form parser reads both, so both are accepted.
@@ -106,10 +105,17 @@ def http_url(url: str) -> str:
     return url
 
 
-class UploadsMixin:
-    """The two upload handlers of :class:`PixverseAdapter`."""
+class Uploads:
+    """The two upload handlers: checks per :class:`MediaLimits`, uploads stored in the
+    engine under ``provider``."""
 
-    async def upload_image(self: PixverseAdapter, call: Call) -> Reply:
+    def __init__(self, engine: Engine, provider: str, limits: MediaLimits, wire: Wire) -> None:
+        self.engine = engine
+        self.name = provider
+        self.limits = limits
+        self.ok = wire.ok
+
+    async def upload_image(self, call: Call) -> Reply:
         """POST /openapi/v2/image/upload, multipart ``image`` (file) or ``image_url``
         (multipart or urlencoded form field).
 
@@ -126,7 +132,7 @@ class UploadsMixin:
             return self._store_image_url(call, http_url(image_url))
         raise PixverseError(ErrCode.PARAM_EMPTY)
 
-    def _store_image(self: PixverseAdapter, call: Call, data: bytes) -> Reply:
+    def _store_image(self, call: Call, data: bytes) -> Reply:
         limits = self.limits
         info = inspect_image(data, limits.max_image_bytes, limits.max_image_pixels, limits.min_pixels)
         img_id = self.engine.new_int_id()
@@ -137,7 +143,7 @@ class UploadsMixin:
         url = upload_url(call.base_url, self.name, str(img_id), f"image.{info.extension}")
         return self.ok({"img_id": img_id, "img_url": url})
 
-    def _store_image_url(self: PixverseAdapter, call: Call, url: str) -> Reply:
+    def _store_image_url(self, call: Call, url: str) -> Reply:
         img_id = self.engine.new_int_id()
         # Never fetched (the fake stays offline), so the size is unknown: 0 x 0.
         self.engine.uploads.add(Upload(
@@ -146,7 +152,7 @@ class UploadsMixin:
         ))
         return self.ok({"img_id": img_id, "img_url": url})
 
-    async def upload_media(self: PixverseAdapter, call: Call) -> Reply:
+    async def upload_media(self, call: Call) -> Reply:
         """POST /openapi/v2/media/upload, multipart ``file`` or ``file_url`` (multipart
         or urlencoded), optional ``media_type`` (video|audio).
 
@@ -170,7 +176,7 @@ class UploadsMixin:
             return self._store_media_url(call, http_url(file_url), declared)
         raise PixverseError(ErrCode.PARAM_EMPTY)
 
-    def _store_media(self: PixverseAdapter, call: Call, data: bytes, declared: str) -> Reply:
+    def _store_media(self, call: Call, data: bytes, declared: str) -> Reply:
         limits = self.limits
         if len(data) > limits.max_media_bytes:
             raise PixverseError(ErrCode.IMAGE_TOO_LARGE)
@@ -201,7 +207,7 @@ class UploadsMixin:
         url = upload_url(call.base_url, self.name, str(media_id), f"media.{info.format}")
         return self.ok({"media_id": media_id, "media_type": info.kind, "url": url})
 
-    def _store_media_url(self: PixverseAdapter, call: Call, url: str, declared: str) -> Reply:
+    def _store_media_url(self, call: Call, url: str, declared: str) -> Reply:
         path = urlsplit(url).path.lower()
         fmt = next((f for ext, f in _URL_FORMATS.items() if path.endswith(ext)), "")
         # The fake never fetches the URL, so it cannot contradict the client: a declared

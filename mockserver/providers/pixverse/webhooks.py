@@ -26,17 +26,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from typing import TYPE_CHECKING, Any, Hashable, Sequence
+from typing import Any, Hashable, Sequence
 from urllib.parse import quote, urlencode
 
 import orjson
 
+from ...engine import Engine
 from ...engine.jobs import MODERATED, TERMINAL, Job
 from ...engine.webhooks import AccountHook, Delivery, Watch
-
-if TYPE_CHECKING:
-    from ..base import Call
-    from .adapter import PixverseAdapter
+from ...settings import PixverseSettings
+from ..base import Call
+from .wire import STATUS, Wire
 
 #: encodeURIComponent leaves these unescaped (besides letters and digits).
 URI_COMPONENT_SAFE = "-_.!~*'()"
@@ -67,47 +67,38 @@ def signature(secret: str, timestamp: int | str, nonce: str, body: bytes, varian
 
 
 class PixverseWebhooks:
-    """The PixVerse :class:`~mockserver.engine.webhooks.Channel`."""
+    """The PixVerse :class:`~mockserver.engine.webhooks.Channel`: bodies from the
+    shared :class:`Wire`, signed with the key's account secret."""
 
     provider = "pixverse"
 
-    def __init__(self, adapter: PixverseAdapter) -> None:
-        self.adapter = adapter
-        s = adapter.settings.pixverse
-        adapter.engine.webhooks.define_account(
-            self.provider, AccountHook(s.webhook_url, s.webhook_secret, s.webhook_signature))
+    def __init__(self, engine: Engine, settings: PixverseSettings, wire: Wire) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.wire = wire
+        engine.webhooks.define_account(
+            self.provider, AccountHook(settings.webhook_url, settings.webhook_secret, settings.webhook_signature))
 
     def follow(self, call: Call, job: Job, trace_id: str) -> None:
         """Watch a new video job when the key's account has a webhook URL."""
-        hook = self.adapter.engine.webhooks.account(self.provider, call.api_key)
+        hook = self.engine.webhooks.account(self.provider, call.api_key)
         if hook is not None and hook.url:
-            self.adapter.engine.webhooks.watch(job, self, hook.url,
-                                               {"base_url": call.base_url, "trace_id": trace_id})
+            self.engine.webhooks.watch(job, self, hook.url, {"base_url": call.base_url, "trace_id": trace_id})
 
     # Channel ----------------------------------------------------------------------------
     def visible(self, state: str) -> Hashable | None:
-        from .adapter import STATUS
-
         return STATUS[state] if state in TERMINAL else None
 
     async def render(self, watch: Watch, state: str) -> bytes:
         job = watch.job
-        video = await self.adapter._video(job, state, watch.context["base_url"])
-        refunded = state == MODERATED and self.adapter.engine.ledger.was_refunded(self.provider, job.id)
-        return orjson.dumps({
-            "id": job.id,
-            "status": video["status"],
-            "url": video["url"],
-            "size": round(video["size"] / (1024 * 1024), 2),
-            "has_audio": video["has_audio"],
-            "credits": 0 if refunded else job.cost,
-        })
+        refunded = state == MODERATED and self.engine.was_refunded(self.provider, job.id)
+        return orjson.dumps(await self.wire.webhook(job, state, watch.context["base_url"], refunded))
 
     def headers(self, delivery: Delivery, body: bytes, timestamp: int) -> dict[str, str]:
-        engine = self.adapter.engine
-        hook = engine.webhooks.account(self.provider, delivery.watch.job.api_key)
+        webhooks = self.engine.webhooks
+        hook = webhooks.account(self.provider, delivery.watch.job.api_key)
         assert hook is not None
-        nonce = engine.webhooks.nonce(32)
+        nonce = webhooks.nonce(32)
         return {
             "Content-Type": "application/json",
             "Webhook-Timestamp": str(timestamp),
@@ -120,4 +111,4 @@ class PixverseWebhooks:
         return status == 200 and text.strip() == "ok"
 
     def retry_schedule(self) -> Sequence[float]:
-        return self.adapter.settings.pixverse.webhook_retry_s
+        return self.settings.webhook_retry_s

@@ -25,24 +25,24 @@ from typing import Any
 from aiohttp import web
 
 from ...contract import FieldError, Operation
-from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job
+from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job, JobSpec
 from ...engine.media import video_dimensions
 from ...files import video_url
 from ...engine.faults import InjectedError
 from ..base import Call, ProviderAdapter, Reply, with_retry_after
+from ..pixverse.pricing import video_cost
 
 STATUS = {QUEUED: 1, RUNNING: 1, SUCCEEDED: 2, FAILED: 3, MODERATED: 3}
 
-# pixwith publishes no price for model 2-27.  It resells PixVerse, and its other video
-# models cost the same order of credits (Veo 3.1 Fast 50), so a video costs what
-# PixVerse's own table charges (inferred, see the contract's x-fake-notes).
-CREDITS_5S = {"360p": 45, "540p": 45, "720p": 60, "1080p": 120}
-
-
 def task_credits(resolution: str, duration: int, outputs: int) -> int:
     """Credits one create costs: per output video, 45/45/60/120 for 5 s at
-    360p/540p/720p/1080p, doubled for 8 s."""
-    return CREDITS_5S[resolution] * (2 if duration > 5 else 1) * max(outputs, 1)
+    360p/540p/720p/1080p, doubled for 8 s.
+
+    pixwith publishes no price for model 2-27.  It resells PixVerse, and its other video
+    models cost the same order of credits (Veo 3.1 Fast 50), so a video costs what
+    PixVerse's own table charges (``pixverse.pricing``; inferred, see the contract's
+    x-fake-notes)."""
+    return video_cost(resolution, duration) * max(outputs, 1)
 
 
 def _problem(error: FieldError) -> str:
@@ -175,11 +175,9 @@ class PixwithAdapter(ProviderAdapter):
         refused = self.admit(call, cost)
         if refused is not None:
             return refused
-        job = self.engine.create_job(
-            self.name, kind, call.api_key, self.engine.new_hex(32),
-            quality=resolution, width=width, height=height, duration=duration,
-            outputs=outputs, request=call.raw or body, test_id=call.test_id, cost=cost,
-        )
+        job = self.create_job(call, JobSpec(
+            kind, self.engine.new_hex(32), quality=resolution, width=width, height=height,
+            duration=duration, outputs=outputs, request=call.raw or body, cost=cost))
         return _ok({"task_id": job.id,
                     "estimated_time": round(job.plan.queue_s + job.plan.run_s)})
 
@@ -190,4 +188,4 @@ class PixwithAdapter(ProviderAdapter):
         return _ok(self._result(job, self.engine.observe(job), call.base_url))
 
     async def get_credits(self, call: Call) -> Reply:
-        return _ok({"credits": self.engine.ledger.balance(self.name, call.api_key)})
+        return _ok({"credits": self.engine.balance(self.name, call.api_key)})

@@ -26,28 +26,24 @@ period and whatever is left is logged as ``undelivered``: none disappears silent
 from __future__ import annotations
 
 import asyncio
-import base64
-import fnmatch
-import hashlib
 import heapq
-import ipaddress
 import itertools
 import logging
 import math
 import random
-import re
 import string
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Hashable, Iterable, Literal, Protocol, Sequence
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, Callable, Hashable
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from .clock import VirtualClock
-from .jobs import TERMINAL, Job
+from ..clock import VirtualClock
+from ..jobs import TERMINAL, Job
+from .accounts import AccountHook
+from .deliveries import (DELIVERED, ERROR, FAILED, REFUSED, UNDELIVERED, Channel, Delivery, Sender, SendResult,
+                         Watch)
+from .faults import DeliveryFault
+from .hosts import host_allowed, normalise_host_url
+from .redaction import redact_url, response_excerpt
 
 log = logging.getLogger("mockserver.webhooks")
 
@@ -56,276 +52,6 @@ _EPSILON = 1e-6          # virtual seconds: due times this close to now are due
 _YIELD_EVERY = 500       # heap items handled before giving the event loop a turn
 DEFAULT_HOLD_S = 60.0    # virtual seconds an out-of-order delivery waits at most
 _SHUTDOWN_LINES = 20     # undelivered deliveries named one by one in the shutdown warning
-
-# Delivery log outcomes.
-DELIVERED = "delivered"      # the receiver accepted it
-FAILED = "failed"            # the receiver answered, but not with what counts as accepted
-ERROR = "error"              # no answer: connection refused, reset, timeout
-REFUSED = "refused"          # the target host is not allowed; never retried
-UNDELIVERED = "undelivered"  # still pending when the fake shut down (a reset drops them unlogged)
-
-
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    """What one HTTP attempt got: ``status`` None when no answer came (``error`` says why)."""
-
-    status: int | None
-    text: str = ""
-    error: str | None = None
-
-
-Sender = Callable[[str, dict[str, str], bytes, float], Awaitable[SendResult]]
-
-
-class Channel(Protocol):
-    """A provider's webhook flavour, supplied by its adapter."""
-
-    provider: str
-
-    def visible(self, state: str) -> Hashable | None:
-        """The provider's status for neutral ``state`` as a webhook reports it, or
-        None when the provider sends no webhook for that state."""
-
-    async def render(self, watch: "Watch", state: str) -> bytes:
-        """The body for ``watch``'s job in ``state``."""
-
-    def headers(self, delivery: "Delivery", body: bytes, timestamp: int) -> dict[str, str]:
-        """Headers (signature included) for one attempt at unix ``timestamp``."""
-
-    def accepted(self, status: int, text: str) -> bool:
-        """Whether the receiver's answer counts as delivered."""
-
-    def retry_schedule(self) -> Sequence[float]:
-        """Virtual seconds to wait after the 1st, 2nd ... failed attempt."""
-
-
-@dataclass(slots=True, eq=False)
-class Watch:
-    """A job whose status changes are delivered to ``url``.  ``context`` is the
-    adapter's (base URL for result links, trace id ...)."""
-
-    job: Job
-    channel: Channel
-    url: str
-    context: dict[str, Any]
-    last: Hashable | None
-    checks: list[float]
-    scheduled: float | None = None
-    done: bool = False
-
-
-@dataclass(slots=True, eq=False)
-class Delivery:
-    """One status change on its way to a receiver.  ``id`` is the same for every
-    attempt (and for an injected duplicate): receivers deduplicate on it."""
-
-    id: str
-    watch: Watch
-    state: str
-    event: Hashable
-    changed_at: float
-    due: float
-    seq: int
-    attempts: int = 0
-    body: bytes | None = None
-    duplicate: bool = False
-    faults: list[str] = field(default_factory=list)
-    held: bool = False
-    cancelled: bool = False
-    finished: bool = False
-    # Faults: send a copy this many seconds after delivery; hold at most this long.
-    duplicate_after: float | None = None
-    hold_s: float | None = None
-
-    @property
-    def provider(self) -> str:
-        return self.watch.channel.provider
-
-    @property
-    def job_id(self) -> str:
-        return self.watch.job.id
-
-    @property
-    def url(self) -> str:
-        return self.watch.url
-
-
-# delivery faults -------------------------------------------------------------------------
-_STRICT = ConfigDict(extra="forbid")
-
-
-class DeliveryFault(BaseModel):
-    """A fault applied to new deliveries that match every selector given.
-
-    ``delay``: the first attempt is ``seconds`` (virtual) late.  ``duplicate``: once
-    delivered, the same delivery (same id) is sent again ``seconds`` later.
-    ``out_of_order``: held back until the next delivery to the same URL has been
-    attempted (at most ``seconds``, default 60, virtual), so it arrives after it.
-    ``times`` limits how many deliveries it applies to (None: all).
-    """
-
-    model_config = _STRICT
-
-    id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    kind: Literal["delay", "duplicate", "out_of_order"]
-    provider: Literal["freepik", "pixverse"] | None = None
-    job_id: str | None = Field(None, min_length=1)
-    event: str | None = Field(None, min_length=1, description="The provider's status the delivery reports, as text.")
-    seconds: float | None = Field(None, ge=0, le=86_400)
-    times: int | None = Field(None, ge=1, le=10**9)
-    fired: int = 0
-
-    def matches(self, delivery: Delivery) -> bool:
-        return ((self.provider is None or self.provider == delivery.provider)
-                and (self.job_id is None or self.job_id == delivery.job_id)
-                and (self.event is None or self.event == str(delivery.event))
-                and (self.times is None or self.fired < self.times))
-
-
-# account-level webhooks --------------------------------------------------------------------
-@dataclass(slots=True)
-class AccountHook:
-    """An account's webhook (PixVerse: set in the console): where, the signing secret,
-    and the provider's signature variant."""
-
-    url: str | None
-    secret: str
-    variant: str
-
-    def view(self) -> dict[str, Any]:
-        """What the admin API shows: the URL with any password hidden, the secret only
-        as a fingerprint (never echoed), the signature variant."""
-        return {"url": redact_url(self.url), "secret_fingerprint": secret_fingerprint(self.secret),
-                "signature": self.variant}
-
-
-# what the admin API and the delivery log may show ------------------------------------------
-def secret_fingerprint(secret: str) -> str:
-    """``"sha256:" + the first 8 hex digits of SHA-256(secret)``: enough to tell which
-    secret is in force, useless to sign with."""
-    return "sha256:" + hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-
-
-def redact_url(url: str | None) -> str | None:
-    """``url`` with the credentials of its user-info hidden, as pip shows them:
-    ``user:pass@`` becomes ``user:****@``, a lone ``token@`` becomes ``****@``."""
-    if not url or "@" not in url:
-        return url
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "****"
-    userinfo, at, hostport = parts.netloc.rpartition("@")
-    if not at:
-        return url
-    user, colon, _ = userinfo.partition(":")
-    shown = f"{user}:****" if colon else "****"
-    return urlunsplit(parts._replace(netloc=f"{shown}@{hostport}"))
-
-
-# Runs of token characters long enough to be a key, a session id or a hash.
-_TOKENISH = re.compile(r"[A-Za-z0-9+/=_\-]{24,}")
-
-
-def response_excerpt(text: str, limit: int) -> str:
-    """The start of a receiver's answer as the delivery log keeps it: at most
-    ``limit`` characters, token-like runs (24+ characters) cut to their first 4
-    and ``…``, and ``…`` where the answer went on.  Enough to tell "ok" from an error
-    page, not enough to read what a service that is not a receiver said."""
-    short = _TOKENISH.sub(lambda m: m.group()[:4] + "\u2026", text[:limit])
-    return short + "\u2026" if len(text) > limit else short
-
-
-def normalise_host_url(url: str) -> str:
-    """``url`` with its host name as it is matched and contacted: lower case, no
-    trailing dot (``http://LOCALHOST.:9000/`` is ``http://localhost:9000/``)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        return url
-    if not host or host == host.lower().rstrip("."):
-        return url
-    userinfo, at, hostport = parts.netloc.rpartition("@")
-    port = f":{parts.port}" if parts.port is not None else ""
-    name = host.lower().rstrip(".")
-    name = f"[{name}]" if ":" in name else name
-    return urlunsplit(parts._replace(netloc=f"{userinfo}{at}{name}{port}"))
-
-
-# allowed hosts -------------------------------------------------------------------------------
-def host_allowed(url: str, allowed: Iterable[str]) -> bool:
-    """Whether ``url`` is http(s) to a host ``allowed`` names: a name, an IP address, a
-    CIDR network, ``*.domain``, ``loopback`` (127.0.0.0/8, ::1, localhost) or ``*``.
-    The host is matched as written, never resolved."""
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower().rstrip(".")
-    except ValueError:
-        return False
-    if parts.scheme not in ("http", "https") or not host:
-        return False
-    try:
-        ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
-    except ValueError:
-        ip = None
-    for rule in allowed:
-        rule = rule.strip().lower()
-        if rule == "*":
-            return True
-        if rule == "loopback":
-            if host == "localhost" or (ip is not None and ip.is_loopback):
-                return True
-            continue
-        if "/" in rule and ip is not None:
-            try:
-                if ip in ipaddress.ip_network(rule, strict=False):
-                    return True
-            except ValueError:
-                pass
-            continue
-        if ip is not None:
-            try:
-                if ip == ipaddress.ip_address(rule.strip("[]")):
-                    return True
-            except ValueError:
-                pass
-            continue
-        if host == rule or ("*" in rule and fnmatch.fnmatchcase(host, rule)):
-            return True
-    return False
-
-
-# Standard Webhooks ----------------------------------------------------------------------------
-def standard_webhook_key(secret: str, secret_format: str) -> bytes:
-    """The HMAC key for a Standard-Webhooks ``secret``: its UTF-8 bytes (``raw``) or,
-    Svix style, the base64 after an optional ``whsec_`` prefix (``whsec``).
-    Raises ValueError for an empty key or bad base64."""
-    if secret_format == "whsec":
-        text = secret[len("whsec_"):] if secret.startswith("whsec_") else secret
-        try:
-            key = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-        except ValueError as exc:
-            raise ValueError(f"webhook secret is not base64 after whsec_: {exc}") from None
-    else:
-        key = secret.encode()
-    if not key:
-        raise ValueError("webhook secret may not be empty")
-    return key
-
-
-def standard_webhook_headers(key: bytes, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` (``v1,<base64
-    HMAC-SHA256 of "id.timestamp.body">``), signed by the ``standardwebhooks`` package."""
-    from standardwebhooks.webhooks import Webhook
-
-    signer = Webhook(key)  # bytes: used as the key as is
-    when = datetime.fromtimestamp(timestamp, tz=timezone.utc)
-    return {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": signer.sign(msg_id, when, body.decode()),
-    }
 
 
 # the scheduler -------------------------------------------------------------------------------

@@ -1,0 +1,119 @@
+"""What every admin route shares: JSON answers, the error body, per-item validation
+and routes checked against ``contracts/admin.yaml`` (strict mode: answers too)."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from ..contract import Contract, integral
+from ..engine import Engine
+from ..intake import BodyTooLarge, BodyUnreadable, parse_json, read_body
+
+log = logging.getLogger("mockserver")
+
+ADMIN_CONTRACT = web.AppKey("admin_contract", Contract)
+# Strict mode: every way an admin answer broke contracts/admin.yaml (should stay empty).
+ADMIN_VIOLATIONS = web.AppKey("admin_violations", list)
+
+AdminHandler = Callable[[web.Request, Any], Awaitable[web.Response]]
+
+
+
+def json_answer(data: Any, status: int = 200) -> web.Response:
+    """An admin answer: ``data`` as JSON with ``status``."""
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json")
+
+
+def error_answer(message: str, status: int = 400, errors: list[Any] | None = None) -> web.Response:
+    """The admin error body, ``{"message", "errors"?}``, with ``status`` (400: bad input)."""
+    body: dict[str, Any] = {"message": message}
+    if errors is not None:
+        body["errors"] = errors
+    return json_answer(body, status)
+
+
+def validate_each(model: type[BaseModel], items: list[Any], label: str,
+                  before: Callable[[Any], list[tuple[str, str]]] | None = None
+                  ) -> tuple[list[Any], list[dict[str, Any]]]:
+    """Each of ``items`` validated as ``model``: (the valid ones, the errors).  An error
+    is ``{label: index, "field": dotted pydantic location or None, "message"}``;
+    ``before(item)`` adds (field, message) problems found ahead of pydantic."""
+    valid: list[Any] = []
+    errors: list[dict[str, Any]] = []
+    for n, item in enumerate(items):
+        if before is not None:
+            errors += [{label: n, "field": field, "message": message} for field, message in before(item)]
+        try:
+            valid.append(model.model_validate(item))
+        except ValidationError as exc:
+            errors += [{label: n, "field": ".".join(map(str, e["loc"])) or None, "message": e["msg"]}
+                       for e in exc.errors()]
+    return valid, errors
+
+
+def contract_checked(contract: Contract, op_id: str, handler: AdminHandler, *, strict: bool,
+                     violations: list[str]) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """An aiohttp handler that checks path, query and JSON body against the admin
+    contract (400 ``{"message"}`` listing every problem) and calls ``handler(request,
+    body)``; in strict mode a JSON answer that breaks the contract becomes a loud 500."""
+    op = contract.operation(op_id)
+    takes_body = "application/json" in op.body_media_types
+
+    async def endpoint(request: web.Request) -> web.Response:
+        errors = []
+        for location, values in (("path", request.match_info), ("query", request.query)):
+            typed = contract.coerce_params(op, location, dict(values))
+            errors += contract.check_params(op, location, typed)
+        body: Any = None
+        if takes_body:
+            try:
+                raw = await read_body(request)
+            except BodyTooLarge:
+                return error_answer("the body is too large")
+            except BodyUnreadable:
+                return error_answer("the body does not decode under its Content-Encoding")
+            if raw.strip():
+                try:
+                    body = parse_json(raw)
+                except ValueError:
+                    return error_answer("the body is not valid JSON (or nests too deeply)")
+                body = integral(body)
+                errors += contract.check_body(op, body)
+            elif op.body_required:
+                return error_answer("a JSON object body is required")
+        if errors:
+            return error_answer("; ".join(f"{e.location} {e.field or '(root)'}: {e.message}" for e in errors))
+        response = await handler(request, body)
+        if strict and response.content_type == "application/json":
+            problems = contract.check_response(op, response.status, response.content_type,
+                                               orjson.loads(response.body))
+            if problems:
+                violations.extend(problems)
+                log.error("admin contract violation: %s", problems)
+                return json_answer({"message": "pixverse-mock strict mode: admin answer broke its contract",
+                              "violations": problems}, status=500)
+        return response
+
+    endpoint.__name__ = op_id
+    return endpoint
+
+
+def checked_routes(app: web.Application, strict: bool) -> Callable[[str, str, str, AdminHandler], None]:
+    """``route(method, path, op_id, handler)``: registers ``handler`` on ``app`` behind
+    ``contract_checked``, with the app's admin contract and violation list (set up by
+    ``add_admin_routes``)."""
+    contract, violations = app[ADMIN_CONTRACT], app[ADMIN_VIOLATIONS]
+
+    def route(method: str, path: str, op_id: str, handler: AdminHandler) -> None:
+        app.router.add_route(method, path, contract_checked(contract, op_id, handler, strict=strict,
+                                                            violations=violations))
+    return route
+
+
+def clock_view(engine: Engine) -> dict[str, Any]:
+    """The virtual clock as ``GET /__admin/clock`` shows it."""
+    return {"now": engine.clock.now(), "scale": engine.clock.scale, "frozen": engine.clock.frozen}
