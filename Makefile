@@ -54,13 +54,13 @@ test: install
 ## Retake the README's dashboard screenshots (docs/*.png) with the browser tests.
 .PHONY: screenshots
 screenshots: install
-	SCREENSHOTS_DIR=docs $(BIN)/python -m pytest -q tests/test_admin_browser.py
+	SCREENSHOTS_DIR=docs $(BIN)/python -m pytest -q tests/admin/test_admin_browser.py
 
 ## Schemathesis against the fake, or with BASE_URL=... API_KEY=... against any server
 ## (a real provider costs real credits). PROVIDERS=freepik,... picks the contracts.
 contract: install
 	CONTRACT_BASE_URL='$(BASE_URL)' CONTRACT_API_KEY='$(API_KEY)' CONTRACT_PROVIDERS='$(PROVIDERS)' \
-		$(BIN)/python -m pytest -q tests/test_contract_fuzz.py -k test_fake_keeps_its_contract
+		$(BIN)/python -m pytest -q tests/contracts/test_contract_fuzz.py -k test_fake_keeps_its_contract
 
 ## The fake against a bare aiohttp app under wrk, on loopback (installs wrk if missing), start-up
 ## time, then resident memory with 1,000,000 stored jobs (MEMORY_JOBS=0 skips it).

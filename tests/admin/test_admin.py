@@ -8,28 +8,22 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import yaml
 from pydantic import ValidationError
 
-from conftest import make_settings
 from mockserver.admin import ADMIN_CONTRACT, ADMIN_VIOLATIONS, METRICS
 from mockserver.app import ENGINE, create_app
 from mockserver.settings import Settings
+from support import PIXWITH_T2V, ROOT, make_settings
 
-ROOT = Path(__file__).resolve().parents[1]
 
 FREEPIK_T2V = "/v1/ai/text-to-video/pixverse-v5"
 FREEPIK_KEY = "freepik-secret-key-0001"
 PIXWITH_KEY = "pixwith-secret-key-0002"
 AIML_KEY = "aimlapi-secret-key-0003"
 PIXVERSE_KEY = "pixverse-secret-key-0004"
-
-PIXWITH_T2V = {"prompt": "a cat in a garden", "model_id": "2-27",
-               "options": {"prompt_optimization": True, "num_outputs": 1, "resolution": "720p",
-                           "aspect_ratio": "16:9", "duration": 5}}
 
 
 JSON = {"Content-Type": "application/json"}
@@ -547,7 +541,7 @@ async def test_each_app_has_its_own_registry(aiohttp_client):
     assert one.server.app[METRICS].registry is not two.server.app[METRICS].registry
 
 
-# the page (markup only; tests/test_admin_browser.py renders it in Chromium) -------------------
+# the page (markup only; tests/admin/test_admin_browser.py renders it in Chromium) -------------------
 async def test_page_lists_jobs_requests_and_faults_escaped(admin, engine):
     engine.faults.add({**quiet_rule("<b>A</b>"), "description": "<i>evil</i>"})
     evil = "<script>alert(1)</script>"

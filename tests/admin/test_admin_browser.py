@@ -11,13 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import ThreadedFake, make_settings
-from test_admin import PIXWITH_T2V
+from mockserver.testing.server import ThreadedFake
+from support import PIXWITH_T2V, ROOT, make_settings
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
@@ -33,7 +32,6 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run", "--disable-extensions", "--disable-dev-shm-usage"]
 # The README's screenshots: written to reports/screenshots/ on every run (so a test run
 # leaves the work tree clean), to docs/ with `make screenshots` (SCREENSHOTS_DIR=docs).
-ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / os.environ.get("SCREENSHOTS_DIR", "reports/screenshots")
 EVIL = '<img src=x onerror="document.title=1">'
 FREEPIK_T2V = "/v1/ai/text-to-video/pixverse-v5"

@@ -9,15 +9,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import requests
 
-from conftest import ThreadedFake, make_settings
 from mockserver.admin import ADMIN_VIOLATIONS
 from mockserver.app import create_app
+from mockserver.testing.server import ThreadedFake
+from support import ROOT, make_settings
 
-ROOT = Path(__file__).resolve().parents[1]
 MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "25"))
 
 
@@ -34,7 +33,7 @@ def test_control_plane_keeps_its_contract():
         cmd = [sys.executable, "-m", "schemathesis.cli", "run", str(ROOT / "contracts" / "admin.yaml"),
                "--url", base, "--checks", "all", "--max-examples", str(MAX_EXAMPLES), "--seed", "1",
                "--workers", "1", "--no-color", "--request-timeout", "10",
-               # An event stream never ends: tests/test_admin.py reads it instead.
+               # An event stream never ends: tests/admin/test_admin.py reads it instead.
                "--exclude-operation-id", "dashboard_events",
                *([] if faults_served else ["--exclude-tag", "faults"])]
         result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)

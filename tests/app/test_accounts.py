@@ -11,11 +11,11 @@ import uuid
 
 import pytest
 
-from conftest import make_settings
 from mockserver.app import ENGINE, create_app
 from mockserver.engine.limits import RateLimiter
 from mockserver.settings import RATE_LIMIT_PRESETS, Settings
-from test_pixverse import ERRMSG, assert_error
+from support import make_settings
+from support.pixverse import ERRMSG, assert_error
 
 PIXVERSE_T2V = "/openapi/v2/video/text/generate"
 PIXVERSE_RESULT = "/openapi/v2/video/result/{}"

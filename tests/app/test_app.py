@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import requests
@@ -12,12 +11,12 @@ from openapi_spec_validator import validate
 
 from mockserver.app import ADAPTERS, create_app
 from mockserver.contract import Contract, ContractError
-from conftest import make_settings
+from support import CONTRACTS, make_settings
 
-CONTRACTS = sorted((Path(__file__).resolve().parents[1] / "contracts").glob("*.yaml"))
+CONTRACT_FILES = sorted(CONTRACTS.glob("*.yaml"))
 
 
-@pytest.mark.parametrize("path", CONTRACTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CONTRACT_FILES, ids=lambda p: p.name)
 def test_contract_is_valid_openapi(path):
     validate(yaml.safe_load(path.read_text()))
 

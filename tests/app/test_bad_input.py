@@ -12,20 +12,7 @@ import orjson
 import pytest
 
 from mockserver.intake import MAX_BODY_BYTES, MAX_JSON_DEPTH, too_deep
-
-# provider -> (create path, auth headers, valid body)
-CREATE = {
-    "freepik": ("/v1/ai/text-to-video/pixverse-v5", {"x-freepik-api-key": "k"}, {"prompt": "a cat"}),
-    "pixwith": ("/api/task/create", {"Api-Key": "k"},
-                {"prompt": "a cat", "model_id": "2-27", "options": {
-                    "prompt_optimization": True, "resolution": "720p", "aspect_ratio": "16:9", "duration": 5,
-                    "num_outputs": 1}}),
-    "aimlapi": ("/v2/video/generations", {"Authorization": "Bearer k"},
-                {"model": "pixverse/v5/text-to-video", "prompt": "a cat"}),
-    "pixverse": ("/openapi/v2/video/text/generate", {"API-KEY": "k"},
-                 {"prompt": "a cat", "model": "v5", "duration": 5, "quality": "540p", "aspect_ratio": "16:9"}),
-}
-PROVIDERS = list(CREATE)
+from support import CREATE, PROVIDERS
 
 
 def headers(provider: str, **extra: str) -> dict[str, str]:

@@ -10,7 +10,6 @@ import re
 import pytest
 from aiohttp import web
 
-from conftest import make_settings
 from mockserver import cli
 from mockserver.admin.guard import COOKIE, is_loopback_host
 from mockserver.app import ENGINE, create_app
@@ -18,7 +17,8 @@ from mockserver.serving import exposure_warning, prepare_exposure
 from mockserver.settings import Settings
 from mockserver.testing.admin import AdminError, MockAdmin
 from mockserver.testing.server import ThreadedFake
-from test_webhooks import FREEPIK_KEY, FREEPIK_T2V, Receiver, deliveries, fake, freepik_job
+from support import make_settings
+from support.webhooks import FREEPIK_KEY, FREEPIK_T2V, Receiver, deliveries, fake, freepik_job
 
 TOKEN = "t0ken-for-the-tests"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}

@@ -9,20 +9,18 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 import yaml
 
-from conftest import make_settings
 from mockserver.app import ADAPTERS, ENGINE, create_app
 from mockserver.providers.base import ProviderAdapter
 from mockserver.providers.pixverse import PixverseAdapter
 from mockserver.providers.pixverse import faults as pixverse_faults
+from support import ROOT, make_settings
 
-ROOT = Path(__file__).resolve().parents[1]
 ERRMSG = {int(c): m for c, m in yaml.safe_load((ROOT / "contracts" / "pixverse.yaml").read_text())
           ["x-errcodes"].items()}
 AIML_403 = ("You've run out of credits. Please top up your balance or update your payment method "

@@ -17,9 +17,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import make_settings
 from mockserver.app import ADAPTERS, create_app
-from test_bad_input import CREATE, PROVIDERS
+from support import CREATE, PROVIDERS, make_settings
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,9 @@ import requests
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
-from conftest import ThreadedFake, make_settings
 from mockserver.app import ADAPTERS, ENGINE, create_app
+from mockserver.testing.server import ThreadedFake
+from support import make_settings
 
 KEY = "lifecycle-key"
 RESOLUTIONS = st.sampled_from(["360p", "540p", "720p"])

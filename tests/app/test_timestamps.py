@@ -12,7 +12,7 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from conftest import make_settings
+from support import make_settings
 
 PIXVERSE_T2V = {"aspect_ratio": "16:9", "duration": 5, "model": "v5", "prompt": "a fox", "quality": "540p"}
 

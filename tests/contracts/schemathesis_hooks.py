@@ -10,7 +10,7 @@ errors as 401, not-found as 404, other errors as 400), then handed to schemathes
 own check.  Ignored auth is re-checked directly: the same request is sent again
 without the credentials and with bad ones, and must get the auth error envelope.
 
-Loaded with ``SCHEMATHESIS_HOOKS=schemathesis_hooks`` (tests/ on PYTHONPATH).
+Loaded with ``SCHEMATHESIS_HOOKS=schemathesis_hooks`` (tests/contracts/ on PYTHONPATH).
 """
 from __future__ import annotations
 

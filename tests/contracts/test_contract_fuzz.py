@@ -3,7 +3,7 @@
 All default checks plus the stateful phase (following each contract's links), a fixed
 seed and bounded example counts so the run stays within CI's minutes.  Contracts
 whose providers report errors inside an HTTP 200 envelope swap four status-based
-checks for envelope-aware ones (tests/schemathesis_hooks.py).
+checks for envelope-aware ones (tests/contracts/schemathesis_hooks.py).
 
 The fake runs in strict mode with an allow-list of one key, so invalid credentials
 get the provider's auth error (any key is accepted by default).
@@ -23,9 +23,9 @@ import pytest
 import requests
 import yaml
 
-from conftest import ThreadedFake
+from mockserver.testing.server import ThreadedFake
+from support import ROOT, make_settings
 
-ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
 KEY = "contract-test-key"
 PROVIDER_CONTRACTS = os.environ.get("CONTRACT_PROVIDERS", "freepik,pixwith,aimlapi,pixverse").split(",")
@@ -92,7 +92,6 @@ def test_fake_keeps_its_contract(live_fake, name):
 
 
 def _broken_fake(**overrides):
-    from conftest import make_settings
     from mockserver.app import ADAPTERS, create_app
 
     app = create_app(make_settings(strict=False, api_keys=[KEY], time_scale=1000, **overrides))

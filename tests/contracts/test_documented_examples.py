@@ -16,18 +16,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 import pytest
 import yaml
 
-from conftest import make_settings
 from mockserver.app import ENGINE, create_app
-from test_pixverse import (I2V, T2V_SEED, call, finish, image_bytes, media_id, source_video,
+from support import CONTRACTS, make_settings
+from support.pixverse import (I2V, T2V_SEED, call, finish, image_bytes, media_id, source_video,
                            upload_id, video_bytes)
 
-CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
 Driver = Callable[[Any, Any], Awaitable[Any]]
 
 

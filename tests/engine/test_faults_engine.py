@@ -12,8 +12,9 @@ from mockserver.engine import Engine
 from mockserver.engine.faults import (FaultContext, FaultRule, FaultSet, InjectedError, Latency,
                                       fault_rng, parse_directive, parse_key_directive)
 from mockserver.settings import Settings
+from support import ROOT
 
-PROFILES = Path(__file__).resolve().parents[1] / "fixtures" / "profiles"
+PROFILES = ROOT / "fixtures" / "profiles"
 
 
 def ctx(**kw) -> FaultContext:

@@ -17,8 +17,8 @@ from aiohttp import web
 from mockserver.engine import media as media_module
 from mockserver.engine.media import PROVIDER_VIDEO_SIZES, MediaLibrary, is_provider_shape, video_dimensions
 from mockserver.files import add_file_routes
-from conftest import MEDIA_CACHE
-from test_pixverse import assert_error, upload_media, video_bytes
+from support import MEDIA_CACHE
+from support.pixverse import assert_error, upload_media, video_bytes
 
 
 def test_provider_shapes_are_the_qualities_at_the_aspect_ratios():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import make_settings
 from mockserver.app import ENGINE, create_app
 from mockserver.engine.jobs import SUCCEEDED, Job, Plan
 from mockserver.engine.journal import Journal
 from mockserver.engine.store import JobStore
+from support import make_settings
 
 MB = 1024 * 1024
 

@@ -15,16 +15,14 @@ import hmac
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
 
 import pytest
 from aiohttp import web
 
-from conftest import make_settings
-from mockserver.app import ENGINE, create_app
+from mockserver.app import create_app
+from support import make_settings
+from support.webhooks import FREEPIK_KEY, FREEPIK_T2V, Hit, Receiver, deliveries, fake, freepik_job
 
-FREEPIK_T2V = "/v1/ai/text-to-video/pixverse-v5"
-FREEPIK_KEY = {"x-freepik-api-key": "hook-key"}
 PIXVERSE_T2V = "/openapi/v2/video/text/generate"
 PIXVERSE_RESULT = "/openapi/v2/video/result/{}"
 PIXVERSE_BODY = {"aspect_ratio": "16:9", "duration": 5, "model": "v5", "prompt": "a lighthouse",
@@ -36,35 +34,6 @@ def pixverse_headers(key: str = "hook-key") -> dict[str, str]:
     return {"API-KEY": key, "Ai-Trace-Id": str(uuid.uuid4())}
 
 
-# a receiver ------------------------------------------------------------------------------
-@dataclass
-class Hit:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def json(self) -> dict:
-        return json.loads(self.body)
-
-
-@dataclass
-class Receiver:
-    """Records every POST; answers from ``answers`` in turn, then ``default``."""
-
-    url: str = ""
-    hits: list[Hit] = field(default_factory=list)
-    answers: list[tuple[int, str]] = field(default_factory=list)
-    default: tuple[int, str] = (200, "ok")
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.hits.append(Hit(request.path, dict(request.headers), await request.read()))
-        self.arrived.set()
-        status, text = self.answers.pop(0) if self.answers else self.default
-        return web.Response(status=status, text=text)
-
-
 @pytest.fixture
 async def receiver(aiohttp_server):
     rec = Receiver()
@@ -73,21 +42,6 @@ async def receiver(aiohttp_server):
     server = await aiohttp_server(app)
     rec.url = str(server.make_url("/hooks"))
     return rec
-
-
-async def fake(aiohttp_client, **settings):
-    """A started fake (its webhook scheduler runs) with a frozen clock."""
-    client = await aiohttp_client(create_app(make_settings(**settings)))
-    engine = client.server.app[ENGINE]
-    engine.clock.freeze()
-    return client, engine
-
-
-async def freepik_job(client, url: str, body: dict | None = None) -> str:
-    resp = await client.post(FREEPIK_T2V, json={"prompt": "a cat", "webhook_url": url, **(body or {})},
-                             headers=FREEPIK_KEY)
-    assert resp.status == 200, await resp.text()
-    return (await resp.json())["data"]["task_id"]
 
 
 async def pixverse_job(client, body: dict | None = None, key: str = "hook-key") -> int:
@@ -101,12 +55,6 @@ async def set_pixverse_hook(client, **body) -> dict:
     resp = await client.put("/__admin/webhooks/pixverse", json=body)
     assert resp.status == 200, await resp.text()
     return await resp.json()
-
-
-async def deliveries(client, **query) -> list[dict]:
-    resp = await client.get("/__admin/webhooks/deliveries", params={"limit": 10000, **query})
-    assert resp.status == 200, await resp.text()
-    return list(reversed((await resp.json())["entries"]))  # oldest first
 
 
 def finish_at(engine, provider: str, job_id) -> float:

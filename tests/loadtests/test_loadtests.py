@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from support import ROOT
+
 LOADTESTS = ROOT / "loadtests"
 sys.path.insert(0, str(LOADTESTS))
 

@@ -4,15 +4,14 @@ shows it."""
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 
 import pytest
 
 from mockserver.testing import check_client
 from mockserver.testing.contracts import contracts_dir
 from mockserver.testing.harness import DuplicateJobs, RetryAfterIgnored, TooManyPolls, UnexpectedResult
+from support import MEDIA_CACHE
 
-MEDIA = Path(__file__).resolve().parents[1] / ".cache" / "test-media"
 PROVIDERS = ["freepik", "pixwith", "aimlapi", "pixverse"]
 
 
@@ -20,7 +19,7 @@ PROVIDERS = ["freepik", "pixwith", "aimlapi", "pixverse"]
 def pixverse_mock_settings():
     from mockserver.settings import Settings
 
-    return Settings(port=0, strict=True, seed=0, media_cache_dir=MEDIA, contracts_dir=contracts_dir())
+    return Settings(port=0, strict=True, seed=0, media_cache_dir=MEDIA_CACHE, contracts_dir=contracts_dir())
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

@@ -3,7 +3,6 @@ the reference and naive clients of examples/ are in test_examples.py."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -13,15 +12,14 @@ from mockserver.testing import check_client
 from mockserver.testing.contracts import contracts_dir
 from mockserver.testing.harness import (FAULT_KINDS, ClientCheckFailed, Fault, Schedule, StillWaiting, TooManyPolls,
                                         UnexpectedResult, schedules)
-
-MEDIA = Path(__file__).resolve().parents[1] / ".cache" / "test-media"
+from support import MEDIA_CACHE
 
 
 @pytest.fixture(scope="session")
 def pixverse_mock_settings():
     from mockserver.settings import Settings
 
-    return Settings(port=0, strict=True, seed=0, media_cache_dir=MEDIA, contracts_dir=contracts_dir())
+    return Settings(port=0, strict=True, seed=0, media_cache_dir=MEDIA_CACHE, contracts_dir=contracts_dir())
 
 
 class Failed(Exception):

@@ -10,16 +10,13 @@ import subprocess
 import sys
 import textwrap
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
 
 from mockserver.testing import AdminError, MockAdmin, ThreadedFake
 from mockserver.testing.contracts import contracts_dir
-
-ROOT = Path(__file__).resolve().parents[1]
-MEDIA = ROOT / ".cache" / "test-media"
+from support import MEDIA_CACHE, ROOT
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +24,7 @@ def pixverse_mock_settings():
     """Overridden as a user would: the shared test media cache."""
     from mockserver.settings import Settings
 
-    return Settings(port=0, strict=True, seed=0, media_cache_dir=MEDIA, contracts_dir=contracts_dir())
+    return Settings(port=0, strict=True, seed=0, media_cache_dir=MEDIA_CACHE, contracts_dir=contracts_dir())
 
 
 def freepik_submit(mock: MockAdmin, key: str | None = None, prompt: str = "a cat") -> str:
@@ -152,7 +149,7 @@ def test_a_handle_on_an_external_fake_marks_instead_of_resetting():
 def _settings():
     from mockserver.settings import Settings
 
-    return Settings(port=0, strict=True, seed=0, media_cache_dir=MEDIA, contracts_dir=contracts_dir())
+    return Settings(port=0, strict=True, seed=0, media_cache_dir=MEDIA_CACHE, contracts_dir=contracts_dir())
 
 
 USER_TEST = '''

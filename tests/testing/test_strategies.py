@@ -2,7 +2,6 @@
 JSON Schema builder under them (mockserver.testing.schema_strategy)."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -11,6 +10,7 @@ from mockserver.contract import ContractError
 from mockserver.testing import strategies as S
 from mockserver.testing.contracts import PROVIDERS, contract, contracts_dir, operation_ids, submit_operations
 from mockserver.testing.schema_strategy import checker, from_schema
+from support import CONTRACTS
 
 QUICK = settings(max_examples=10, deadline=None, database=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -103,7 +103,7 @@ def test_contracts_dir_honours_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("PIXVERSE_MOCK_CONTRACTS_DIR", str(tmp_path))
     assert contracts_dir() != tmp_path  # no contracts there: the next place is used
     for name in PROVIDERS:
-        (tmp_path / f"{name}.yaml").write_text((Path(__file__).parents[1] / "contracts" / f"{name}.yaml").read_text())
+        (tmp_path / f"{name}.yaml").write_text((CONTRACTS / f"{name}.yaml").read_text())
     assert contracts_dir() == tmp_path
 
 

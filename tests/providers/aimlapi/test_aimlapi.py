@@ -9,8 +9,8 @@ from urllib.parse import quote
 import av
 import pytest
 
-from conftest import download_video, make_settings, probe_video
 from mockserver.settings import Settings
+from support import download_video, make_settings, probe_video
 
 UNIVERSAL = "/v2/video/generations"
 LEGACY = "/v2/generate/video/pixverse/generation"

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import download_video, probe_video
+from mockserver.app import create_app
+from support import download_video, make_settings, probe_video
 
 I2V = "/v1/ai/image-to-video/pixverse-v5"
 T2V = "/v1/ai/text-to-video/pixverse-v5"
@@ -74,9 +75,6 @@ async def test_auth_errors(client, headers, message):
 
 
 async def test_allow_list_rejects_unknown_key(aiohttp_client):
-    from conftest import make_settings
-    from mockserver.app import create_app
-
     client = await aiohttp_client(create_app(make_settings(api_keys=["good"])))
     resp = await client.get(I2V, headers={"x-freepik-api-key": "bad"})
     assert resp.status == 401 and (await resp.json()) == {"message": "Invalid API key"}
@@ -111,9 +109,6 @@ async def test_validation_errors_name_the_field(client, change, field):
 
 
 async def test_wrapped_problem_setting(aiohttp_client):
-    from conftest import make_settings
-    from mockserver.app import create_app
-
     client = await aiohttp_client(create_app(make_settings(freepik={"problem_wrapped": True})))
     resp = await client.post(I2V, json={"prompt": "x"}, headers=KEY)
     assert resp.status == 400

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from yarl import URL
 
-from conftest import make_settings
 from mockserver.app import ADAPTERS, create_app
 from mockserver.engine.media import probe_media
-from test_pixverse import (MEDIA_UPLOAD, assert_error, audio_bytes, call, form, image_bytes, upload_media,
-                           video_bytes)
+from support import make_settings
+from support.pixverse import (MEDIA_UPLOAD, assert_error, audio_bytes, call, form, headers, image_bytes, upload,
+                              upload_media, video_bytes)
 
 
 @pytest.mark.parametrize("fmt, mime", [("mp4", "video/mp4"), ("mov", "video/quicktime"), ("webm", "video/webm")])
@@ -124,16 +124,12 @@ async def test_bad_file_url(client, url):
 
 
 async def test_broken_multipart_body(client):
-    from test_pixverse import headers
-
     resp = await client.post(MEDIA_UPLOAD, data=b"--xyz\r\nno headers here",
                              headers={**headers(), "Content-Type": "multipart/form-data; boundary=abc"})
     assert_error(await resp.json(), 400013)
 
 
 async def test_image_under_the_pixel_floor(client):
-    from test_pixverse import upload
-
     assert_error(await upload(client, image_bytes(15, 64)), 500033)
 
 

@@ -5,25 +5,9 @@ from __future__ import annotations
 import pytest
 from yarl import URL
 
-from test_pixverse import (I2V, I2V_SEED, RESULT, T2V, T2V_SEED, assert_error, balance, call, downloaded,
-                           finish, image_bytes, result, upload_id)
-
-TEMPLATES = "/openapi/v2/video/effects/templates/list"
-IMAGE_TEMPLATE = "/openapi/v2/image/template/generate"
-IMAGE_RESULT = "/openapi/v2/image/result/{}"
-
-VENOM = 303624537709312          # single-image video template
-FOREVER_US = 326733946317888     # two-image video template
-MICROWAVE = 324641385496960      # no 1080p
-SUBJECT_3 = 327828816843648      # listed, not activated
-ACTION_FIGURE = 340000000000001  # single-image image template
-COUPLE = 340000000000002         # two-image image template
-
-
-@pytest.fixture
-def frozen(engine):
-    engine.clock.freeze()
-    return engine
+from support.pixverse import (ACTION_FIGURE, COUPLE, FOREVER_US, I2V, I2V_SEED, IMAGE_RESULT, IMAGE_TEMPLATE,
+                              MICROWAVE, RESULT, SUBJECT_3, T2V, T2V_SEED, TEMPLATES, VENOM, assert_error, balance,
+                              call, downloaded, finish, image_bytes, result, upload_id)
 
 
 async def test_template_list(client):

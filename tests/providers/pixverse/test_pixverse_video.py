@@ -11,36 +11,12 @@ import uuid
 import pytest
 from yarl import URL
 
-from conftest import make_settings
 from mockserver.app import ADAPTERS, ENGINE, create_app
-from test_pixverse import (KEY, T2V, T2V_SEED, TRANSITION, TRANSITION_SEED, assert_error, audio_bytes, balance,
-                           call, downloaded, finish, finished, image_bytes, media_id, result, source_video,
-                           upload_id, video_bytes)
-
-LIP_SYNC = "/openapi/v2/video/lip_sync/generate"
-TTS_LIST = "/openapi/v2/video/lip_sync/tts_list"
-EXTEND = "/openapi/v2/video/extend/generate"
-SOUND = "/openapi/v2/video/sound_effect/generate"
-FUSION = "/openapi/v2/video/fusion/generate"
-RESTYLE = "/openapi/v2/video/restyle/generate"
-RESTYLE_LIST = "/openapi/v2/video/restyle/list"
-MULTI = "/openapi/v2/video/multi_transition/generate"
-MASK = "/openapi/v2/video/mask/selection"
-SWAP = "/openapi/v2/video/swap/generate"
-MODIFY = "/openapi/v2/video/modify/generate"
-MIMIC = "/openapi/v2/video/mimic/generate"
-
-EXTEND_SEED = {"prompt": "across the universe", "seed": 123123, "quality": "540p", "duration": 5,
-               "model": "v4.5", "motion_mode": "normal"}
-FUSION_SEED = {"prompt": "@dog plays at @room", "model": "v4.5", "duration": 5, "quality": "540p",
-               "aspect_ratio": "16:9", "seed": 123456789}
-TTS = {"lip_sync_tts_speaker_id": "auto", "lip_sync_tts_content": "hello this is harry, where are you from?"}
-
-
-@pytest.fixture
-def frozen(engine):
-    engine.clock.freeze()
-    return engine
+from support import make_settings
+from support.pixverse import (EXTEND, EXTEND_SEED, FUSION, FUSION_SEED, KEY, LIP_SYNC, MASK, MIMIC, MODIFY, MULTI,
+                              RESTYLE, RESTYLE_LIST, SOUND, SWAP, T2V, T2V_SEED, TRANSITION, TRANSITION_SEED, TTS,
+                              TTS_LIST, assert_error, audio_bytes, balance, call, downloaded, finish, finished,
+                              image_bytes, media_id, result, source_video, upload_id, video_bytes)
 
 
 async def created(client, path: str, body: dict, key: str = KEY) -> dict:

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from conftest import download_video, make_settings, probe_video
 from mockserver.app import ADAPTERS, ENGINE, create_app
+from support import download_video, make_settings, probe_video
 
 CREATE = "/api/task/create"
 GET = "/api/task/get"
