@@ -34,7 +34,7 @@ ADMIN_CONTRACT = web.AppKey("admin_contract", Contract)
 # Strict mode: every way an admin answer broke contracts/admin.yaml (should stay empty).
 ADMIN_VIOLATIONS = web.AppKey("admin_violations", list)
 
-AdminHandler = Callable[[web.Request, Any], Awaitable[web.Response]]
+AdminHandler = Callable[[web.Request, Any], Awaitable[web.StreamResponse]]
 
 # Default and largest page size for list endpoints.
 DEFAULT_LIMIT = 100
@@ -75,14 +75,14 @@ def validate_each(model: type[BaseModel], items: list[Any], label: str,
 
 
 def contract_checked(contract: Contract, op_id: str, handler: AdminHandler, *, strict: bool,
-                     violations: list[str]) -> Callable[[web.Request], Awaitable[web.Response]]:
+                     violations: list[str]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """An aiohttp handler that checks path, query and JSON body against the admin
     contract (400 ``{"message"}`` listing every problem) and calls ``handler(request,
     body)``; in strict mode a JSON answer that breaks the contract becomes a loud 500."""
     op = contract.operation(op_id)
     takes_body = "application/json" in op.body_media_types
 
-    async def endpoint(request: web.Request) -> web.Response:
+    async def endpoint(request: web.Request) -> web.StreamResponse:
         errors = []
         for location, values in (("path", request.match_info), ("query", request.query)):
             typed = contract.coerce_params(op, location, dict(values))
@@ -107,9 +107,10 @@ def contract_checked(contract: Contract, op_id: str, handler: AdminHandler, *, s
         if errors:
             return error_answer("; ".join(f"{e.location} {e.field or '(root)'}: {e.message}" for e in errors))
         response = await handler(request, body)
-        if strict and response.content_type == "application/json":
-            problems = contract.check_response(op, response.status, response.content_type,
-                                               orjson.loads(response.body))
+        # An event stream (a StreamResponse) has no body to check.
+        sent = response.body if isinstance(response, web.Response) else None
+        if strict and isinstance(sent, bytes) and response.content_type == "application/json":
+            problems = contract.check_response(op, response.status, response.content_type, orjson.loads(sent))
             if problems:
                 violations.extend(problems)
                 log.error("admin contract violation: %s", problems)
@@ -141,7 +142,7 @@ def _int_query(request: web.Request, name: str, default: int | None) -> int | No
 
 def job_view(engine: Engine, job: Job, *, full: bool = False) -> dict[str, Any]:
     """A job as the admin API shows it; ``full`` adds the accepted request body."""
-    view = {
+    view: dict[str, Any] = {
         "id": job.id, "provider": job.provider, "kind": job.kind,
         "status": engine.status(job), "outcome": job.plan.outcome,
         "test_id": job.test_id, "api_key": mask_key(job.api_key),
@@ -266,7 +267,7 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
                 result["message"] += f" ({engine.journal.evicted} older entries were evicted from the journal)"
             result["seen"] = [e.to_dict() for e in matched[-VERIFY_SHOWN:]]
             # What did happen in the same scope, to spot a near miss (wrong task id, op...).
-            scope = {k: criteria[k] for k in ("provider", "test_id") if k in criteria}
+            scope: dict[str, Any] = {k: criteria[k] for k in ("provider", "test_id") if k in criteria}
             tally: dict[tuple[str, str, int], int] = {}
             for e in engine.journal.find(scope):
                 key = (e.operation or "(no route)", e.task_id or "", e.status)

@@ -53,6 +53,8 @@ class Job:
     __slots__ = ("id", "provider", "kind", "api_key", "created_at", "queue_s", "run_s", "outcome",
                  "width", "height", "duration", "outputs", "_request", "test_id", "polls", "forced",
                  "forced_at", "cost")
+    # A dict, or the JSON bytes of one (see the ``request`` setter).
+    _request: dict[str, Any] | bytes | None
 
     def __init__(
         self,
@@ -106,7 +108,7 @@ class Job:
         stored = self._request
         if stored is None:
             return {}
-        return orjson.loads(stored) if stored.__class__ is bytes else stored
+        return orjson.loads(stored) if stored.__class__ is bytes else stored  # type: ignore[return-value]  # as above
 
     @request.setter
     def request(self, value: dict[str, Any] | bytes | None) -> None:

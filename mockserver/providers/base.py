@@ -77,7 +77,7 @@ class Call:
 Handler = Callable[[Call], Awaitable[Reply]]
 # What an operation's pipeline hands its endpoint: the response, the key as sent, the
 # request body as read (None: not read), the kinds of faults injected, the test id.
-Answer = tuple[web.StreamResponse, "str | None", "bytes | None", tuple[str, ...], "str | None"]
+Answer = tuple[web.StreamResponse, "str | None", "bytes | str | None", tuple[str, ...], "str | None"]
 
 
 class ProviderAdapter:
@@ -378,7 +378,7 @@ class ProviderAdapter:
                 match = request.match_info
                 for name, alias, coerce in path_params:
                     path[name] = match[alias] if coerce is None else coerce(match[alias])
-                if not path_validator.is_valid(path):
+                if not path_validator.is_valid(path):  # type: ignore[union-attr]  # set whenever path_params is
                     errors = contract.check_params(op, "path", path)
             query: dict[str, Any] = {}
             if has_query:

@@ -65,8 +65,10 @@ def errcode_for(adapter: Any, op: Operation, fault: InjectedError) -> tuple[int,
     elif fault.status == 401:
         s = adapter.settings.pixverse
         return s.auth_err_code, fault.message or s.auth_err_msg
-    else:
+    elif fault.status is not None:
         code = STATUS_ERRCODES[fault.status]
+    else:
+        raise ValueError("an injected error needs a status, an errcode or moderation")
     message = fault.message or messages.get(code) or _FALLBACK_MESSAGES.get(code) or f"ErrCode {code}"
     return code, message
 
