@@ -637,7 +637,8 @@ class WebhookScheduler:
             result = SendResult(None, "", f"{type(exc).__name__}: {exc}")
         entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
         entry["http_status"] = result.status
-        entry["response"] = response_excerpt(result.text, self.settings.response_max_chars) if result.text else result.text
+        text = result.text
+        entry["response"] = response_excerpt(text, self.settings.response_max_chars) if text else text
         if result.status is not None and channel.accepted(result.status, result.text):
             d.finished = True
             self._finish(d, entry, DELIVERED)

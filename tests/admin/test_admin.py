@@ -514,11 +514,15 @@ async def test_metrics_series_after_some_requests(admin, engine):
     assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/plain")
     text = await resp.text()
     expected = [
-        'pixverse_mock_requests_total{operation="create_pixverse_v5_text_to_video",provider="freepik",status="200"} 1.0',
-        'pixverse_mock_requests_total{operation="get_pixverse_v5_text_to_video",provider="freepik",status="200"} 2.0',
-        'pixverse_mock_requests_total{operation="create_pixverse_v5_text_to_video",provider="freepik",status="401"} 1.0',
+        'pixverse_mock_requests_total{operation="create_pixverse_v5_text_to_video",provider="freepik",'
+        'status="200"} 1.0',
+        'pixverse_mock_requests_total{operation="get_pixverse_v5_text_to_video",provider="freepik",'
+        'status="200"} 2.0',
+        'pixverse_mock_requests_total{operation="create_pixverse_v5_text_to_video",provider="freepik",'
+        'status="401"} 1.0',
         'pixverse_mock_requests_total{operation="create_task",provider="pixwith",status="200"} 1.0',
-        'pixverse_mock_request_duration_seconds_count{operation="get_pixverse_v5_text_to_video",provider="freepik"} 2.0',
+        'pixverse_mock_request_duration_seconds_count{operation="get_pixverse_v5_text_to_video",'
+        'provider="freepik"} 2.0',
         'pixverse_mock_request_duration_seconds_bucket{le="+Inf",operation="create_task",provider="pixwith"} 1.0',
         'pixverse_mock_jobs{provider="freepik",state="succeeded"} 1.0',
         'pixverse_mock_jobs{provider="freepik",state="queued"} 0.0',

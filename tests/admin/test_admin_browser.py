@@ -4,7 +4,8 @@ Each test starts the fake as a real server on a free 127.0.0.1 port (``ThreadedF
 on a 1x clock, so jobs move only when the page's clock buttons move them, and talks to
 its provider APIs over HTTP like any client.  Chromium is Debian's (``/usr/bin/chromium``,
 or ``CHROMIUM``); Playwright never downloads a browser.  Skipped when there is none
-(``apt-get install -y chromium``).  The run saves the README's screenshots (reports/screenshots/; docs/ with `make screenshots`).
+(``apt-get install -y chromium``).  The run saves the README's screenshots
+(reports/screenshots/; docs/ with `make screenshots`).
 """
 from __future__ import annotations
 

@@ -95,7 +95,8 @@ def test_only_loopback_binds_count_as_safe():
         assert "beyond loopback" in exposure_warning(Settings(host=host), 8000)
         settings, token = prepare_exposure(Settings(host=host))
         assert token and len(token) >= 32 and settings.admin_token == token
-        assert prepare_exposure(Settings(host=host, admin_token="mine")) == (Settings(host=host, admin_token="mine"), None)
+        mine = Settings(host=host, admin_token="mine")
+        assert prepare_exposure(mine) == (Settings(host=host, admin_token="mine"), None)
 
 
 async def test_serve_beyond_loopback_warns_and_requires_a_generated_token(monkeypatch, capsys, caplog):

@@ -126,7 +126,10 @@ def test_first_rule_wins_a_slot_latencies_add_and_connection_beats_error():
 
 def test_directive_budgets_are_per_test_id():
     fs = FaultSet(random.Random(1))
-    run = lambda test: fs.decide(ctx(fault_header="error=503,times=2", test_id=test)) is not None
+
+    def run(test: str) -> bool:
+        return fs.decide(ctx(fault_header="error=503,times=2", test_id=test)) is not None
+
     assert [run("A"), run("A"), run("A"), run("B")] == [True, True, False, True]
     fs.clear("A")
     assert run("A")

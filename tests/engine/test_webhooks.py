@@ -364,8 +364,8 @@ async def test_forcing_a_time_driven_job_overrides_its_schedule(aiohttp_client, 
 
 async def test_moderation_at_submit_is_delivered_at_once(aiohttp_client, receiver):
     client, engine = await fake(aiohttp_client)
-    resp = await client.post(FREEPIK_T2V, json={"prompt": "a cat [mock:moderation=submit]", "webhook_url": receiver.url},
-                             headers=FREEPIK_KEY)
+    resp = await client.post(FREEPIK_T2V, headers=FREEPIK_KEY,
+                             json={"prompt": "a cat [mock:moderation=submit]", "webhook_url": receiver.url})
     assert (await resp.json())["data"]["status"] == "CREATED"
     await engine.webhooks.drain()
     assert [h.json["status"] for h in receiver.hits] == ["FAILED"]
@@ -488,7 +488,8 @@ async def test_duplicate_fault_sends_the_same_delivery_twice(aiohttp_client, rec
 
 async def test_out_of_order_fault_delivers_a_change_after_the_next_one(aiohttp_client, receiver):
     client, engine = await fake(aiohttp_client)
-    await client.post("/__admin/webhooks/faults", json={"kind": "out_of_order", "event": "IN_PROGRESS", "seconds": 3600})
+    await client.post("/__admin/webhooks/faults",
+                      json={"kind": "out_of_order", "event": "IN_PROGRESS", "seconds": 3600})
     task_id = await freepik_job(client, receiver.url)
     job = engine.get_job("freepik", task_id)
     engine.clock.advance(job.plan.queue_s + 0.01)

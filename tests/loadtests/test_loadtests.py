@@ -64,7 +64,8 @@ def test_shapes_refuse_what_they_cannot_plan(args):
 
 # --- what the clients send ----------------------------------------------------------------------
 
-CONTRACTS = {name: load_contract(Settings().contracts_dir, name) for name in ("freepik", "aimlapi", "pixwith", "pixverse")}
+CONTRACTS = {name: load_contract(Settings().contracts_dir, name)
+             for name in ("freepik", "aimlapi", "pixwith", "pixverse")}
 
 
 def _operation(provider: str, path: str):

@@ -132,8 +132,10 @@ SCHEMAS = {
     "dependent": {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}},
                   "dependentRequired": {"a": ["b"]}, "minProperties": 1},
     "oneOf envelope": {"oneOf": [
-        {"type": "object", "required": ["code", "data"], "properties": {"code": {"const": 1}, "data": {"type": "object"}}},
-        {"type": "object", "required": ["code", "data"], "properties": {"code": {"const": 0}, "data": {"type": "null"}}}]},
+        {"type": "object", "required": ["code", "data"],
+         "properties": {"code": {"const": 1}, "data": {"type": "object"}}},
+        {"type": "object", "required": ["code", "data"],
+         "properties": {"code": {"const": 0}, "data": {"type": "null"}}}]},
     "binary part": {"type": "object", "required": ["image"],
                     "properties": {"image": {"type": "string", "format": "binary", "maxLength": 8}}},
 }

@@ -113,7 +113,10 @@ async def test_seed_example_2_lip_sync_universal_path(client, engine):
     data = {
         "model": "pixverse/v5/image-to-video",
         "image_url": "https://raw.githubusercontent.com/aimlapi/api-docs/main/reference-files/news-presenter.jpg",
-        "prompt": "A young news presenter standing in the studio, facing the camera directly, eyes always on the camera, calm and professional, very still posture, minimal head movement, no sudden gestures, with a gentle friendly smile, confident stance, studio lighting, broadcast framing, realistic style, neutral background activity.",
+        "prompt": "A young news presenter standing in the studio, facing the camera directly, eyes always on the "
+                  "camera, calm and professional, very still posture, minimal head movement, no sudden gestures, "
+                  "with a gentle friendly smile, confident stance, studio lighting, broadcast framing, realistic "
+                  "style, neutral background activity.",
         "lip_sync_tts_content": "Hello and welcome. This is our latest news update, and here are the headlines.",
         "lip_sync_tts_speaker": "Chloe",
     }
