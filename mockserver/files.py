@@ -25,8 +25,16 @@ from pathlib import Path
 from aiohttp import web
 
 from mockserver import faultwire
-from mockserver.engine.faults import (DRIBBLE_HEADER, FAULT_HEADER, FILES, LATENCY_HEADER,
-                                      TEST_ID_HEADER, Decision, FaultContext, FaultSet)
+from mockserver.engine.faults import (
+    DRIBBLE_HEADER,
+    FAULT_HEADER,
+    FILES,
+    LATENCY_HEADER,
+    TEST_ID_HEADER,
+    Decision,
+    FaultContext,
+    FaultSet,
+)
 from mockserver.engine.media import MediaLibrary, RenderBusy, is_provider_shape
 from mockserver.engine.store import UploadStore
 

@@ -13,8 +13,6 @@ import yaml
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-
 # Outcomes whose cost can go back to the key (``Settings.refunds``).
 Refundable = Literal["failed", "moderated"]
 

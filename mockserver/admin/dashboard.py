@@ -33,7 +33,8 @@ from aiohttp import web
 
 from ..engine import Engine
 from ..engine.journal import Entry, mask_key
-from . import _clock as clock_state, checked_routes, error_answer, json_answer
+from . import _clock as clock_state
+from . import checked_routes, error_answer, json_answer
 from .page import Catalog, Filters, page, sections
 
 # Wall seconds between two looks at the engine, at least; a look that took long

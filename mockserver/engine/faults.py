@@ -32,8 +32,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable, Iterable, Iterator, Literal, Mapping
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 #: HTTP statuses a rule's ``error`` may ask for.  Each provider sends the ones its
 #: contract documents for the operation (PixVerse and pixwith map some in-band).

@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections import deque
-from urllib.parse import unquote
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
+from urllib.parse import unquote
 
 DEFAULT_MAX_ENTRIES = 10_000
 DEFAULT_BODY_LIMIT = 2048

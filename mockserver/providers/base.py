@@ -17,11 +17,19 @@ import orjson
 from aiohttp import web
 
 from .. import faultwire, recording
-from ..contract import (Contract, ContractError, FieldError, Operation, coerce_text, holds_float, integral,
-                        load_contract)
+from ..contract import Contract, ContractError, FieldError, Operation, coerce_text, holds_float, integral, load_contract
 from ..engine import Engine
-from ..engine.faults import (FAULT_HEADER, LATENCY_HEADER, OUTCOME_HEADER, TEST_ID_HEADER, Decision,
-                             FaultContext, InjectedError, PlannedOutcome, planned_outcome)
+from ..engine.faults import (
+    FAULT_HEADER,
+    LATENCY_HEADER,
+    OUTCOME_HEADER,
+    TEST_ID_HEADER,
+    Decision,
+    FaultContext,
+    InjectedError,
+    PlannedOutcome,
+    planned_outcome,
+)
 from ..engine.jobs import MODERATED
 from ..engine.journal import LATENCY_BUCKETS, readable
 from ..engine.limits import CREDITS, Refusal

@@ -18,7 +18,6 @@ from mockserver.app import ENGINE, create_app
 from mockserver.settings import Settings
 from support import PIXWITH_T2V, ROOT, make_settings
 
-
 FREEPIK_T2V = "/v1/ai/text-to-video/pixverse-v5"
 FREEPIK_KEY = "freepik-secret-key-0001"
 PIXWITH_KEY = "pixwith-secret-key-0002"

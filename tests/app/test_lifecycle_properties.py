@@ -14,7 +14,8 @@ from typing import Callable
 
 import pytest
 import requests
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from mockserver.app import ADAPTERS, ENGINE, create_app

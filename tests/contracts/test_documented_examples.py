@@ -23,8 +23,7 @@ import yaml
 
 from mockserver.app import ENGINE, create_app
 from support import CONTRACTS, make_settings
-from support.pixverse import (I2V, T2V_SEED, call, finish, image_bytes, media_id, source_video,
-                           upload_id, video_bytes)
+from support.pixverse import I2V, T2V_SEED, call, finish, image_bytes, media_id, source_video, upload_id, video_bytes
 
 Driver = Callable[[Any, Any], Awaitable[Any]]
 

@@ -9,8 +9,16 @@ import pytest
 from pydantic import ValidationError
 
 from mockserver.engine import Engine
-from mockserver.engine.faults import (FaultContext, FaultRule, FaultSet, InjectedError, Latency,
-                                      fault_rng, parse_directive, parse_key_directive)
+from mockserver.engine.faults import (
+    FaultContext,
+    FaultRule,
+    FaultSet,
+    InjectedError,
+    Latency,
+    fault_rng,
+    parse_directive,
+    parse_key_directive,
+)
 from mockserver.settings import Settings
 from support import ROOT
 

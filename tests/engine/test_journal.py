@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.engine.journal import task_id_in_body
-from mockserver.engine.journal import Journal, clip, mask_key, matcher
+from mockserver.engine.journal import Journal, clip, mask_key, matcher, task_id_in_body
 
 
 def record(journal: Journal, **fields):

@@ -23,11 +23,9 @@ sys.path.insert(0, str(LOADTESTS))
 
 import shapes  # noqa: E402
 import workload  # noqa: E402
-from webhook_receiver import standard_webhook_valid  # noqa: E402
-
 from mockserver.contract import load_contract  # noqa: E402
 from mockserver.settings import Settings  # noqa: E402
-
+from webhook_receiver import standard_webhook_valid  # noqa: E402
 
 # --- shapes ---------------------------------------------------------------------------------
 

@@ -6,12 +6,21 @@ import time
 
 import pytest
 import requests
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mockserver.testing import check_client
 from mockserver.testing.contracts import contracts_dir
-from mockserver.testing.harness import (FAULT_KINDS, ClientCheckFailed, Fault, Schedule, StillWaiting, TooManyPolls,
-                                        UnexpectedResult, schedules)
+from mockserver.testing.harness import (
+    FAULT_KINDS,
+    ClientCheckFailed,
+    Fault,
+    Schedule,
+    StillWaiting,
+    TooManyPolls,
+    UnexpectedResult,
+    schedules,
+)
 from support import MEDIA_CACHE
 
 

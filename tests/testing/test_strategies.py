@@ -2,9 +2,9 @@
 JSON Schema builder under them (mockserver.testing.schema_strategy)."""
 from __future__ import annotations
 
-
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mockserver.contract import ContractError
 from mockserver.testing import strategies as S

@@ -44,10 +44,10 @@ import orjson
 from aiohttp import web
 
 from ...contract import FieldError, Operation
+from ...engine.faults import InjectedError
 from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job
 from ...engine.media import size_of, video_dimensions
 from ...files import video_url
-from ...engine.faults import InjectedError
 from ..base import Call, ProviderAdapter, Reply, with_retry_after
 
 STATUS = {QUEUED: "queued", RUNNING: "generating", SUCCEEDED: "completed",

@@ -14,10 +14,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from ...contract import FieldError, Operation
+from ...engine.faults import InjectedError
 from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job
 from ...engine.media import video_dimensions
 from ...files import video_url
-from ...engine.faults import InjectedError
 from ..base import Call, ProviderAdapter, Reply
 from .webhooks import FreepikWebhooks
 

@@ -31,18 +31,18 @@ from ...contract import FieldError, Operation
 from ...engine import Engine
 from ...engine.idempotency import UUID_RE
 from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, TERMINAL, Job
+from ...engine.limits import CREDITS, Refusal
 from ...engine.media import size_of
 from ...files import image_url, video_url
-from . import faults as _faults
 from ...settings import Settings
 from ..base import Call, Handler, ProviderAdapter, Reply
 from . import catalog
+from . import faults as _faults
 from .chain import IMAGE_KINDS, ChainMixin
 from .errors import ErrCode, PixverseError, code_for, envelope, load_messages
 from .generation import GENERATORS, GenerationMixin, has_audio
 from .uploads import MediaLimits, UploadsMixin
 from .webhooks import PixverseWebhooks
-from ...engine.limits import CREDITS, Refusal
 
 #: Neutral job state -> PixVerse result ``status``.
 STATUS = {QUEUED: 5, RUNNING: 5, SUCCEEDED: 1, FAILED: 8, MODERATED: 7}

@@ -25,10 +25,10 @@ from typing import Any
 from aiohttp import web
 
 from ...contract import FieldError, Operation
+from ...engine.faults import InjectedError
 from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job
 from ...engine.media import video_dimensions
 from ...files import video_url
-from ...engine.faults import InjectedError
 from ..base import Call, ProviderAdapter, Reply, with_retry_after
 
 STATUS = {QUEUED: 1, RUNNING: 1, SUCCEEDED: 2, FAILED: 3, MODERATED: 3}

@@ -13,9 +13,28 @@ from yarl import URL
 
 from mockserver.app import ADAPTERS, ENGINE, create_app
 from support import download_video, make_settings, probe_video
-from support.pixverse import (BALANCE, I2V, I2V_SEED, KEY, RESULT, RESULT_FIELDS, T2V, T2V_SEED, TRANSITION,
-                              TRANSITION_SEED, UPLOAD, assert_error, balance, call, finish, form, headers, image_bytes,
-                              upload, upload_id)
+from support.pixverse import (
+    BALANCE,
+    I2V,
+    I2V_SEED,
+    KEY,
+    RESULT,
+    RESULT_FIELDS,
+    T2V,
+    T2V_SEED,
+    TRANSITION,
+    TRANSITION_SEED,
+    UPLOAD,
+    assert_error,
+    balance,
+    call,
+    finish,
+    form,
+    headers,
+    image_bytes,
+    upload,
+    upload_id,
+)
 
 
 # the guide's flow ----------------------------------------------------------------------

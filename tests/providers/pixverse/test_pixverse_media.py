@@ -8,8 +8,18 @@ from yarl import URL
 from mockserver.app import ADAPTERS, create_app
 from mockserver.engine.media import probe_media
 from support import make_settings
-from support.pixverse import (MEDIA_UPLOAD, assert_error, audio_bytes, call, form, headers, image_bytes, upload,
-                              upload_media, video_bytes)
+from support.pixverse import (
+    MEDIA_UPLOAD,
+    assert_error,
+    audio_bytes,
+    call,
+    form,
+    headers,
+    image_bytes,
+    upload,
+    upload_media,
+    video_bytes,
+)
 
 
 @pytest.mark.parametrize("fmt, mime", [("mp4", "video/mp4"), ("mov", "video/quicktime"), ("webm", "video/webm")])

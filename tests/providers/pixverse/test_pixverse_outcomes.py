@@ -8,11 +8,46 @@ import pytest
 from mockserver.app import ADAPTERS, ENGINE, create_app
 from mockserver.providers.pixverse.errors import ErrCode
 from support import make_settings
-from support.pixverse import (ACTION_FIGURE, BALANCE, EXTEND, EXTEND_SEED, FUSION, FUSION_SEED, I2V, I2V_SEED,
-                              IMAGE_RESULT, IMAGE_TEMPLATE, LIP_SYNC, MASK, MICROWAVE, MIMIC, MODIFY, MULTI, RESTYLE,
-                              RESULT, SOUND, SUBJECT_3, SWAP, T2V, T2V_SEED, TRANSITION, TRANSITION_SEED, TTS, UPLOAD,
-                              assert_error, audio_bytes, call, finish, form, image_bytes, media_id, upload, upload_id,
-                              upload_media, video_bytes)
+from support.pixverse import (
+    ACTION_FIGURE,
+    BALANCE,
+    EXTEND,
+    EXTEND_SEED,
+    FUSION,
+    FUSION_SEED,
+    I2V,
+    I2V_SEED,
+    IMAGE_RESULT,
+    IMAGE_TEMPLATE,
+    LIP_SYNC,
+    MASK,
+    MICROWAVE,
+    MIMIC,
+    MODIFY,
+    MULTI,
+    RESTYLE,
+    RESULT,
+    SOUND,
+    SUBJECT_3,
+    SWAP,
+    T2V,
+    T2V_SEED,
+    TRANSITION,
+    TRANSITION_SEED,
+    TTS,
+    UPLOAD,
+    assert_error,
+    audio_bytes,
+    call,
+    finish,
+    form,
+    image_bytes,
+    media_id,
+    upload,
+    upload_id,
+    upload_media,
+    video_bytes,
+)
 
 
 async def _bodies(client) -> dict[str, dict]:

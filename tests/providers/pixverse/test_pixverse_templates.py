@@ -5,9 +5,30 @@ from __future__ import annotations
 import pytest
 from yarl import URL
 
-from support.pixverse import (ACTION_FIGURE, COUPLE, FOREVER_US, I2V, I2V_SEED, IMAGE_RESULT, IMAGE_TEMPLATE,
-                              MICROWAVE, RESULT, SUBJECT_3, T2V, T2V_SEED, TEMPLATES, VENOM, assert_error, balance,
-                              call, downloaded, finish, image_bytes, result, upload_id)
+from support.pixverse import (
+    ACTION_FIGURE,
+    COUPLE,
+    FOREVER_US,
+    I2V,
+    I2V_SEED,
+    IMAGE_RESULT,
+    IMAGE_TEMPLATE,
+    MICROWAVE,
+    RESULT,
+    SUBJECT_3,
+    T2V,
+    T2V_SEED,
+    TEMPLATES,
+    VENOM,
+    assert_error,
+    balance,
+    call,
+    downloaded,
+    finish,
+    image_bytes,
+    result,
+    upload_id,
+)
 
 
 async def test_template_list(client):
@@ -103,8 +124,9 @@ async def test_image_template_flow(client, frozen):
     assert done["status"] == 1 and done["url"].endswith(".png")
     png = await client.get(URL(done["url"]).path)
     assert png.status == 200 and png.headers["Content-Type"] == "image/png"
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     assert Image.open(io.BytesIO(await png.read())).size == (720, 960)
 

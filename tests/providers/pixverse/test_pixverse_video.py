@@ -13,10 +13,41 @@ from yarl import URL
 
 from mockserver.app import ADAPTERS, ENGINE, create_app
 from support import make_settings
-from support.pixverse import (EXTEND, EXTEND_SEED, FUSION, FUSION_SEED, KEY, LIP_SYNC, MASK, MIMIC, MODIFY, MULTI,
-                              RESTYLE, RESTYLE_LIST, SOUND, SWAP, T2V, T2V_SEED, TRANSITION, TRANSITION_SEED, TTS,
-                              TTS_LIST, assert_error, audio_bytes, balance, call, downloaded, finish, finished,
-                              image_bytes, media_id, result, source_video, upload_id, video_bytes)
+from support.pixverse import (
+    EXTEND,
+    EXTEND_SEED,
+    FUSION,
+    FUSION_SEED,
+    KEY,
+    LIP_SYNC,
+    MASK,
+    MIMIC,
+    MODIFY,
+    MULTI,
+    RESTYLE,
+    RESTYLE_LIST,
+    SOUND,
+    SWAP,
+    T2V,
+    T2V_SEED,
+    TRANSITION,
+    TRANSITION_SEED,
+    TTS,
+    TTS_LIST,
+    assert_error,
+    audio_bytes,
+    balance,
+    call,
+    downloaded,
+    finish,
+    finished,
+    image_bytes,
+    media_id,
+    result,
+    source_video,
+    upload_id,
+    video_bytes,
+)
 
 
 async def created(client, path: str, body: dict, key: str = KEY) -> dict:
