@@ -19,7 +19,7 @@ BASE_URL ?=
 API_KEY ?=
 PROVIDERS ?= freepik,pixwith,aimlapi,pixverse
 
-.PHONY: install lock user-lane run test contract bench clean
+.PHONY: install lock user-lane run lint types check test contract bench clean
 
 install: $(STAMP)
 
@@ -47,8 +47,23 @@ user-lane:
 run: install
 	$(BIN)/pixverse-mock serve $(SERVE_ARGS)
 
-## The whole test suite.
-test: install
+## Lint: ruff (pyflakes, import order, pycodestyle at 120 columns; configuration in pyproject.toml).
+lint: install
+	$(BIN)/ruff check .
+
+## Type-check mockserver/ with mypy and pydantic's plugin (configuration in pyproject.toml).
+types: install
+	$(BIN)/mypy
+
+## The inner loop, under a minute: lint, types and the unit tests that start no server
+## (the engine, settings, contract loading, the testing kit's strategies).
+UNIT_TESTS := tests/engine tests/app/test_settings.py tests/contracts/test_contract_loading.py \
+	tests/testing/test_strategies.py
+check: lint types
+	$(BIN)/python -m pytest -q $(UNIT_TESTS)
+
+## Lint, types and the whole test suite.
+test: lint types
 	$(BIN)/python -m pytest -q
 
 ## Retake the README's dashboard screenshots (docs/*.png) with the browser tests.
