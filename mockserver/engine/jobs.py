@@ -156,12 +156,3 @@ class Job:
                 return RUNNING
             return self.outcome
         return QUEUED
-
-    def progress(self, now: float) -> float:
-        """Fraction 0..1 of the planned run elapsed (time mode); 1 when terminal."""
-        run_elapsed = now - self.created_at - self.queue_s
-        if run_elapsed <= 0:
-            return 0.0
-        if self.run_s <= 0 or run_elapsed >= self.run_s:
-            return 1.0
-        return run_elapsed / self.run_s

@@ -46,13 +46,6 @@ def mask_key(key: str | None) -> str | None:
     return f"{key[:4]}...{key[-4:]}"
 
 
-def clip(raw: bytes | None, limit: int) -> str | None:
-    """The first ``limit`` bytes of a body as text, with a marker for what was cut."""
-    if raw is None:
-        return None
-    return _text(raw[:limit], len(raw))
-
-
 def task_id_in_body(raw: bytes | str | None) -> str | None:
     """The first task id key's value in a (prefix of a) JSON body, else None.  A
     regex, not a parse: bodies are clipped prefixes, and a parse would allocate."""
@@ -411,11 +404,6 @@ class Journal:
                 if len(out) >= count:
                     break
         return out
-
-    @property
-    def last_seq(self) -> int:
-        """The sequence number of the newest request recorded (kept or not)."""
-        return self._seq
 
     def find(self, criteria: dict[str, Any] | None = None, since: int | None = None) -> list[Entry]:
         """Entries matching ``criteria`` (see ``matcher``), oldest first; ``since``

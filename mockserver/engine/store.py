@@ -218,7 +218,6 @@ class Upload:
     width: int = 0
     height: int = 0
     duration: float = 0.0
-    source_url: str | None = None
 
 
 class UploadStore:

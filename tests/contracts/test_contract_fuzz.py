@@ -61,7 +61,7 @@ def run_schemathesis(contract: Path, base_url: str, key: str, seed: int = 1,
 
 
 @pytest.fixture(scope="module")
-def live_fake(tmp_path_factory):
+def live_fake():
     """The fake in its own process on a free loopback port, strict, one allowed key
     (or the server named by CONTRACT_BASE_URL)."""
     if EXTERNAL_URL:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from mockserver.engine.journal import Journal, clip, mask_key, matcher, task_id_in_body
+from mockserver.engine.journal import Journal, mask_key, matcher, task_id_in_body
 
 
 def record(journal: Journal, **fields):
@@ -20,11 +20,12 @@ def test_mask_key():
     assert mask_key("sk-live-0123456789") == "sk-l...6789"
 
 
-def test_clip_marks_what_it_cut():
-    assert clip(None, 4) is None
-    assert clip(b"abcd", 4) == "abcd"
-    assert clip(b"abcdef", 4) == "abcd...[+2 bytes]"
-    assert clip("é".encode() * 3, 3) == "é\ufffd...[+3 bytes]"  # a cut character is replaced, not an error
+def test_a_clipped_body_says_what_was_cut():
+    assert record(Journal(body_limit=4)).request_text is None
+    assert record(Journal(body_limit=4), request_body=b"abcd").request_text == "abcd"
+    assert record(Journal(body_limit=4), request_body=b"abcdef").request_text == "abcd...[+2 bytes]"
+    # A cut character is replaced, not an error.
+    assert record(Journal(body_limit=3), request_body="é".encode() * 3).request_text == "é\ufffd...[+3 bytes]"
 
 
 def test_ring_buffer_evicts_oldest_and_counts():

@@ -142,7 +142,7 @@ class UploadsMixin:
         # Never fetched (the fake stays offline), so the size is unknown: 0 x 0.
         self.engine.uploads.add(Upload(
             id=str(img_id), provider=self.name, api_key=call.api_key, kind="image",
-            content_type="application/octet-stream", data=b"", source_url=url,
+            content_type="application/octet-stream", data=b"",
         ))
         return self.ok({"img_id": img_id, "img_url": url})
 
@@ -216,6 +216,6 @@ class UploadsMixin:
         self.engine.uploads.add(Upload(
             id=str(media_id), provider=self.name, api_key=call.api_key, kind=kind,
             content_type=MEDIA_FORMATS[fmt][1] if fmt else "application/octet-stream",
-            data=b"", source_url=url,
+            data=b"",
         ))
         return self.ok({"media_id": media_id, "media_type": kind, "url": url})
