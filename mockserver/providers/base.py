@@ -93,7 +93,16 @@ class ProviderAdapter:
 
     Subclasses set ``name`` (the provider id used in the engine and the journal),
     ``contract_name`` (file stem under ``contracts/``) and ``handlers``
-    (operationId -> method name), and implement the error hooks below.
+    (operationId -> method name; each method takes a :class:`Call` and returns a
+    :class:`Reply`), and implement the hooks below.
+
+    Must implement: ``api_key``, ``auth_error``, ``malformed_body``, ``invalid``,
+    ``unknown_route``.  May override: ``too_large``, ``precheck``, ``around``,
+    ``fault_statuses``, ``fault_supported``, ``fault_reply``, ``refusal_reply``,
+    ``key_accepted``.  Every hook answers in the provider's own words: the status and
+    body shape its documents give for that case (HTTP 200 with an error envelope for
+    pixwith.ai and the PixVerse platform).  A hook's :class:`Reply` is checked against
+    the contract like any other answer (strict mode turns a broken one into a 500).
     """
 
     name: ClassVar[str]
@@ -131,16 +140,28 @@ class ProviderAdapter:
 
     # hooks ---------------------------------------------------------------------------
     def api_key(self, request: web.Request) -> str | None:
-        """The key the client sent, "" for present-but-empty, None for absent."""
+        """The key the client sent in the provider's auth header (Freepik's
+        ``x-freepik-api-key``, AI/ML API's ``Authorization: Bearer``, ...), "" for
+        present-but-empty, None for absent.  Read on every request: keep it cheap."""
         raise NotImplementedError
 
     def auth_error(self, op: Operation, request: web.Request, missing: bool) -> Reply:
+        """The answer to a missing (``missing`` True) or unknown key, e.g. Freepik's
+        401 ``{"message": "Missing API key"}`` or PixVerse's HTTP 200 envelope with its
+        auth ErrCode.  Also the default answer to an injected 401 (``fault_reply``)."""
         raise NotImplementedError
 
     def malformed_body(self, op: Operation, request: web.Request) -> Reply:
+        """The answer to a body that is not usable JSON (unparsable, nested too deeply,
+        a corrupt or unknown Content-Encoding), e.g. Freepik's 400 problem with
+        ``invalid_params`` or PixVerse's ErrCode 400013."""
         raise NotImplementedError
 
     def invalid(self, op: Operation, request: web.Request, errors: list[FieldError]) -> Reply:
+        """The answer to a request that breaks ``op``'s contract: ``errors`` lists every
+        problem (location ``body``/``query``/``path``, field, kind, message) and is never
+        empty.  The provider's own validation answer, worded as its documents show it
+        (one field or all of them, whichever the provider reports)."""
         raise NotImplementedError
 
     def unknown_route(self, request: web.Request, allowed: frozenset[str]) -> Reply:
@@ -155,11 +176,15 @@ class ProviderAdapter:
         return self.malformed_body(op, request)
 
     async def precheck(self, op: Operation, request: web.Request, api_key: str) -> Reply | None:
-        """Provider-specific checks after auth and before the body (e.g. headers)."""
+        """Provider-specific checks after auth and before the body is read, e.g.
+        PixVerse's ``Ai-Trace-Id`` header: a :class:`Reply` to answer with instead of
+        running the handler, or None to go on.  Not called unless overridden."""
         return None
 
     async def around(self, call: Call, handler: Handler) -> Reply:
-        """Wraps every handler (PixVerse uses it for trace-id replay)."""
+        """Wraps every handler call that passed auth, validation and faults: return
+        ``await handler(call)`` or an answer of your own (PixVerse replays the stored
+        answer to a repeated trace id)."""
         return await handler(call)
 
     # faults (see engine/faults.py and README) -----------------------------------
@@ -256,6 +281,8 @@ class ProviderAdapter:
 
     # shared machinery --------------------------------------------------------------
     def key_accepted(self, key: str) -> bool:
+        """Whether ``key`` may call (every key unless ``settings.api_keys`` lists them);
+        pixwith.ai overrides it to let its documented public test key through."""
         allowed = self.settings.api_keys
         return allowed is None or key in allowed
 
