@@ -11,7 +11,7 @@ real provider relative to its job times:
 ==========  ============  ==================================================================
 provider    interval      source
 ==========  ============  ==================================================================
-pixverse    3-5 s         PixVerse llm.txt: "poll every 3-5 s" (confirmed)
+pixverse    3-5 s         PixVerse's "PixVerse API LLM.txt" page: "poll every 3-5 s"
 aimlapi     10-15 s       AI/ML API doc examples poll every 10-15 s, give up after 600-1000 s
 pixwith     5-10 s        pixwith: wait ``estimated_time`` first, then every 5-10 s
 freepik     3-5 s         not documented (Freepik points to ``webhook_url``); third-party

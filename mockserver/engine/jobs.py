@@ -3,7 +3,7 @@
 A job's status is a pure function of its plan, the virtual clock and, in poll-count
 mode, how often it was read.  No per-job timers exist.
 
-Neutral states (see design.md for each provider's spelling):
+Neutral states (each provider's spelling is its adapter's status map):
 ``queued`` -> ``running`` -> ``succeeded`` | ``failed`` | ``moderated``.
 """
 from __future__ import annotations

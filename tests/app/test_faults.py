@@ -292,7 +292,7 @@ async def test_pixverse_moderation_at_submit_is_500063_for_text_and_500054_for_i
 
 @pytest.mark.parametrize("way", ["rule", "errcode", "header", "key"])
 async def test_pixverse_image_upload_moderation_is_the_documented_http_500(client, engine, way):
-    """Seed 004, Upload Image: HTTP 500 ``{err_code: 500052, err_msg, resp}``, lower-case keys."""
+    """PixVerse's Upload Image reference page: HTTP 500 ``{err_code: 500052, err_msg, resp}``, lower-case keys."""
     headers, key = {}, "test-key"
     if way == "rule":
         await add_rule(client, provider="pixverse", operation="upload_image", moderation="submit", times=1)

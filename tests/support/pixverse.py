@@ -1,4 +1,4 @@
-"""A PixVerse platform driver for the tests: paths, the seed's request examples, headers,
+"""A PixVerse platform driver for the tests: paths, the reference pages' request examples, headers,
 uploads, synthetic media (PyAV), finishing jobs on the virtual clock, ErrCode checks."""
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ KEY = "test-key"
 CONTRACT = yaml.safe_load((CONTRACTS / "pixverse.yaml").read_text())
 ERRMSG = {int(code): text for code, text in CONTRACT["x-errcodes"].items()}
 
-# The request examples of seed 004 (comments dropped), model v5 where the seed says v4.5.
+# The request examples of PixVerse's API reference pages (comments dropped), model v5 where they say v4.5.
 T2V_SEED = {"aspect_ratio": "16:9", "duration": 5, "model": "v5", "negative_prompt": "string",
             "prompt": "string", "quality": "540p", "seed": 0}
 I2V_SEED = {"duration": 5, "img_id": 0, "model": "v5", "motion_mode": "normal",

@@ -55,7 +55,7 @@ async def drive_to_end(client, engine, path: str, gen_id: str, headers=KEY) -> d
 # The docs' examples ----------------------------------------------------------------------
 
 async def test_seed_example_1_legacy_path(client, engine):
-    """Seed 002, "Full Example": only the base URL and the key differ."""
+    """AI/ML API's "pixverse/v5/image-to-video" page, "Full Example": only the base URL and the key differ."""
     api_key = "<YOUR_AIMLAPI_KEY>"
     base_url = "/v2"
 
@@ -106,7 +106,7 @@ async def test_seed_example_1_legacy_path(client, engine):
 
 
 async def test_seed_example_2_lip_sync_universal_path(client, engine):
-    """Seed 002, "Full Example #2: Lip-Sync": only the URL host and the key differ."""
+    """The same page's "Full Example #2: Lip-Sync": only the URL host and the key differ."""
     api_key = "<YOUR_AIMLAPI_KEY>"
     url = "/v2/video/generations"
     headers = {"Authorization": f"Bearer {api_key}"}
@@ -208,7 +208,7 @@ async def test_bearer_scheme_is_case_insensitive(client):
 
 
 async def test_completed_video_has_the_four_documented_fields_and_its_real_size(client, engine):
-    """Seed 002, 2025 run log: ``video: {url, content_type, file_name, file_size}``."""
+    """The same page's 2025 run log: ``video: {url, content_type, file_name, file_size}``."""
     created = await (await client.post(UNIVERSAL, json=T2V, headers=KEY)).json()
     done = await drive_to_end(client, engine, UNIVERSAL, created["id"])
     video = done["video"]

@@ -11,7 +11,7 @@ T2V = "/v1/ai/text-to-video/pixverse-v5"
 TRANSITION = "/v1/ai/image-to-video/pixverse-v5-transition"
 KEY = {"x-freepik-api-key": "test-key"}
 
-# The request from seed 000's schema, with every documented field.
+# The request from the schema of Freepik's PixVerse V5 reference page, with every documented field.
 SEED_REQUEST = {
     "prompt": "A cat walking through a garden",
     "image_url": "https://example.com/cat.jpg",

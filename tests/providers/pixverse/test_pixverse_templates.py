@@ -99,7 +99,7 @@ async def test_template_video_errors(client):
 
 
 async def test_text_to_video_takes_the_pages_example_template(client, frozen):
-    """Seed 004, text-to-video: ``template_id`` documented with example 302325299692608
+    """PixVerse's Text-to-Video reference page: ``template_id`` documented with example 302325299692608
     (the image-to-video page's example too)."""
     body = {**T2V_SEED, "template_id": 302325299692608, "aspect_ratio": "9:16"}
     created = await call(client, "POST", T2V, json=body)

@@ -1,4 +1,4 @@
-"""pixwith.ai adapter: seed examples, lifecycle, media, credits and every error envelope."""
+"""pixwith.ai adapter: the docs' examples, lifecycle, media, credits and every error envelope."""
 from __future__ import annotations
 
 import copy
@@ -15,7 +15,7 @@ CREDITS = "/api/task/get_credits"
 KEY = {"Api-Key": "test-key"}
 TEST_KEY = "key_00000000000000000000000000000000"
 
-# Seed 001's two example requests, verbatim.
+# The two example requests of pixwith.ai's PixVerse V5 docs page, verbatim.
 T2V = {
     "prompt": "A cinematic shot of a cat walking through a beautiful garden",
     "model_id": "2-27",
