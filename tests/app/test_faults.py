@@ -38,16 +38,6 @@ def _pixverse_fault_hooks(monkeypatch):
         monkeypatch.setattr(PixverseAdapter, "submit_operations", pixverse_faults.SUBMIT_OPERATIONS)
 
 
-@pytest.fixture
-async def client(aiohttp_client, settings):
-    """The whole fake; fails the test if a provider answer broke its contract."""
-    app = create_app(settings)
-    test_client = await aiohttp_client(app)
-    yield test_client
-    violations = [v for a in app[ADAPTERS].values() for v in a.violations]
-    assert not violations, violations
-
-
 async def add_rule(client, **rule) -> dict:
     resp = await client.post("/__admin/faults", json=rule)
     assert resp.status == 201, await resp.text()
