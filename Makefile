@@ -19,7 +19,7 @@ BASE_URL ?=
 API_KEY ?=
 PROVIDERS ?= freepik,pixwith,aimlapi,pixverse
 
-.PHONY: install lock user-lane run test contract bench clean
+.PHONY: install lock user-lane run lint types check test contract bench clean
 
 install: $(STAMP)
 
@@ -47,20 +47,35 @@ user-lane:
 run: install
 	$(BIN)/pixverse-mock serve $(SERVE_ARGS)
 
-## The whole test suite.
-test: install
+## Lint: ruff (pyflakes, import order, pycodestyle at 120 columns; configuration in pyproject.toml).
+lint: install
+	$(BIN)/ruff check .
+
+## Type-check mockserver/ with mypy and pydantic's plugin (configuration in pyproject.toml).
+types: install
+	$(BIN)/mypy
+
+## The inner loop, under a minute: lint, types and the unit tests that start no server
+## (the engine, settings, contract loading, the testing kit's strategies).
+UNIT_TESTS := tests/engine tests/app/test_settings.py tests/contracts/test_contract_loading.py \
+	tests/testing/test_strategies.py
+check: lint types
+	$(BIN)/python -m pytest -q $(UNIT_TESTS)
+
+## Lint, types and the whole test suite.
+test: lint types
 	$(BIN)/python -m pytest -q
 
 ## Retake the README's dashboard screenshots (docs/*.png) with the browser tests.
 .PHONY: screenshots
 screenshots: install
-	SCREENSHOTS_DIR=docs $(BIN)/python -m pytest -q tests/test_admin_browser.py
+	SCREENSHOTS_DIR=docs $(BIN)/python -m pytest -q tests/admin/test_admin_browser.py
 
 ## Schemathesis against the fake, or with BASE_URL=... API_KEY=... against any server
 ## (a real provider costs real credits). PROVIDERS=freepik,... picks the contracts.
 contract: install
 	CONTRACT_BASE_URL='$(BASE_URL)' CONTRACT_API_KEY='$(API_KEY)' CONTRACT_PROVIDERS='$(PROVIDERS)' \
-		$(BIN)/python -m pytest -q tests/test_contract_fuzz.py -k test_fake_keeps_its_contract
+		$(BIN)/python -m pytest -q tests/contracts/test_contract_fuzz.py -k test_fake_keeps_its_contract
 
 ## The fake against a bare aiohttp app under wrk, on loopback (installs wrk if missing), start-up
 ## time, then resident memory with 1,000,000 stored jobs (MEMORY_JOBS=0 skips it).

@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from .common import (ContentModerated, GenerationFailed, ProviderClient, ProviderError, Sleep, SubmitUncertain,
-                     Waiter)
+from .common import ContentModerated, GenerationFailed, ProviderClient, ProviderError, Sleep, SubmitUncertain, Waiter
 
 BASE_URL = "https://api.aimlapi.com/v2"
 MODEL = "pixverse/v5/text-to-video"

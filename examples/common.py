@@ -88,8 +88,9 @@ async def call(session: aiohttp.ClientSession, method: str, url: str, *, sleep: 
 
     ``headers`` may be a function, called per attempt with ``fresh``: False only when the
     previous attempt's answer was lost (PixVerse then repeats its trace id, so the
-    provider answers from the first attempt; after a visible error it takes a new one).  ``transient(body)`` lets a provider that reports errors
-    inside an HTTP 200 say "this one is worth retrying".  Raises SubmitUncertain,
+    provider answers from the first attempt; after a visible error it takes a new one).
+    ``transient(body)`` lets a provider that reports errors inside an HTTP 200 say "this
+    one is worth retrying".  Raises SubmitUncertain,
     ProviderError.
     """
     delay = policy.backoff

@@ -363,7 +363,8 @@ def print_facts(args, wrk: str, fake_code: str, fake_src: str) -> None:
     print(f"  python          {platform.python_implementation()} {platform.python_version()} ({sys.executable})")
     print(f"  aiohttp {version('aiohttp')}, orjson {version('orjson')}, "
           f"jsonschema-rs {version('jsonschema-rs')}, multidict {version('multidict')}, yarl {version('yarl')}")
-    print(f"  event loop      asyncio default ({'uvloop installed, not used' if version('uvloop') != 'not installed' else 'no uvloop'})")
+    uvloop = "uvloop installed, not used" if version("uvloop") != "not installed" else "no uvloop"
+    print(f"  event loop      asyncio default ({uvloop})")
     print(f"  wrk             {wrk_version(wrk)} ({wrk})")
     print(f"  fake code       {fake_code}  [{fake_src}]")
     changed = ", ".join(f"{k}={v}" for k, v in args._settings.items())
@@ -694,8 +695,8 @@ def targets(args, results: dict[tuple[str, str], list[WrkResult]]) -> list[tuple
                          f"{p99:.2f} ms (bare {med(scenario, 'bare', 'p99_ms'):.2f} ms)", p99 < TARGET_P99_MS))
     if args._startups:
         median = statistics.median(args._startups)
-        rows.append((f"start-up < {TARGET_STARTUP_S:g} s", f"{median:.3f} s median, {max(args._startups):.3f} s slowest",
-                     median < TARGET_STARTUP_S))
+        rows.append((f"start-up < {TARGET_STARTUP_S:g} s",
+                     f"{median:.3f} s median, {max(args._startups):.3f} s slowest", median < TARGET_STARTUP_S))
     if args._memory:
         m = args._memory
         rows.append((f"{m['jobs']:,} jobs < {TARGET_MEMORY_MB} MB resident",

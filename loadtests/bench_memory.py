@@ -148,7 +148,8 @@ def report(r: dict) -> str:
         f"  rss after start-up      {r['rss_start_mb']:8.1f} MB",
         f"  rss with {r['jobs']:,} jobs {r['rss_mb']:8.1f} MB   target < {r['target_mb']} MB: {ok}",
         f"  per job                 {r['bytes_per_job']:8.0f} bytes, {r['gc_tracked_per_job']:.2f} GC-tracked objects",
-        f"  creating them           {r['fill_s']:8.1f} s ({r['fill_us_per_job']:.1f} us/job: body parse and create handler)",
+        f"  creating them           {r['fill_s']:8.1f} s "
+        f"({r['fill_us_per_job']:.1f} us/job: body parse and create handler)",
         f"  one full gc.collect()   {r['full_gc_ms']:8.1f} ms with every job stored",
         f"  job lookup              {r['lookup_us']:8.2f} us",
     ])

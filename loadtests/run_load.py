@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-            print(f"locust overran its run time by a minute and was killed", file=sys.stderr)
+            print("locust overran its run time by a minute and was killed", file=sys.stderr)
             return EXIT_KILLED
         if fake is not None and fake.poll() is not None:
             print(f"the fake exited during the run (status {fake.returncode}); see {report / 'fake.log'}",

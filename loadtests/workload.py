@@ -11,7 +11,7 @@ real provider relative to its job times:
 ==========  ============  ==================================================================
 provider    interval      source
 ==========  ============  ==================================================================
-pixverse    3-5 s         PixVerse llm.txt: "poll every 3-5 s" (confirmed)
+pixverse    3-5 s         PixVerse's "PixVerse API LLM.txt" page: "poll every 3-5 s"
 aimlapi     10-15 s       AI/ML API doc examples poll every 10-15 s, give up after 600-1000 s
 pixwith     5-10 s        pixwith: wait ``estimated_time`` first, then every 5-10 s
 freepik     3-5 s         not documented (Freepik points to ``webhook_url``); third-party
@@ -97,6 +97,7 @@ _LOOK = ("35mm film grain", "shallow depth of field", "ultra detailed", "vibrant
          "muted pastel palette", "high contrast", "anamorphic lens flare", "4k, photorealistic")
 _NEGATIVE = ("blurry, low quality", "watermark, text, logo", "distorted faces, extra limbs",
              "oversaturated, noisy", "")
+_SUBJECTS = ("fox", "robot", "sailboat", "vintage car", "hummingbird", "dancer", "astronaut", "lighthouse")
 STYLES = ("anime", "3d_animation", "clay", "comic", "cyberpunk")
 FREEPIK_ASPECTS = {"16:9": "widescreen_16_9", "4:3": "classic_4_3", "1:1": "square_1_1",
                    "3:4": "traditional_3_4", "9:16": "social_story_9_16"}
@@ -122,7 +123,7 @@ class Draw:
     def prompt(self) -> str:
         f, r = self.fake, self.rng
         subject = r.choice((
-            lambda: f"a {f.color_name().lower()} {r.choice(('fox', 'robot', 'sailboat', 'vintage car', 'hummingbird', 'dancer', 'astronaut', 'lighthouse'))}",
+            lambda: f"a {f.color_name().lower()} {r.choice(_SUBJECTS)}",
             lambda: f"{f.first_name()}, a {f.job().lower()},",
             lambda: f"the streets of {f.city()}",
             lambda: f"a {r.choice(('tiny', 'giant', 'glowing', 'ancient', 'futuristic'))} {f.word()}",
@@ -137,7 +138,8 @@ class Draw:
         return text[:2000]
 
     def image_url(self) -> str:
-        return f"https://{self.fake.domain_name()}/uploads/{self.fake.uuid4()}.{self.rng.choice(('jpg', 'png', 'webp'))}"
+        host, name = self.fake.domain_name(), self.fake.uuid4()
+        return f"https://{host}/uploads/{name}.{self.rng.choice(('jpg', 'png', 'webp'))}"
 
     def resolution(self) -> str:
         return self.weighted({"360p": 0.10, "540p": 0.25, "720p": 0.50, "1080p": 0.15})

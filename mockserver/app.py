@@ -55,8 +55,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
         engine.faults.stop()
 
     app.on_shutdown.append(end_injected_waits)
-    for key in (METRICS, ADMIN_CONTRACT, ADMIN_VIOLATIONS):
-        app[key] = admin[key]
+    app[METRICS] = admin[METRICS]
+    app[ADMIN_CONTRACT] = admin[ADMIN_CONTRACT]
+    app[ADMIN_VIOLATIONS] = admin[ADMIN_VIOLATIONS]
     # Last, so it only sees what no other route serves: 404/405 in the words of the
     # provider whose prefix it is under, else aiohttp's, journaled.  Provider endpoints
     # journal their own answers (recording.py).

@@ -10,7 +10,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import jsonschema_rs
 import yaml
@@ -276,7 +276,7 @@ class Contract:
             for e in validator.iter_errors(instance)
         ]
 
-    def coerce_params(self, op: Operation, location: str, values: dict[str, str]) -> dict[str, Any]:
+    def coerce_params(self, op: Operation, location: str, values: Mapping[str, str]) -> dict[str, Any]:
         """Typed copy of query/path values (path names as in the contract)."""
         out: dict[str, Any] = {}
         for p in op.params:

@@ -24,8 +24,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from mockserver import faultwire
-from mockserver import directives
+from mockserver import directives, faultwire
 from mockserver.directives import DRIBBLE_HEADER, FAULT_HEADER, LATENCY_HEADER, TEST_ID_HEADER
 from mockserver.engine.faults import FILES, Decision, FaultContext, FaultSet
 from mockserver.engine.media import MediaLibrary, RenderBusy, is_provider_shape
@@ -144,7 +143,7 @@ async def _send(request: web.Request, operation: str, content_type: str,
     """Serve a file or bytes, with whatever faults the rules ask for on ``/__files``."""
     faults = request.app.get(FAULTS)
     decision = _file_decision(faults, request, operation) if faults is not None else None
-    if decision is None:
+    if decision is None or faults is None:
         if path is not None:
             return web.FileResponse(path, headers={"Content-Type": content_type})
         return web.Response(body=data, content_type=content_type)
@@ -200,7 +199,7 @@ def add_file_routes(app: web.Application, media: MediaLibrary, uploads: UploadSt
             return _busy()
         return await _send(request, "image", "image/png", path=path)
 
-    async def get_upload(request: web.Request) -> web.Response:
+    async def get_upload(request: web.Request) -> web.StreamResponse:
         info = request.match_info
         item = uploads.get(info["provider"], info["upload_id"]) if uploads is not None else None
         if item is None:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import Any
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp.abc import AbstractResolver
 
 from .engine.webhooks import SendResult
+
+if TYPE_CHECKING:
+    from aiohttp.abc import ResolveResult
 
 #: Response bytes read at most (enough for any log entry and for PixVerse's "ok").
 READ_LIMIT = 64 * 1024
@@ -30,12 +33,13 @@ class LoopbackResolver(AbstractResolver):
         self._other = aiohttp.DefaultResolver()
 
     async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[dict[str, Any]]:
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
         if host == "localhost" or host.endswith(".localhost"):
             answers = [("127.0.0.1", socket.AF_INET), ("::1", socket.AF_INET6)]
-            return [{"hostname": host, "host": ip, "port": port, "family": fam, "proto": 0,
+            found: list[ResolveResult] = [{"hostname": host, "host": ip, "port": port, "family": fam, "proto": 0,
                      "flags": socket.AI_NUMERICHOST}
                     for ip, fam in answers if family in (socket.AF_UNSPEC, fam)]
+            return found
         return await self._other.resolve(host, port, family)
 
     async def close(self) -> None:

@@ -23,8 +23,8 @@ import orjson
 from aiohttp import web
 
 from .contract import Operation
-from .engine import Engine
 from .directives import TEST_ID_HEADER
+from .engine import Engine
 from .engine.journal import IN_REQUEST_BODY, IN_RESPONSE_BODY, readable
 
 # Bodies larger than this are described, not read (multipart uploads never are).
@@ -102,7 +102,9 @@ def response_bytes(response: web.StreamResponse | None) -> bytes | None:
     if response is None or type(response) is not web.Response:
         return None
     body = response.body
-    return body if isinstance(body, (bytes, bytearray)) else None
+    if isinstance(body, bytes):
+        return body
+    return bytes(body) if isinstance(body, bytearray) else None
 
 
 def record(engine: Engine, request: web.Request, provider: str | None, operation: str | None,
@@ -145,12 +147,13 @@ def add_unmatched_route(app: web.Application, engine: Engine, adapters: Iterable
         owner = next((a for prefix, a in owners if request.path.startswith(prefix)), None)
         if owner is not None:
             reply = owner.unknown_route(request, frozenset(allowed))
-            response = web.Response(body=orjson.dumps(reply.body), status=reply.status,
+            payload = orjson.dumps(reply.body)
+            response = web.Response(body=payload, status=reply.status,
                                     content_type=reply.content_type, headers=reply.headers or None)
             if reply.status == 405:
                 response.headers["Allow"] = ",".join(sorted(allowed))
             record(engine, request, owner.name, None, virtual, wall, started, reply.status,
-                   owner.api_key(request), None, await unread_body(request), response.body)
+                   owner.api_key(request), None, await unread_body(request), payload)
             return response
         exc: web.HTTPException = (web.HTTPMethodNotAllowed(request.method, allowed) if allowed
                                   else web.HTTPNotFound())

@@ -13,6 +13,12 @@ import yaml
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Outcomes whose cost can go back to the key (``Settings.refunds``).
+Refundable = Literal["failed", "moderated"]
+
+
+def _default_refunds() -> dict[str, list[Refundable]]:
+    return {"pixverse": ["moderated"]}
 
 
 class FreepikSettings(BaseModel):
@@ -117,8 +123,7 @@ class AccountSettings(BaseModel):
     # Provider -> most jobs one key may have queued or running (absent: no cap).
     concurrency: dict[str, int] = Field(default_factory=dict)
     # Provider -> outcomes whose cost goes back to the key when first observed.
-    refunds: dict[str, list[Literal["failed", "moderated"]]] = Field(
-        default_factory=lambda: {"pixverse": ["moderated"]})
+    refunds: dict[str, list[Refundable]] = Field(default_factory=_default_refunds)
     # Off by default.  Presets by name (RATE_LIMIT_PRESETS) plus rules of your own.
     rate_limit_presets: list[Literal["freepik"]] = Field(default_factory=list)
     rate_limits: list[RateLimitRule] = Field(default_factory=list)
@@ -273,7 +278,7 @@ class Settings(BaseSettings):
         """
         data: dict[str, Any] = {}
         if profile is not None:
-            loaded = yaml.safe_load(Path(profile).read_text()) or {}
+            loaded: dict[str, Any] = yaml.safe_load(Path(profile).read_text()) or {}
             data = deep_merge(data, loaded.get("settings", loaded))
         data = deep_merge(data, cls().model_dump(exclude_unset=True))
         data = deep_merge(data, {k: v for k, v in overrides.items() if v is not None})

@@ -1,24 +1,13 @@
-"""Shared fixtures: an in-process fake on aiohttp's test server, strict mode on."""
+"""Shared fixtures: an in-process fake on aiohttp's test server, strict mode on.
+
+Helpers (settings, media probes, provider drivers) live in the ``support`` package."""
 from __future__ import annotations
 
-import io
-from pathlib import Path
-
-import av
 import pytest
 
 from mockserver.app import ADAPTERS, ENGINE, create_app
-from mockserver.testing.server import ThreadedFake  # noqa: F401  (re-exported for tests)
 from mockserver.settings import Settings
-
-MEDIA_CACHE = Path(__file__).resolve().parents[1] / ".cache" / "test-media"
-
-
-def make_settings(**overrides) -> Settings:
-    """Test settings: strict contract checks, fixed seed, shared media cache."""
-    base = dict(strict=True, seed=1234, media_cache_dir=MEDIA_CACHE)
-    base.update(overrides)
-    return Settings(**base)
+from support import make_settings
 
 
 @pytest.fixture
@@ -41,21 +30,8 @@ def engine(client):
     return client.server.app[ENGINE]
 
 
-def probe_video(data: bytes) -> tuple[int, int, float, str]:
-    """(width, height, duration seconds, codec) of an MP4 held in memory."""
-    with av.open(io.BytesIO(data)) as container:
-        stream = container.streams.video[0]
-        duration = container.duration / 1_000_000 if container.duration else float(
-            stream.frames / stream.average_rate)
-        return stream.width, stream.height, duration, stream.codec_context.name
-
-
-async def download_video(client, url: str) -> bytes:
-    """GET a result URL the fake handed out (absolute) through the test client."""
-    from yarl import URL
-
-    path = URL(url).path
-    resp = await client.get(path)
-    assert resp.status == 200, await resp.text()
-    assert resp.headers["Content-Type"] == "video/mp4"
-    return await resp.read()
+@pytest.fixture
+def frozen(engine):
+    """The engine with its clock frozen, so only ``advance`` moves jobs along."""
+    engine.clock.freeze()
+    return engine

@@ -19,8 +19,17 @@ from ..engine import Engine
 from ..engine.jobs import Job
 from ..engine.journal import FILTERS, mask_key
 from ..engine.webhooks import redact_url
-from .common import (ADMIN_CONTRACT, ADMIN_VIOLATIONS, AdminHandler, checked_routes, clock_view, contract_checked,
-                     error_answer, json_answer, validate_each)
+from .common import (
+    ADMIN_CONTRACT,
+    ADMIN_VIOLATIONS,
+    AdminHandler,
+    checked_routes,
+    clock_view,
+    contract_checked,
+    error_answer,
+    json_answer,
+    validate_each,
+)
 from .dashboard import add_dashboard_routes
 from .metrics import CONTENT_TYPE_LATEST, Metrics
 
@@ -43,7 +52,7 @@ def _int_query(request: web.Request, name: str, default: int | None) -> int | No
 
 def job_view(engine: Engine, job: Job, *, full: bool = False) -> dict[str, Any]:
     """A job as the admin API shows it; ``full`` adds the accepted request body."""
-    view = {
+    view: dict[str, Any] = {
         "id": job.id, "provider": job.provider, "kind": job.kind,
         "status": engine.status(job), "outcome": job.plan.outcome,
         "test_id": job.test_id, "api_key": mask_key(job.api_key),
@@ -164,7 +173,7 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
                 result["message"] += f" ({engine.journal.evicted} older entries were evicted from the journal)"
             result["seen"] = [e.to_dict() for e in matched[-VERIFY_SHOWN:]]
             # What did happen in the same scope, to spot a near miss (wrong task id, op...).
-            scope = {k: criteria[k] for k in ("provider", "test_id") if k in criteria}
+            scope: dict[str, Any] = {k: criteria[k] for k in ("provider", "test_id") if k in criteria}
             tally: dict[tuple[str, str, int], int] = {}
             for e in engine.journal.find(scope):
                 key = (e.operation or "(no route)", e.task_id or "", e.status)

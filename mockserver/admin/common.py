@@ -19,7 +19,7 @@ ADMIN_CONTRACT = web.AppKey("admin_contract", Contract)
 # Strict mode: every way an admin answer broke contracts/admin.yaml (should stay empty).
 ADMIN_VIOLATIONS = web.AppKey("admin_violations", list)
 
-AdminHandler = Callable[[web.Request, Any], Awaitable[web.Response]]
+AdminHandler = Callable[[web.Request, Any], Awaitable[web.StreamResponse]]
 
 
 
@@ -56,14 +56,14 @@ def validate_each(model: type[BaseModel], items: list[Any], label: str,
 
 
 def contract_checked(contract: Contract, op_id: str, handler: AdminHandler, *, strict: bool,
-                     violations: list[str]) -> Callable[[web.Request], Awaitable[web.Response]]:
+                     violations: list[str]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """An aiohttp handler that checks path, query and JSON body against the admin
     contract (400 ``{"message"}`` listing every problem) and calls ``handler(request,
     body)``; in strict mode a JSON answer that breaks the contract becomes a loud 500."""
     op = contract.operation(op_id)
     takes_body = "application/json" in op.body_media_types
 
-    async def endpoint(request: web.Request) -> web.Response:
+    async def endpoint(request: web.Request) -> web.StreamResponse:
         errors = []
         for location, values in (("path", request.match_info), ("query", request.query)):
             typed = contract.coerce_params(op, location, dict(values))
@@ -88,9 +88,10 @@ def contract_checked(contract: Contract, op_id: str, handler: AdminHandler, *, s
         if errors:
             return error_answer("; ".join(f"{e.location} {e.field or '(root)'}: {e.message}" for e in errors))
         response = await handler(request, body)
-        if strict and response.content_type == "application/json":
-            problems = contract.check_response(op, response.status, response.content_type,
-                                               orjson.loads(response.body))
+        # An event stream (a StreamResponse) has no body to check.
+        sent = response.body if isinstance(response, web.Response) else None
+        if strict and isinstance(sent, bytes) and response.content_type == "application/json":
+            problems = contract.check_response(op, response.status, response.content_type, orjson.loads(sent))
             if problems:
                 violations.extend(problems)
                 log.error("admin contract violation: %s", problems)

@@ -33,7 +33,8 @@ from aiohttp import web
 
 from ..engine import Engine
 from ..engine.journal import Entry, mask_key
-from .common import checked_routes, clock_view as clock_state, error_answer, json_answer
+from .common import checked_routes, error_answer, json_answer
+from .common import clock_view as clock_state
 from .page import Catalog, Filters, page, sections
 
 # Wall seconds between two looks at the engine, at least; a look that took long

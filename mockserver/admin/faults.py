@@ -48,7 +48,7 @@ def add_fault_routes(app: web.Application, engine: Engine) -> None:
     """Register the ``/__admin/faults`` routes on the admin sub-application ``app``."""
     faults = engine.faults
 
-    def shown(rule_id: str) -> dict[str, Any] | None:
+    def shown(rule_id: str | None) -> dict[str, Any] | None:
         return next((r for r in faults.list() if r["id"] == rule_id), None)
 
     async def list_faults(request: web.Request) -> web.Response:

@@ -26,10 +26,13 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 import orjson
 from aiohttp import hdrs, web
+
+if TYPE_CHECKING:
+    from aiohttp.typedefs import Middleware
 
 __all__ = ["ADMIN_PREFIX", "COOKIE", "TOKEN_HEADER", "admin_guard", "is_loopback_host", "mount_admin"]
 
@@ -74,7 +77,7 @@ def _offered(request: web.Request) -> str | None:
     return request.headers.get(TOKEN_HEADER) or request.cookies.get(COOKIE)
 
 
-def admin_guard(admin_token: str | None) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def admin_guard(admin_token: str | None) -> Middleware:
     """The middleware described above; ``admin_token`` None leaves only the Origin,
     loopback-Host and content-type rules."""
     token = admin_token.encode("utf-8") if admin_token else None

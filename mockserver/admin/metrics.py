@@ -65,8 +65,8 @@ class Metrics(Collector):
         bounds = [*LATENCY_BUCKETS, float("inf")]
         for (provider, operation), slots in sorted(self.engine.request_stats.latency.items()):
             cumulative, buckets = 0.0, []
-            for bound, n in zip(bounds, slots):
-                cumulative += n
+            for bound, count in zip(bounds, slots):
+                cumulative += count
                 buckets.append((floatToGoString(bound), cumulative))
             latency.add_metric([provider, operation], buckets, slots[-1])
         yield latency

@@ -217,7 +217,7 @@ def webhooks_section(engine: Engine, f: Filters) -> str:
 
 
 def media_section(engine: Engine, jobs: list[Job]) -> str:
-    items = []
+    items: list[str] = []
     for job in jobs:
         if len(items) >= MEDIA_VIDEOS:
             break
@@ -231,7 +231,7 @@ def media_section(engine: Engine, jobs: list[Job]) -> str:
         else:
             items.append(f'<figure><video controls muted preload="auto" src="{_attr(url)}" '
                          f'data-job="{_attr(job.id)}"></video>{label}</figure>')
-    thumbs = []
+    thumbs: list[str] = []
     for upload in engine.uploads.newest(MEDIA_UPLOADS * 4):
         if len(thumbs) >= MEDIA_UPLOADS:
             break

@@ -1,6 +1,6 @@
 """Idempotency keys: the first answer per key, replayed for every repeat.
 
-Used for PixVerse's Ai-trace-id, which its docs (llm.txt page
+Used for PixVerse's Ai-trace-id, which its docs (the "PixVerse API LLM.txt" page,
 ``pixverse-api-llm-txt-2109771m0``) say creates nothing when reused and returns the
 earlier result; its guides blame "video stuck in generating" on polling with one
 trace id.  ``IdempotencyStore`` keeps those answers, bounded, in insertion order.

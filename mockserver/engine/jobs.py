@@ -3,7 +3,7 @@
 A job's status is a pure function of its plan, the virtual clock and, in poll-count
 mode, how often it was read.  No per-job timers exist.
 
-Neutral states (see design.md for each provider's spelling):
+Neutral states (each provider's spelling is its adapter's status map):
 ``queued`` -> ``running`` -> ``succeeded`` | ``failed`` | ``moderated``.
 """
 from __future__ import annotations
@@ -94,6 +94,8 @@ class Job:
     __slots__ = ("id", "provider", "kind", "api_key", "created_at", "queue_s", "run_s", "outcome",
                  "width", "height", "duration", "outputs", "_request", "test_id", "polls", "forced",
                  "forced_at", "cost")
+    # A dict, or the JSON bytes of one (see the ``request`` setter).
+    _request: dict[str, Any] | bytes | None
 
     def __init__(
         self,
@@ -147,7 +149,7 @@ class Job:
         stored = self._request
         if stored is None:
             return {}
-        return orjson.loads(stored) if stored.__class__ is bytes else stored
+        return orjson.loads(stored) if stored.__class__ is bytes else stored  # type: ignore[return-value]  # as above
 
     @request.setter
     def request(self, value: dict[str, Any] | bytes | None) -> None:
@@ -195,12 +197,3 @@ class Job:
                 return RUNNING
             return self.outcome
         return QUEUED
-
-    def progress(self, now: float) -> float:
-        """Fraction 0..1 of the planned run elapsed (time mode); 1 when terminal."""
-        run_elapsed = now - self.created_at - self.queue_s
-        if run_elapsed <= 0:
-            return 0.0
-        if self.run_s <= 0 or run_elapsed >= self.run_s:
-            return 1.0
-        return run_elapsed / self.run_s

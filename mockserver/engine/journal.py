@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections import deque
-from urllib.parse import unquote
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
+from urllib.parse import unquote
 
 DEFAULT_MAX_ENTRIES = 10_000
 DEFAULT_BODY_LIMIT = 2048
@@ -46,19 +46,12 @@ def mask_key(key: str | None) -> str | None:
     return f"{key[:4]}...{key[-4:]}"
 
 
-def clip(raw: bytes | None, limit: int) -> str | None:
-    """The first ``limit`` bytes of a body as text, with a marker for what was cut."""
-    if raw is None:
-        return None
-    return _text(raw[:limit], len(raw))
-
-
 def task_id_in_body(raw: bytes | str | None) -> str | None:
     """The first task id key's value in a (prefix of a) JSON body, else None.  A
     regex, not a parse: bodies are clipped prefixes, and a parse would allocate."""
     if not raw or raw.__class__ is str:
         return None
-    found = _ID_RE.search(raw)
+    found = _ID_RE.search(raw)  # type: ignore[arg-type]  # the __class__ test above narrows (isinstance costs more here)
     if found is None:
         return None
     return (found.group(1) or found.group(2)).decode("utf-8", "replace")
@@ -192,6 +185,10 @@ def _decoded(path: str) -> str:
     return unquote(path) if "%" in path else path
 
 
+def _field_equals(index: int, value: str) -> Callable[[Stored], bool]:
+    return lambda e: e[index] == value
+
+
 def matcher(criteria: dict[str, Any]) -> Callable[[Stored], bool]:
     """A predicate for entries (stored tuples or ``Entry``) matching every given
     criterion (None/absent = any).
@@ -212,7 +209,7 @@ def matcher(criteria: dict[str, Any]) -> Callable[[Stored], bool]:
     for name, index in exact.items():
         if name in given:
             value = str(given[name])
-            tests.append(lambda e, i=index, v=value: e[i] == v)
+            tests.append(_field_equals(index, value))
     if "task_id" in given:
         task_id = str(given["task_id"])
         tests.append(lambda e: _task_of(e) == task_id)
@@ -343,7 +340,7 @@ class Journal:
         if request_body is not None and request_body.__class__ is not str:
             request_size = len(request_body)
             if request_size > limit or request_body.__class__ is not bytes:
-                request_body = bytes(request_body[:limit])
+                request_body = bytes(request_body[:limit])  # type: ignore[arg-type]  # the __class__ test above narrows (isinstance costs more here)
         if response_body is not None:
             response_size = len(response_body)
             # A copy, also when short: orjson's bytes keep their 4 KiB write buffer.
@@ -407,11 +404,6 @@ class Journal:
                 if len(out) >= count:
                     break
         return out
-
-    @property
-    def last_seq(self) -> int:
-        """The sequence number of the newest request recorded (kept or not)."""
-        return self._seq
 
     def find(self, criteria: dict[str, Any] | None = None, since: int | None = None) -> list[Entry]:
         """Entries matching ``criteria`` (see ``matcher``), oldest first; ``since``

@@ -28,12 +28,8 @@ class Ledger:
         self._balances: dict[tuple[str, str], int] = {}
         self._refunded: OrderedDict[tuple[str, str], int] = OrderedDict()
 
-    @property
-    def starting_credits(self) -> int:
-        """The default starting balance (providers without their own)."""
-        return self._start("")
-
     def starting(self, provider: str) -> int:
+        """The balance a new key has with ``provider``."""
         return self._start(provider)
 
     def balance(self, provider: str, api_key: str) -> int:

@@ -145,7 +145,10 @@ class JobStore:
     def _shed_bytes(self, newest: Job) -> None:
         """Back under ``max_bytes``: finished jobs first (among the oldest
         ``_BYTES_SCAN``), then the oldest whatever their state; never ``newest``."""
-        over = self.bytes - self.max_bytes
+        limit = self.max_bytes
+        if limit is None:  # no byte bound: nothing to shed
+            return
+        over = self.bytes - limit
         finished = self._finished
         victims = []
         for job in islice(self._order, _BYTES_SCAN):
@@ -156,7 +159,7 @@ class JobStore:
                 over -= request_bytes(job)
         for job in victims:
             self._forget(job)
-        while self.bytes > self.max_bytes:
+        while self.bytes > limit:
             oldest = self._pop_front()
             if oldest is None or oldest is newest:
                 break
@@ -215,7 +218,6 @@ class Upload:
     width: int = 0
     height: int = 0
     duration: float = 0.0
-    source_url: str | None = None
 
 
 class UploadStore:
@@ -241,7 +243,7 @@ class UploadStore:
 
     def newest(self, count: int) -> list[Upload]:
         """Up to ``count`` uploads, newest first."""
-        out = []
+        out: list[Upload] = []
         for upload in reversed(self._items.values()):
             if len(out) >= count:
                 break

@@ -17,10 +17,8 @@ import orjson
 from aiohttp import web
 
 from .. import directives, faultwire, recording
-from ..contract import (Contract, ContractError, FieldError, Operation, coerce_text, holds_float, integral,
-                        load_contract)
-from ..directives import (FAULT_HEADER, INJECTED_HEADER, LATENCY_HEADER, OUTCOME_HEADER, PROBLEM_HEADER,
-                          TEST_ID_HEADER)
+from ..contract import Contract, ContractError, FieldError, Operation, coerce_text, holds_float, integral, load_contract
+from ..directives import FAULT_HEADER, INJECTED_HEADER, LATENCY_HEADER, OUTCOME_HEADER, PROBLEM_HEADER, TEST_ID_HEADER
 from ..engine import Engine
 from ..engine.faults import Decision, FaultContext, InjectedError
 from ..engine.jobs import MODERATED, Job, JobSpec, PlannedOutcome
@@ -80,7 +78,7 @@ class Call:
 Handler = Callable[[Call], Awaitable[Reply]]
 # What an operation's pipeline hands its endpoint: the response, the key as sent, the
 # request body as read (None: not read), the kinds of faults injected, the test id.
-Answer = tuple[web.StreamResponse, "str | None", "bytes | None", tuple[str, ...], "str | None"]
+Answer = tuple[web.StreamResponse, "str | None", "bytes | str | None", tuple[str, ...], "str | None"]
 
 
 class ProviderAdapter:
@@ -88,8 +86,16 @@ class ProviderAdapter:
 
     Subclasses set ``name`` (the provider id used in the engine and the journal),
     ``contract_name`` (file stem under ``contracts/``) and ``handlers``
-    (operationId -> method name, or -> a callable when set per instance), and
-    implement the error hooks below.
+    (operationId -> method name, or -> a callable when set per instance; each takes
+    a :class:`Call` and returns a :class:`Reply`), and implement the hooks below.
+
+    Must implement: ``api_key``, ``auth_error``, ``malformed_body``, ``invalid``,
+    ``unknown_route``.  May override: ``too_large``, ``precheck``, ``around``,
+    ``fault_statuses``, ``fault_supported``, ``fault_reply``, ``refusal_reply``,
+    ``key_accepted``.  Every hook answers in the provider's own words: the status and
+    body shape its documents give for that case (HTTP 200 with an error envelope for
+    pixwith.ai and the PixVerse platform).  A hook's :class:`Reply` is checked against
+    the contract like any other answer (strict mode turns a broken one into a 500).
     """
 
     name: ClassVar[str]
@@ -124,16 +130,28 @@ class ProviderAdapter:
 
     # hooks ---------------------------------------------------------------------------
     def api_key(self, request: web.Request) -> str | None:
-        """The key the client sent, "" for present-but-empty, None for absent."""
+        """The key the client sent in the provider's auth header (Freepik's
+        ``x-freepik-api-key``, AI/ML API's ``Authorization: Bearer``, ...), "" for
+        present-but-empty, None for absent.  Read on every request: keep it cheap."""
         raise NotImplementedError
 
     def auth_error(self, op: Operation, request: web.Request, missing: bool) -> Reply:
+        """The answer to a missing (``missing`` True) or unknown key, e.g. Freepik's
+        401 ``{"message": "Missing API key"}`` or PixVerse's HTTP 200 envelope with its
+        auth ErrCode.  Also the default answer to an injected 401 (``fault_reply``)."""
         raise NotImplementedError
 
     def malformed_body(self, op: Operation, request: web.Request) -> Reply:
+        """The answer to a body that is not usable JSON (unparsable, nested too deeply,
+        a corrupt or unknown Content-Encoding), e.g. Freepik's 400 problem with
+        ``invalid_params`` or PixVerse's ErrCode 400013."""
         raise NotImplementedError
 
     def invalid(self, op: Operation, request: web.Request, errors: list[FieldError]) -> Reply:
+        """The answer to a request that breaks ``op``'s contract: ``errors`` lists every
+        problem (location ``body``/``query``/``path``, field, kind, message) and is never
+        empty.  The provider's own validation answer, worded as its documents show it
+        (one field or all of them, whichever the provider reports)."""
         raise NotImplementedError
 
     def unknown_route(self, request: web.Request, allowed: frozenset[str]) -> Reply:
@@ -148,11 +166,15 @@ class ProviderAdapter:
         return self.malformed_body(op, request)
 
     async def precheck(self, op: Operation, request: web.Request, api_key: str) -> Reply | None:
-        """Provider-specific checks after auth and before the body (e.g. headers)."""
+        """Provider-specific checks after auth and before the body is read, e.g.
+        PixVerse's ``Ai-Trace-Id`` header: a :class:`Reply` to answer with instead of
+        running the handler, or None to go on.  Not called unless overridden."""
         return None
 
     async def around(self, call: Call, handler: Handler) -> Reply:
-        """Wraps every handler (PixVerse uses it for trace-id replay)."""
+        """Wraps every handler call that passed auth, validation and faults: return
+        ``await handler(call)`` or an answer of your own (PixVerse replays the stored
+        answer to a repeated trace id)."""
         return await handler(call)
 
     # faults (see engine/faults, directives.py and README) ------------------------
@@ -231,7 +253,7 @@ class ProviderAdapter:
         error, or run the handler with a planned outcome and maybe mangle its answer.
         Returns the response and the kinds of faults injected (for the journal)."""
         op, request = call.op, call.request
-        kinds = tuple(self.engine.faults.record(self.name, op.operation_id, decision))
+        kinds: tuple[str, ...] = tuple(self.engine.faults.record(self.name, op.operation_id, decision))
         cut = await faultwire.before_handling(request, decision, self.engine.faults)
         if cut is not None:
             return cut, kinds
@@ -257,6 +279,8 @@ class ProviderAdapter:
 
     # shared machinery --------------------------------------------------------------
     def key_accepted(self, key: str) -> bool:
+        """Whether ``key`` may call (every key unless ``settings.api_keys`` lists them);
+        pixwith.ai overrides it to let its documented public test key through."""
         allowed = self.settings.api_keys
         return allowed is None or key in allowed
 
@@ -399,7 +423,7 @@ class ProviderAdapter:
                 match = request.match_info
                 for name, alias, coerce in path_params:
                     path[name] = match[alias] if coerce is None else coerce(match[alias])
-                if not path_validator.is_valid(path):
+                if not path_validator.is_valid(path):  # type: ignore[union-attr]  # set whenever path_params is
                     errors = contract.check_params(op, "path", path)
             query: dict[str, Any] = {}
             if has_query:

@@ -16,8 +16,12 @@ import functools
 import importlib.resources
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..contract import Contract, ContractError, Operation, load_contract
+
+if TYPE_CHECKING:
+    from ..providers.base import ProviderAdapter
 
 #: The four providers, in the order the fake lists them.
 PROVIDERS = ("freepik", "pixwith", "aimlapi", "pixverse")
@@ -75,7 +79,7 @@ def operation_ids(provider: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=None)
-def _adapter_class(provider: str) -> type:
+def _adapter_class(provider: str) -> type[ProviderAdapter]:
     from ..providers import PROVIDERS as ADAPTERS
 
     for cls in ADAPTERS:

@@ -46,7 +46,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from hypothesis import HealthCheck, Phase, example, given, seed as hypothesis_seed, settings as hsettings
+from hypothesis import HealthCheck, Phase, example, given
+from hypothesis import seed as hypothesis_seed
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from .admin import MockAdmin, format_journal

@@ -55,12 +55,13 @@ def pixverse_mock_settings() -> Any:
     from ..settings import Settings
     from .contracts import contracts_dir
 
-    fast = {} if "PIXVERSE_MOCK_TIME_SCALE" in os.environ else {"time_scale": TEST_TIME_SCALE}
+    fast: dict[str, Any] = {} if "PIXVERSE_MOCK_TIME_SCALE" in os.environ else {"time_scale": TEST_TIME_SCALE}
     return Settings(host="127.0.0.1", port=0, strict=True, seed=0, contracts_dir=contracts_dir(), **fast)
 
 
 @pytest.fixture(scope="session")
-def _pixverse_mock_server(request: pytest.FixtureRequest, pixverse_mock_settings: Any) -> Iterator[tuple[str, Any, Any]]:
+def _pixverse_mock_server(request: pytest.FixtureRequest,
+                          pixverse_mock_settings: Any) -> Iterator[tuple[str, Any, Any]]:
     """(base URL, ThreadedFake or None, admin token or None) of the session's fake."""
     from .admin import MockAdmin
 

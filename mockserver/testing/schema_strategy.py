@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeGuard
 
 import jsonschema_rs
 from hypothesis import strategies as st
@@ -78,7 +78,7 @@ def checker(schema: Any) -> Any:
     return lambda value: validator.is_valid(_as_json(value))
 
 
-def _is_int(x: Any) -> bool:
+def _is_int(x: Any) -> TypeGuard[int]:
     return isinstance(x, int) and not isinstance(x, bool)
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import functools
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote, urlencode
 
 from hypothesis import strategies as st
@@ -263,6 +263,11 @@ def responses(provider: str, operation_id: str, status: int | None = None) -> st
 
 
 @functools.lru_cache(maxsize=None)
+def _bodiless(provider: str, operation_id: str, code: int) -> Callable[[dict[str, str]], ResponseSpec]:
+    """A response without a body from its drawn headers."""
+    return lambda headers: ResponseSpec(provider, operation_id, code, "", None, headers)
+
+
 def _responses(provider: str, operation_id: str, status: int | None) -> st.SearchStrategy[ResponseSpec]:
     op = operation(provider, operation_id)
     options = []
@@ -273,7 +278,7 @@ def _responses(provider: str, operation_id: str, status: int | None) -> st.Searc
         headers = _header_values(response)
         content = response.get("content") or {}
         if not content:
-            options.append(headers.map(lambda h, c=code: ResponseSpec(provider, operation_id, c, "", None, h)))
+            options.append(headers.map(_bodiless(provider, operation_id, code)))
         for media_type, media in content.items():
             schema = media.get("schema")
             known = [r.body for r in documented_responses(provider, operation_id, code)

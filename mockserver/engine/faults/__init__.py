@@ -7,8 +7,18 @@ per-request directive grammar (``X-Mock-*`` headers, prompt markers, test keys) 
 HTTP layer's: ``mockserver/directives.py``; the wire effects are
 ``mockserver/faultwire.py``.  The README is the user guide.
 """
-from .rules import (CONNECTION_FAULTS, FILES, HTTP_ERRORS, MAX_HANG_S, OUTCOMES, PROVIDERS, SUBMIT, FaultRule,
-                    InjectedError, Latency)
+from .rules import (
+                    CONNECTION_FAULTS,
+                    FILES,
+                    HTTP_ERRORS,
+                    MAX_HANG_S,
+                    OUTCOMES,
+                    PROVIDERS,
+                    SUBMIT,
+                    FaultRule,
+                    InjectedError,
+                    Latency,
+)
 from .ruleset import MAX_DIRECTIVE_STATES, Decision, Directive, FaultContext, FaultSet, fault_rng
 
 __all__ = ["CONNECTION_FAULTS", "FILES", "HTTP_ERRORS", "MAX_DIRECTIVE_STATES", "MAX_HANG_S", "OUTCOMES",

@@ -12,6 +12,7 @@ not virtual time.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import itertools
 import random
 from collections import Counter, OrderedDict, deque
@@ -182,12 +183,12 @@ class FaultSet:
     def list(self, test_id: str | None = None) -> list[dict[str, Any]]:
         """The rules (oldest first) with their counters, for the admin API."""
         out = []
-        for rule in self._rules.values():
+        for rule_id, rule in self._rules.items():
             if test_id is not None and rule.test_id != test_id:
                 continue
-            state = self._state[rule.id]
+            state = self._state[rule_id]
             remaining = None if rule.times is None else max(rule.times - state.fired, 0)
-            out.append(rule.public() | {"source": self._sources[rule.id], "seen": state.seen,
+            out.append(rule.public() | {"source": self._sources[rule_id], "seen": state.seen,
                                         "fired": state.fired, "remaining": remaining})
         return out
 
@@ -240,12 +241,12 @@ class FaultSet:
                     continue
                 self._consider(rule, self._directive_state(rule, source, text, ctx), ctx,
                                decision, source)
-        for rule in reversed(self._rules.values()):
+        for rule_id, rule in reversed(self._rules.items()):
             if self._selected(rule, ctx):
-                self._consider(rule, self._state[rule.id], ctx, decision, rule.id)
+                self._consider(rule, self._state[rule_id], ctx, decision, rule_id)
         return decision if decision else None
 
-    def record(self, provider: str, operation: str, decision: Decision) -> list[str]:
+    def record(self, provider: str, operation: str, decision: Decision) -> builtins.list[str]:
         """Count what ``decision`` injects; returns its kinds."""
         kinds = decision.kinds
         for kind in kinds:

@@ -7,9 +7,22 @@ for a shape (:class:`MediaLibrary`), ``probing`` reads what clients upload
 """
 from .probing import MEDIA_FORMATS, MediaInfo, MediaProbeError, probe_media, sniff_media_format
 from .rendering import STALE_TMP_S, MediaLibrary, RenderBusy
-from .shapes import (ASPECT_RATIOS, IMAGE_MAX_SIDE, IMAGE_MIN_SIDE, PROVIDER_VIDEO_SIZES, VIDEO_MAX_DURATION_S,
-                     VIDEO_MAX_SIDE, VIDEO_MIN_DURATION_S, VIDEO_MIN_SIDE, VIDEO_QUALITIES, check_image_shape,
-                     check_video_shape, is_provider_shape, size_of, video_dimensions)
+from .shapes import (
+                     ASPECT_RATIOS,
+                     IMAGE_MAX_SIDE,
+                     IMAGE_MIN_SIDE,
+                     PROVIDER_VIDEO_SIZES,
+                     VIDEO_MAX_DURATION_S,
+                     VIDEO_MAX_SIDE,
+                     VIDEO_MIN_DURATION_S,
+                     VIDEO_MIN_SIDE,
+                     VIDEO_QUALITIES,
+                     check_image_shape,
+                     check_video_shape,
+                     is_provider_shape,
+                     size_of,
+                     video_dimensions,
+)
 
 __all__ = [
     "ASPECT_RATIOS",

@@ -7,8 +7,6 @@ import dataclasses
 import io
 import struct
 
-
-
 # -- probing uploads ------------------------------------------------------------------
 
 #: Container format -> (kind, MIME type) for what :func:`probe_media` recognises.

@@ -17,7 +17,7 @@ from collections.abc import Callable, Hashable
 from fractions import Fraction
 from pathlib import Path
 
-from .shapes import is_integer, check_image_shape, check_video_shape, size_of
+from .shapes import check_image_shape, check_video_shape, is_integer, size_of
 
 # High CRF: the content is flat colours, quality is irrelevant and small files
 # keep downloads in client tests fast.

@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 from fractions import Fraction
 
-
-
 #: Quality label -> length of the SHORT side in pixels.
 VIDEO_QUALITIES: dict[str, int] = {
     "360p": 360,

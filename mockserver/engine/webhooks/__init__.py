@@ -14,8 +14,7 @@ Webhooks; ``providers/pixverse/webhooks.py``: PixVerse's console HMAC), reached
 through their :class:`Channel`; the HTTP client is the app's (``outbound.py``).
 """
 from .accounts import AccountHook, secret_fingerprint
-from .deliveries import (DELIVERED, ERROR, FAILED, REFUSED, UNDELIVERED, Channel, Delivery, Sender, SendResult,
-                         Watch)
+from .deliveries import DELIVERED, ERROR, FAILED, REFUSED, UNDELIVERED, Channel, Delivery, Sender, SendResult, Watch
 from .faults import DeliveryFault
 from .hosts import host_allowed, normalise_host_url
 from .redaction import redact_url, response_excerpt

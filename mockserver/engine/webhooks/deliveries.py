@@ -8,7 +8,6 @@ from typing import Any, Awaitable, Callable, Hashable, Protocol, Sequence
 
 from ..jobs import Job
 
-
 # Delivery log outcomes.
 DELIVERED = "delivered"      # the receiver accepted it
 FAILED = "failed"            # the receiver answered, but not with what counts as accepted

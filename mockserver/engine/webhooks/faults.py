@@ -7,7 +7,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .deliveries import Delivery
 
-
 _STRICT = ConfigDict(extra="forbid")
 
 

@@ -39,8 +39,7 @@ from typing import Any, Callable, Hashable
 from ..clock import VirtualClock
 from ..jobs import TERMINAL, Job
 from .accounts import AccountHook
-from .deliveries import (DELIVERED, ERROR, FAILED, REFUSED, UNDELIVERED, Channel, Delivery, Sender, SendResult,
-                         Watch)
+from .deliveries import DELIVERED, ERROR, FAILED, REFUSED, UNDELIVERED, Channel, Delivery, Sender, SendResult, Watch
 from .faults import DeliveryFault
 from .hosts import host_allowed, normalise_host_url
 from .redaction import redact_url, response_excerpt
@@ -363,7 +362,8 @@ class WebhookScheduler:
             result = SendResult(None, "", f"{type(exc).__name__}: {exc}")
         entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
         entry["http_status"] = result.status
-        entry["response"] = response_excerpt(result.text, self.settings.response_max_chars) if result.text else result.text
+        text = result.text
+        entry["response"] = response_excerpt(text, self.settings.response_max_chars) if text else text
         if result.status is not None and channel.accepted(result.status, result.text):
             d.finished = True
             self._finish(d, entry, DELIVERED)

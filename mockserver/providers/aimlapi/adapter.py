@@ -1,7 +1,7 @@
 """AI/ML API (api.aimlapi.com): PixVerse V5 image-to-video, text-to-video and transition.
 
-Wire format from seed 002 (the "v5/image-to-video" docs page and its two Python
-examples) and providers/freepik-aiml-pixwith.md section B; the contract is
+Wire format from AI/ML API's docs (the "pixverse/v5/image-to-video" page and its two
+Python examples; endpoints, responses and errors); the contract is
 ``contracts/aimlapi.yaml``. Auth is ``Authorization: Bearer <key>``.
 
 - ``create_video_generation`` POST /v2/video/generations and
@@ -44,10 +44,10 @@ import orjson
 from aiohttp import web
 
 from ...contract import FieldError, Operation
+from ...engine.faults import InjectedError
 from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job, JobSpec
 from ...engine.media import size_of, video_dimensions
 from ...files import video_url
-from ...engine.faults import InjectedError
 from ..base import Call, ProviderAdapter, Reply, with_retry_after
 from ..pixverse.pricing import CREDITS_5S
 

@@ -1,7 +1,7 @@
 """Freepik / Magnific: PixVerse V5 image-to-video, transition and text-to-video.
 
-Wire format from seed 000 (official OpenAPI) and providers/freepik-aiml-pixwith.md
-section A; the contract is ``contracts/freepik.yaml``.
+Wire format from Freepik's API reference (the official OpenAPI of the PixVerse V5 pages) and
+the Magnific API spec (2026-07); the contract is ``contracts/freepik.yaml``.
 Errors: 401 ``{"message": "Missing API key" | "Invalid API key"}``; 400
 ``{"message": "Your request parameters didn't validate.", "invalid_params": [...]}``;
 404 ``{"message": "AI resource not found"}`` for an unknown task id; 429
@@ -14,10 +14,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from ...contract import FieldError, Operation
+from ...engine.faults import InjectedError
 from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job, JobSpec
 from ...engine.media import video_dimensions
 from ...files import video_url
-from ...engine.faults import InjectedError
 from ..base import Call, ProviderAdapter, Reply
 from .webhooks import FreepikWebhooks
 

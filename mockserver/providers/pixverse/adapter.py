@@ -1,8 +1,8 @@
 """PixVerse platform (app-api.pixverse.ai): uploads, every V5 generation endpoint,
 results, lists and balance.
 
-Wire format from seed 003 (image-to-video guide), seed 004 (official OpenAPI pages of
-every endpoint it lists) and shared/providers/pixverse-platform.md sections 1-8; the
+Wire format from the PixVerse Platform docs: the "Image to video" guide, the API
+reference page of every endpoint served, the error-code, webhook and pricing pages; the
 contract is ``contracts/pixverse.yaml`` (its ``x-fake-notes`` list every inference).
 
 Every answer is HTTP 200 with ``{"ErrCode": int, "ErrMsg": str, "Resp": object|null}``;

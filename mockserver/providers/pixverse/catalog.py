@@ -1,7 +1,7 @@
 """The fixed lists the PixVerse platform serves: TTS speakers, effect templates and
 restyle presets.
 
-Speakers are the 15 of the "Get Speech(Lipsync) tts list" example (seed 004), in its
+Speakers are the 15 of the "Get Speech(Lipsync) tts list" example (its API reference page), in its
 order.  Templates and restyle presets are live, per-account lists on the real
 platform; the fake serves a small fixed catalogue instead.  Template ids and names
 come from third-party clients (ComfyUI's PixVerse nodes, useapi.net's effect list);

@@ -14,8 +14,15 @@ from typing import Any
 
 from ...engine import Engine
 from ...engine.jobs import MODERATED, SUCCEEDED
-from ...engine.media import (ASPECT_RATIOS, VIDEO_MAX_DURATION_S, VIDEO_MIN_DURATION_S, MediaProbeError,
-                             VIDEO_QUALITIES, probe_media, video_dimensions)
+from ...engine.media import (
+    ASPECT_RATIOS,
+    VIDEO_MAX_DURATION_S,
+    VIDEO_MIN_DURATION_S,
+    VIDEO_QUALITIES,
+    MediaProbeError,
+    probe_media,
+    video_dimensions,
+)
 from ...engine.store import Upload
 from . import catalog
 from .errors import ErrCode, PixverseError

@@ -2,8 +2,8 @@
 
 Every PixVerse answer is HTTP 200; a business error is a non-zero ``ErrCode`` with
 ``Resp: null``.  The ErrMsg texts live in the contract (``x-errcodes`` of
-``contracts/pixverse.yaml``, paraphrasing the table in
-shared/providers/pixverse-platform.md section 3), so this module only names the codes.
+``contracts/pixverse.yaml``, paraphrasing PixVerse's error-code page), so this module
+only names the codes.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from ...contract import Contract, ContractError, FieldError
 
 
 class ErrCode(IntEnum):
-    """The documented ErrCodes (pixverse-platform.md section 3).
+    """The documented ErrCodes (PixVerse's error-code page).
 
     The adapter's own rules send the first group; the rest exist for faults, account
     limits and moderation at submit (injected elsewhere), so every documented code

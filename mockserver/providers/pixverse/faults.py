@@ -37,8 +37,10 @@ def errcode_for(settings: PixverseSettings, messages: dict[int, str], op: Operat
         code = fault.errcode
     elif fault.status == 401:
         return settings.auth_err_code, fault.message or settings.auth_err_msg
+    elif fault.status is not None:
+        code = int(STATUS_ERRCODES[fault.status])
     else:
-        code = int(STATUS_ERRCODES[fault.status])  # type: ignore[index]
+        raise ValueError("an injected error needs a status, an errcode or moderation")
     message = fault.message or messages.get(code) or FALLBACK_MESSAGES.get(code) or f"ErrCode {code}"
     return code, message
 

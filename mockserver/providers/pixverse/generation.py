@@ -22,8 +22,19 @@ from ...files import image_url
 from ...settings import Settings
 from ..base import Call, Reply
 from . import catalog, pricing
-from .chain import (MASK_NAMES, MASKABLE_CODECS, Chain, Source, check_keyframe, check_mask, check_mask_of_video,
-                    mask_id, nearest_aspect_ratio, template, whole_seconds)
+from .chain import (
+    MASK_NAMES,
+    MASKABLE_CODECS,
+    Chain,
+    Source,
+    check_keyframe,
+    check_mask,
+    check_mask_of_video,
+    mask_id,
+    nearest_aspect_ratio,
+    template,
+    whole_seconds,
+)
 from .errors import ErrCode, PixverseError
 from .wire import Wire, switched_on
 

@@ -1,8 +1,8 @@
 """Checks PixVerse applies to an uploaded image, by content rather than by name.
 
-Limits (upload reference page, seed 004; image-to-video guide, seed 003): JPEG, PNG or
+Limits (the Upload Image reference page; the "Image to video" guide): JPEG, PNG or
 WebP, at most 20 MB and at most 10000 px per side (the reference page says 4000; both
-limits are settings).  ErrCodes from pixverse-platform.md section 3.
+limits are settings).  ErrCodes from PixVerse's error-code page.
 """
 from __future__ import annotations
 

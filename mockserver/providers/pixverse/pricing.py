@@ -1,6 +1,6 @@
 """PixVerse credits per generation ($1 = 100 credits).
 
-From the pricing page (``model-pricing-796039m0``, pixverse-platform.md section 6):
+From PixVerse's model-pricing page (``model-pricing-796039m0``):
 text-to-video, image-to-video, transition, effects (templates), fusion and extend on V5
 cost 45 credits for a 5 s clip at 360p or 540p, 60 at 720p and 120 at 1080p; 8 s
 costs double; the older models charge the same and double again for

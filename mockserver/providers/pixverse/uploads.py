@@ -1,9 +1,9 @@
 """Image and media (video/audio) uploads: ``POST /openapi/v2/image/upload`` and
 ``POST /openapi/v2/media/upload``.
 
-Limits: image upload page and image-to-video guide (seeds 003, 004); media upload page
-(seed 004: video mp4/mov/webm and audio mp3/wav/m4a/aac, at most 50 MB and 30 s, video
-at most 1920 px).  Formats are read from the bytes, never from a name or a part's
+Limits: the Upload Image reference page and the "Image to video" guide; the Upload
+Video&audio reference page (video mp4/mov/webm and audio mp3/wav/m4a/aac, at most 50 MB
+and 30 s, video at most 1920 px).  Formats are read from the bytes, never from a name or a part's
 content type.  ErrCodes per the contract's ``x-fake-notes`` (uploads).
 """
 from __future__ import annotations
@@ -148,7 +148,7 @@ class Uploads:
         # Never fetched (the fake stays offline), so the size is unknown: 0 x 0.
         self.engine.uploads.add(Upload(
             id=str(img_id), provider=self.name, api_key=call.api_key, kind="image",
-            content_type="application/octet-stream", data=b"", source_url=url,
+            content_type="application/octet-stream", data=b"",
         ))
         return self.ok({"img_id": img_id, "img_url": url})
 
@@ -222,6 +222,6 @@ class Uploads:
         self.engine.uploads.add(Upload(
             id=str(media_id), provider=self.name, api_key=call.api_key, kind=kind,
             content_type=MEDIA_FORMATS[fmt][1] if fmt else "application/octet-stream",
-            data=b"", source_url=url,
+            data=b"",
         ))
         return self.ok({"media_id": media_id, "media_type": kind, "url": url})

@@ -2,7 +2,7 @@
 settings ``pixverse.webhook_*`` or ``PUT /__admin/webhooks/pixverse``, per key or for
 every key).
 
-Documented (pixverse-platform.md section 5): a POST with JSON body ``{id, status, url,
+Documented (PixVerse's "How to use webhook" page): a POST with JSON body ``{id, status, url,
 size, has_audio, credits}`` and headers ``Webhook-Timestamp`` (unix seconds),
 ``Webhook-Nonce`` (32 random characters), ``Webhook-Signature`` (base64 HMAC-SHA256
 with the account's secret) and ``Ai-Trace-Id``; delivered only by HTTP 200 with body

@@ -1,7 +1,7 @@
 """pixwith.ai: PixVerse V5 (``model_id`` "2-27") text-to-video and image-to-video.
 
-Wire format from seed 001 (pixwith.ai's PixVerse V5 page) and
-providers/freepik-aiml-pixwith.md section C; the contract is ``contracts/pixwith.yaml``.
+Wire format from pixwith.ai's API docs (the PixVerse V5 page: create task; "get task
+results"; its MCP contract for credits and errors); the contract is ``contracts/pixwith.yaml``.
 Every operation is a POST with a JSON body and the ``Api-Key`` header; every answer,
 errors included, is HTTP 200 with the envelope ``{"code", "message", "data"}``:
 
@@ -25,10 +25,10 @@ from typing import Any
 from aiohttp import web
 
 from ...contract import FieldError, Operation
+from ...engine.faults import InjectedError
 from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job, JobSpec
 from ...engine.media import video_dimensions
 from ...files import video_url
-from ...engine.faults import InjectedError
 from ..base import Call, ProviderAdapter, Reply, with_retry_after
 from ..pixverse.pricing import video_cost
 

@@ -1,0 +1,90 @@
+"""The app as a whole: contracts are valid OpenAPI, the CLI starts a working fake."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import requests
+import yaml
+from openapi_spec_validator import validate
+
+from mockserver.app import ADAPTERS, create_app
+from mockserver.contract import Contract, ContractError
+from support import CONTRACTS, make_settings
+
+CONTRACT_FILES = sorted(CONTRACTS.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONTRACT_FILES, ids=lambda p: p.name)
+def test_contract_is_valid_openapi(path):
+    validate(yaml.safe_load(path.read_text()))
+
+
+def test_every_served_operation_is_in_its_contract_and_every_route_is_served():
+    app = create_app(make_settings())
+    for adapter in app[ADAPTERS].values():
+        assert set(adapter.handlers) <= set(adapter.contract.operations)
+        served = {(r.method, r.resource.canonical) for r in app.router.routes()
+                  if r.resource is not None}
+        for op in adapter.contract.operations.values():
+            assert (op.method, op.route_path) in served, op.operation_id
+
+
+def test_contract_loader_rejects_non_31_documents(tmp_path):
+    bad = tmp_path / "x.yaml"
+    bad.write_text("openapi: 3.0.0\ninfo: {title: x, version: '1'}\npaths: {}\n")
+    with pytest.raises(ContractError):
+        Contract(bad)
+    with pytest.raises(ContractError):
+        Contract(tmp_path / "missing.yaml")
+
+
+async def test_strict_mode_catches_a_broken_response(client, engine):
+    """A response that breaks the contract becomes a loud 500 in strict mode."""
+    freepik = client.server.app[ADAPTERS]["freepik"]
+    original = freepik._task
+
+    def broken(job, status, base_url):
+        body = original(job, status, base_url)
+        body["status"] = "DONE"  # not in the documented enum
+        return body
+
+    freepik._task = broken
+    resp = await client.post("/v1/ai/image-to-video/pixverse-v5",
+                             json={"prompt": "p", "image_url": "https://e.com/i.png"},
+                             headers={"x-freepik-api-key": "k"})
+    assert resp.status == 500
+    assert resp.headers["X-Mock-Contract-Violation"] == "1"
+    assert freepik.violations
+    freepik.violations.clear()  # seen on purpose; the fixture checks for others
+
+
+async def test_admin_clock_and_health(client):
+    assert (await (await client.get("/__admin/health")).json())["status"] == "ok"
+    before = (await (await client.get("/__admin/clock")).json())["now"]
+    after = await (await client.post("/__admin/clock", json={"advance": 3600})).json()
+    assert after["now"] >= before + 3600
+    assert (await client.post("/__admin/clock", json={"advance": -1})).status == 400
+    frozen = await (await client.post("/__admin/clock", json={"freeze": True})).json()
+    assert frozen["frozen"] is True
+
+
+def test_cli_serve_prints_providers_and_serves(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--seed", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**__import__("os").environ, "PIXVERSE_MOCK_MEDIA_CACHE_DIR": str(tmp_path)},
+    )
+    try:
+        first = proc.stdout.readline()
+        assert "listening on http://127.0.0.1:" in first, first
+        base = first.split("listening on ")[1].split()[0]
+        lines = [proc.stdout.readline() for _ in range(5)]
+        banner = "".join(lines)
+        for name in ("Freepik", "pixwith", "AI/ML", "PixVerse", "admin"):
+            assert name in banner, banner
+        assert requests.get(f"{base}/__admin/health", timeout=5).json()["status"] == "ok"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
