@@ -11,7 +11,7 @@ journal verification that did not hold).
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Sequence
 
 import orjson
 from aiohttp import web
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..contract import Contract, integral, load_contract
 from ..engine import Engine
+from ..engine.faults import FILES
 from ..engine.jobs import Job
 from ..engine.journal import FILTERS, mask_key
 from ..engine.webhooks import redact_url
@@ -56,18 +57,19 @@ def error_answer(message: str, status: int = 400, errors: list[Any] | None = Non
 
 
 def validate_each(model: type[BaseModel], items: list[Any], label: str,
-                  before: Callable[[Any], list[tuple[str, str]]] | None = None
-                  ) -> tuple[list[Any], list[dict[str, Any]]]:
+                  before: Callable[[Any], list[tuple[str, str]]] | None = None,
+                  context: dict[str, Any] | None = None) -> tuple[list[Any], list[dict[str, Any]]]:
     """Each of ``items`` validated as ``model``: (the valid ones, the errors).  An error
     is ``{label: index, "field": dotted pydantic location or None, "message"}``;
-    ``before(item)`` adds (field, message) problems found ahead of pydantic."""
+    ``before(item)`` adds (field, message) problems found ahead of pydantic; ``context``
+    is pydantic's validation context (e.g. the registered provider names)."""
     valid: list[Any] = []
     errors: list[dict[str, Any]] = []
     for n, item in enumerate(items):
         if before is not None:
             errors += [{label: n, "field": field, "message": message} for field, message in before(item)]
         try:
-            valid.append(model.model_validate(item))
+            valid.append(model.model_validate(item, context=context))
         except ValidationError as exc:
             errors += [{label: n, "field": ".".join(map(str, e["loc"])) or None, "message": e["msg"]}
                        for e in exc.errors()]
@@ -162,12 +164,25 @@ def _clock(engine: Engine) -> dict[str, Any]:
     return {"now": engine.clock.now(), "scale": engine.clock.scale, "frozen": engine.clock.frozen}
 
 
-def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, Any]) -> None:
+def admin_enums(providers: Sequence[str], fault_providers: Sequence[str],
+                webhook_providers: Sequence[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The provider enums of contracts/admin.yaml, filled in at start-up (the registry
+    decides them; the file lists none)."""
+    return (("Provider", tuple(providers)), ("FaultProvider", tuple(fault_providers)),
+            ("WebhookProvider", tuple(webhook_providers)))
+
+
+def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, Any],
+                     providers: Sequence[str] | None = None) -> None:
     """Register the admin routes and the app's ``Metrics`` (``app[METRICS]``).
-    Requests are journaled and counted where they are answered (``recording.py``)."""
+    ``providers``: the registered names, listed in the contract's provider enums (None:
+    the adapters').  Requests are journaled and counted where they are answered
+    (``recording.py``)."""
     metrics = Metrics(engine)
     app[METRICS] = metrics
-    app[ADMIN_CONTRACT] = load_contract(engine.settings.contracts_dir, "admin")
+    names = tuple(adapters) if providers is None else tuple(providers)
+    app[ADMIN_CONTRACT] = load_contract(engine.settings.contracts_dir, "admin", admin_enums(
+        names, engine.faults.providers or (*names, FILES), engine.webhooks.providers or names))
     app[ADMIN_VIOLATIONS] = []
 
     async def health(request: web.Request, _: None) -> web.Response:

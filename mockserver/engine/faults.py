@@ -31,8 +31,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable, Iterable, Iterator, Literal, Mapping
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo,
+                      field_validator, model_validator)
 
 #: HTTP statuses a rule's ``error`` may ask for.  Each provider sends the ones its
 #: contract documents for the operation (PixVerse and pixwith map some in-band).
@@ -43,7 +43,6 @@ OUTCOMES = ("succeeded", "failed", "moderated")
 MAX_HANG_S = 300.0
 #: The pseudo-provider of media downloads under ``/__files``; rules reach it only by name.
 FILES = "files"
-PROVIDERS = ("freepik", "pixwith", "aimlapi", "pixverse", FILES)
 #: The pseudo-operation naming every operation that submits a generation job.
 SUBMIT = "submit"
 
@@ -192,10 +191,13 @@ class FaultRule(BaseModel):
 
     @field_validator("provider")
     @classmethod
-    def _known_provider(cls, value: list[str] | None) -> list[str] | None:
+    def _known_provider(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        # The names come from whoever validates (FaultSet: the registry's, injected);
+        # without a context any name is taken and simply never matches.
+        known = (info.context or {}).get("providers")
         for name in value or ():
-            if name not in PROVIDERS:
-                raise ValueError(f"unknown provider {name!r}; one of {', '.join(PROVIDERS)}")
+            if known is not None and name not in known:
+                raise ValueError(f"unknown provider {name!r}; one of {', '.join(known)}")
         return value
 
     @field_validator("error")
@@ -495,11 +497,14 @@ class FaultSet:
     """
 
     def __init__(self, rng: random.Random, profile: Iterable[Mapping[str, Any] | FaultRule] = (),
-                 directives: bool = True, log_size: int = 1000) -> None:
+                 directives: bool = True, log_size: int = 1000, providers: Iterable[str] | None = None) -> None:
+        """``providers``: the names a rule may select, ``FILES`` added (None: any name)."""
         self.rng = rng
         self.directives = directives
-        self._profile = [r.model_copy() if isinstance(r, FaultRule) else FaultRule.model_validate(r)
-                         for r in profile]
+        self.providers: tuple[str, ...] | None = None if providers is None else (*providers, FILES)
+        # pydantic's validation context for rules from outside (admin): the known names.
+        self.context = None if providers is None else {"providers": self.providers}
+        self._profile = [r.model_copy() if isinstance(r, FaultRule) else self._validate(r) for r in profile]
         for n, rule in enumerate(self._profile, 1):
             # Stable across resets, so a test can refer to a profile rule by id.
             rule.id = rule.id or f"profile-{n}"
@@ -547,7 +552,7 @@ class FaultSet:
     def add(self, rule: FaultRule | Mapping[str, Any], source: str = "admin") -> FaultRule:
         """Add (or, for an id already present, replace) a rule; returns it with its id.
         Raises pydantic.ValidationError for a bad rule."""
-        rule = rule.model_copy() if isinstance(rule, FaultRule) else FaultRule.model_validate(rule)
+        rule = rule.model_copy() if isinstance(rule, FaultRule) else self._validate(rule)
         if rule.id is None:
             rule.id = self._new_id()
         self._rules.pop(rule.id, None)
@@ -555,6 +560,9 @@ class FaultSet:
         self._state[rule.id] = _State()
         self._sources[rule.id] = source
         return rule
+
+    def _validate(self, rule: Mapping[str, Any]) -> FaultRule:
+        return FaultRule.model_validate(rule, context=self.context)
 
     def get(self, rule_id: str) -> FaultRule | None:
         return self._rules.get(rule_id)

@@ -35,6 +35,7 @@ from ...engine.media import size_of
 from ...files import image_url, video_url
 from . import faults as _faults
 from ...settings import Settings
+from .spec import SPEC
 from ..base import Call, Handler, ProviderAdapter, Reply
 from . import catalog
 from .chain import IMAGE_KINDS, ChainMixin
@@ -45,7 +46,7 @@ from .webhooks import PixverseWebhooks
 from ...engine.limits import CREDITS, Refusal
 
 #: Neutral job state -> PixVerse result ``status``.
-STATUS = {QUEUED: 5, RUNNING: 5, SUCCEEDED: 1, FAILED: 8, MODERATED: 7}
+STATUS = SPEC.status_map
 
 TRACE_HEADER = "Ai-trace-id"
 
@@ -72,18 +73,12 @@ def _text(value: Any) -> str:
 
 
 class PixverseAdapter(UploadsMixin, ChainMixin, GenerationMixin, ProviderAdapter):
-    name = "pixverse"
-    title = "PixVerse platform"
-    contract_name = "pixverse"
-    upstream = "https://app-api.pixverse.ai"
-    client_base_path = ""
-    auth_hint = "API-KEY: <any key> and Ai-trace-id: <new UUID per request>"
+    spec = SPEC
     # The platform API is under /openapi/; PixVerse's own client also calls
     # /video/credits/{id} at the origin.
     path_prefixes = ("/openapi/", "/video/")
-    # Fault hooks live in faults.py: which operations submit work, and PixVerse's
+    # Fault hooks live in faults.py (which operations submit work: SPEC), and PixVerse's
     # HTTP-200 ErrCode answers for injected errors.
-    submit_operations = _faults.SUBMIT_OPERATIONS
     moderated_operations = _faults.REVIEWED_UPLOADS
     fault_reply = _faults.fault_reply
     fault_supported = _faults.fault_supported

@@ -29,9 +29,10 @@ from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job
 from ...engine.media import video_dimensions
 from ...files import video_url
 from ...engine.faults import InjectedError
+from .spec import SPEC
 from ..base import Call, ProviderAdapter, Reply, with_retry_after
 
-STATUS = {QUEUED: 1, RUNNING: 1, SUCCEEDED: 2, FAILED: 3, MODERATED: 3}
+STATUS = SPEC.status_map
 
 # pixwith publishes no price for model 2-27.  It resells PixVerse, and its other video
 # models cost the same order of credits (Veo 3.1 Fast 50), so a video costs what
@@ -94,12 +95,7 @@ def _ok(data: dict[str, Any]) -> Reply:
 
 
 class PixwithAdapter(ProviderAdapter):
-    name = "pixwith"
-    title = "pixwith.ai"
-    contract_name = "pixwith"
-    upstream = "https://api.pixwith.ai"
-    client_base_path = ""
-    auth_hint = "Api-Key: <any key>"
+    spec = SPEC
     handlers = {
         "create_task": "create_task",
         "get_task": "get_task",

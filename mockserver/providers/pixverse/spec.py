@@ -1,0 +1,27 @@
+"""The PixVerse platform as the rest of the fake sees it (``providers/spec.py``)."""
+from __future__ import annotations
+
+from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED
+from ..spec import ErrorEnvelope, PollInterval, ProviderSpec
+from .faults import SUBMIT_OPERATIONS
+from .settings import PixverseSettings
+
+SPEC = ProviderSpec(
+    name="pixverse",
+    title="PixVerse platform",
+    adapter="mockserver.providers.pixverse.adapter:PixverseAdapter",
+    contract="pixverse",
+    upstream="https://app-api.pixverse.ai",
+    auth_hint="API-KEY: <any key> and Ai-trace-id: <new UUID per request>",
+    status_map={QUEUED: 5, RUNNING: 5, SUCCEEDED: 1, FAILED: 8, MODERATED: 7},
+    submit_operations=SUBMIT_OPERATIONS,
+    poll_operations=frozenset({"get_video_result", "get_image_result"}),
+    poll_interval=PollInterval(3.0, 5.0, 'PixVerse llm.txt: "poll every 3-5 s" (confirmed)'),
+    server_errors=(503, 500),
+    settings_model=PixverseSettings,
+    # PixVerse gives back the credits of a moderated video (shared/providers/pixverse-platform.md).
+    refunds=("moderated",),
+    webhooks="account",
+    task_id_keys=("video_id", "image_id", "id"),
+    error_envelope=ErrorEnvelope("ErrCode", 0),
+)
