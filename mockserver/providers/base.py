@@ -305,7 +305,7 @@ class ProviderAdapter:
         journal, clock = engine.journal, engine.clock
         counts, latency = engine.request_stats.series(self.name, op.operation_id)
         provider, op_id = self.name, op.operation_id
-        find_task = recording.task_id_finder(op, op_id in self.submit_ops)
+        find_task = recording.task_id_finder(op, op_id in self.submit_ops, self.spec.task_id_keys)
         api_key_of = self.api_key
         perf_counter, wall_time, unread_body = time.perf_counter, time.time, recording.unread_body
 

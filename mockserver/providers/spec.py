@@ -64,7 +64,8 @@ class ProviderSpec:
       has a ``prompt``); ``poll_operations``: those that read a job's status.
     - ``poll_interval``: the shortest documented wait between reads, with its source.
     - ``server_errors``: HTTP 5xx the provider documents on both its submit and its
-      status operations (what the harness injects as ``server_error``).
+      status operations (what the harness injects as ``server_error``);
+      ``rate_limits_on`` where it can answer a rate limit (PixVerse: submits only).
     - ``settings_model``: its settings section (``Settings.<name>``, env
       ``PIXVERSE_MOCK_<NAME>__<FIELD>``); ``starting_credits`` a new key's default
       balance (None: the top-level ``starting_credits``); ``refunds`` the outcomes whose
@@ -86,6 +87,7 @@ class ProviderSpec:
     poll_operations: frozenset[str]
     poll_interval: PollInterval
     server_errors: tuple[int, ...]
+    rate_limits_on: tuple[Literal["submit", "poll"], ...] = ("submit", "poll")
     client_base_path: str = ""
     submit_operations: frozenset[str] | None = None
     settings_model: type[BaseModel] = NoSettings

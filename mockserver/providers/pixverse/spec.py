@@ -18,6 +18,8 @@ SPEC = ProviderSpec(
     poll_operations=frozenset({"get_video_result", "get_image_result"}),
     poll_interval=PollInterval(3.0, 5.0, 'PixVerse llm.txt: "poll every 3-5 s" (confirmed)'),
     server_errors=(503, 500),
+    # No HTTP 429: its 500044 (concurrency limit) answers submits only.
+    rate_limits_on=("submit",),
     settings_model=PixverseSettings,
     # PixVerse gives back the credits of a moderated video (shared/providers/pixverse-platform.md).
     refunds=("moderated",),
