@@ -28,7 +28,9 @@ from conftest import ThreadedFake
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
 KEY = "contract-test-key"
-PROVIDER_CONTRACTS = os.environ.get("CONTRACT_PROVIDERS", "freepik,pixwith,aimlapi,pixverse").split(",")
+# Empty or unset: every registered provider (mockserver.providers).
+PROVIDER_CONTRACTS = (os.environ.get("CONTRACT_PROVIDERS")
+                      or ",".join(__import__("mockserver.providers", fromlist=["names"]).names())).split(",")
 EXTERNAL_URL = os.environ.get("CONTRACT_BASE_URL")
 MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "25"))
 
@@ -120,17 +122,17 @@ def test_schemathesis_catches_a_broken_response_field():
 
 def test_envelope_checks_catch_ignored_auth(monkeypatch):
     """A pixwith fake that lets any key through is caught by the envelope-aware auth check."""
-    import mockserver.app
-    from mockserver.providers import PROVIDERS, PixwithAdapter
+    import dataclasses
+
+    from mockserver.providers import REGISTRY, PixwithAdapter, spec
 
     class AnyKeyPixwith(PixwithAdapter):
         def key_accepted(self, key: str) -> bool:
             return True
 
     # Endpoints bind their auth rule when the app is built: the broken adapter must be
-    # the one create_app builds.
-    monkeypatch.setattr(mockserver.app, "PROVIDERS",
-                        tuple(AnyKeyPixwith if p is PixwithAdapter else p for p in PROVIDERS))
+    # the one create_app builds (it reads the registry).
+    monkeypatch.setitem(REGISTRY, "pixwith", dataclasses.replace(spec("pixwith"), adapter=AnyKeyPixwith))
     app, _ = _broken_fake()
     fake = ThreadedFake(app=app)
     try:
