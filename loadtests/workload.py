@@ -16,6 +16,7 @@ with 8 s).  Prompts are composed with faker, 6 to ~120 words, a few long ones.
 """
 from __future__ import annotations
 
+import os
 import random
 import urllib.parse
 import uuid
@@ -235,7 +236,7 @@ class ContractScenario:
     """Whole jobs against a provider known only by its ``ProviderSpec`` and contract
     (a reseller added to the registry, no hand-written client): submit the documented
     request example of a submit operation (prompt drawn), read the job through a poll
-    operation, and tell the outcome from the first ``status`` in the answer, read
+    operation, and tell the outcome from the first ``status_key`` in the answer, read
     through the spec's status map.  The four built-in providers have richer mixes
     (``Draw.freepik`` ...); this is what any other provider gets for free."""
 
@@ -248,26 +249,42 @@ class ContractScenario:
 
         self.spec = provider_spec(self.provider)
         self.contract = contract(self.provider)
-        submits = [op for op in sorted(submit_operations(self.provider)) if _request_example(self.contract.operation(op))]
-        if not submits:
-            raise ValueError(f"{self.provider}: no submit operation documents a request example")
-        self.submit_op = submits[0]
-        self.poll_op = sorted(poll_operations(self.provider))[0]
+        if self.spec.example_submit is not None:
+            self.submit_op, example = self.spec.example_submit
+        else:
+            submits = [op for op in sorted(submit_operations(self.provider))
+                       if _request_example(self.contract.operation(op))]
+            if not submits:
+                raise ValueError(f"{self.provider}: no example_submit and no submit operation documents "
+                                 "a request example")
+            self.submit_op, example = submits[0], _request_example(self.contract.operation(submits[0]))
+        self.example: dict[str, Any] = dict(example or {})
+        # The status read that belongs to the submit: the poll operation whose path
+        # shares the longest prefix with the submit's.
+        submit_path = self.contract.operation(self.submit_op).path
+        self.poll_op = max(sorted(poll_operations(self.provider)),
+                           key=lambda op: len(os.path.commonprefix([submit_path, self.contract.operation(op).path])))
         # Provider status -> neutral outcome, terminal states only (several states may
         # share a spelling, e.g. failed and moderated: the first wins).
         self.outcomes: dict[Any, str] = {}
         for state in TERMINAL_OUTCOMES:
             self.outcomes.setdefault(self.spec.status_map[state], state)
 
-    def headers(self, api_key: str) -> dict[str, str]:
+    def headers(self, api_key: str, operation_id: str) -> dict[str, str]:
+        """The auth header and the operation's required headers (a required UUID header,
+        such as PixVerse's Ai-trace-id, gets a new one each time)."""
         from mockserver.testing.contracts import auth_headers
 
-        return auth_headers(self.provider, api_key)
+        headers = auth_headers(self.provider, api_key)
+        for param in self.contract.operation(operation_id).params:
+            if param.location == "header" and param.required and param.schema.get("format") == "uuid":
+                headers[param.name] = str(uuid.uuid4())
+        return headers
 
     def submit(self, draw: Draw) -> tuple[str, str, dict[str, Any]]:
         """(method, path, JSON body) of one submit."""
         op = self.contract.operation(self.submit_op)
-        body = dict(_request_example(op) or {})
+        body = dict(self.example)
         if "prompt" in body:
             body["prompt"] = draw.prompt()
         return op.method, op.path, body
@@ -295,7 +312,7 @@ class ContractScenario:
 
     def outcome(self, answer: Any) -> tuple[str | None, list[str]]:
         """(neutral outcome or None while running, result URLs) of a status read."""
-        status = _find_key(answer, ("status",))
+        status = _find_key(answer, (self.spec.status_key,))
         outcome = self.outcomes.get(status)
         urls = [u for u in _strings(answer) if "/__files/videos" in u] if outcome == "succeeded" else []
         return outcome, urls

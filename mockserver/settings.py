@@ -237,7 +237,8 @@ class Settings(BaseSettings):
                                    dotenv_settings: PydanticBaseSettingsSource,
                                    file_secret_settings: PydanticBaseSettingsSource,
                                    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _SectionEnv(settings_cls), dotenv_settings, file_secret_settings)
+        return (init_settings, env_settings, _SectionEnv(settings_cls, init_settings, env_settings),
+                dotenv_settings, file_secret_settings)
 
     @model_validator(mode="before")
     @classmethod
@@ -353,10 +354,24 @@ class _SectionEnv(PydanticBaseSettingsSource):
     """``PIXVERSE_MOCK_<PROVIDER>__<FIELD>`` for every registered provider's section,
     parsed by pydantic-settings' own environment source (JSON for lists and mappings)."""
 
+    def __init__(self, settings_cls: type[BaseSettings], *before: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._before = before
+
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
+        # Providers named by `provider_modules` (arguments, else environment) have
+        # sections too: register them before reading.
+        from .providers import load
+
+        for source in self._before:
+            modules = source().get("provider_modules")
+            if modules:
+                for path in modules:
+                    load(path)
+                break
         return EnvSettingsSource(_sections_model(tuple((s.name, s.settings_model) for s in _specs())))()
 
 

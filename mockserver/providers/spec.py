@@ -59,9 +59,13 @@ class ProviderSpec:
     - ``adapter``: ``"package.module:Class"`` (or the class), a ``providers.base.ProviderAdapter``.
     - ``contract``: the contract's file stem; ``contract_dir`` where it is (None: the
       fake's ``contracts_dir`` setting).
-    - ``status_map``: neutral job state (``engine.jobs``) -> the provider's status.
+    - ``status_map``: neutral job state (``engine.jobs``) -> the provider's status;
+      ``status_key`` the key a status read puts it under (at any depth).
     - ``submit_operations``: operationIds that submit a job (None: the POSTs whose body
-      has a ``prompt``); ``poll_operations``: those that read a job's status.
+      has a ``prompt``); ``poll_operations``: those that read a job's status;
+      ``example_submit`` one valid submit, (operationId, JSON body), for the tools that
+      send one without knowing the provider (None: the first submit operation's
+      documented request example).
     - ``poll_interval``: the shortest documented wait between reads, with its source.
     - ``server_errors``: HTTP 5xx the provider documents on both its submit and its
       status operations (what the harness injects as ``server_error``);
@@ -84,12 +88,14 @@ class ProviderSpec:
     upstream: str
     auth_hint: str
     status_map: Mapping[str, Any]
+    status_key: str
     poll_operations: frozenset[str]
     poll_interval: PollInterval
     server_errors: tuple[int, ...]
     rate_limits_on: tuple[Literal["submit", "poll"], ...] = ("submit", "poll")
     client_base_path: str = ""
     submit_operations: frozenset[str] | None = None
+    example_submit: tuple[str, Mapping[str, Any]] | None = None
     settings_model: type[BaseModel] = NoSettings
     starting_credits: int | None = None
     refunds: tuple[str, ...] = ()

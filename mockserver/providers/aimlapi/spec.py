@@ -16,6 +16,10 @@ SPEC = ProviderSpec(
     auth_hint="Authorization: Bearer <any key>",
     status_map={QUEUED: "queued", RUNNING: "generating", SUCCEEDED: "completed",
                 FAILED: "error", MODERATED: "error"},
+    status_key="status",
+    example_submit=("create_video_generation",
+                    {"model": "pixverse/v5/text-to-video", "prompt": "A red fox running through snow",
+                     "resolution": "720p", "duration": 5, "aspect_ratio": "16:9"}),
     poll_operations=frozenset({"get_video_generation", "get_pixverse_generation_legacy"}),
     poll_interval=PollInterval(10.0, 15.0, "AI/ML API doc examples poll every 10-15 s, give up after "
                                            "600-1000 s"),

@@ -14,6 +14,10 @@ SPEC = ProviderSpec(
     auth_hint="x-freepik-api-key or x-magnific-api-key: <any key>",
     status_map={QUEUED: "CREATED", RUNNING: "IN_PROGRESS", SUCCEEDED: "COMPLETED",
                 FAILED: "FAILED", MODERATED: "FAILED"},
+    status_key="status",
+    example_submit=("create_pixverse_v5_text_to_video",
+                    {"prompt": "A red fox running through snow", "resolution": "720p", "duration": 5,
+                     "aspect_ratio": "widescreen_16_9"}),
     poll_operations=frozenset({"get_pixverse_v5_video", "get_pixverse_v5_transition_video",
                                "get_pixverse_v5_text_to_video"}),
     # One value for the harness and the load scenarios (they used to say 5 s and 3-5 s).

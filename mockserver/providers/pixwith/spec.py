@@ -13,6 +13,7 @@ SPEC = ProviderSpec(
     upstream="https://api.pixwith.ai",
     auth_hint="Api-Key: <any key>",
     status_map={QUEUED: 1, RUNNING: 1, SUCCEEDED: 2, FAILED: 3, MODERATED: 3},
+    status_key="status",
     poll_operations=frozenset({"get_task"}),
     poll_interval=PollInterval(5.0, 10.0, "pixwith: wait estimated_time, then every 5-10 s"),
     server_errors=(503, 500, 502, 504),
