@@ -44,7 +44,7 @@ import orjson
 from aiohttp import web
 
 from ...contract import FieldError, Operation
-from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job
+from ...engine.jobs import FAILED, MODERATED, QUEUED, SUCCEEDED, Job
 from ...engine.media import size_of, video_dimensions
 from ...files import video_url
 from ...engine.faults import InjectedError

@@ -14,7 +14,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ...contract import FieldError, Operation
-from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job
+from ...engine.jobs import QUEUED, SUCCEEDED, Job
 from ...engine.media import video_dimensions
 from ...files import video_url
 from ...engine.faults import InjectedError

@@ -30,7 +30,7 @@ from aiohttp import web
 from ...contract import FieldError, Operation
 from ...engine import Engine
 from ...engine.idempotency import UUID_RE
-from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, TERMINAL, Job
+from ...engine.jobs import SUCCEEDED, TERMINAL, Job
 from ...engine.media import size_of
 from ...files import image_url, video_url
 from . import faults as _faults

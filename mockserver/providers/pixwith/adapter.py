@@ -25,7 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from ...contract import FieldError, Operation
-from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job
+from ...engine.jobs import SUCCEEDED, Job
 from ...engine.media import video_dimensions
 from ...files import video_url
 from ...engine.faults import InjectedError
