@@ -266,16 +266,18 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"settings for unknown provider(s) {', '.join(unknown)}; "
                              f"registered: {', '.join(known)}")
+        clashes = sorted(set(known) & set(type(self).model_fields))
+        if clashes:
+            raise ValueError(f"provider name(s) {', '.join(clashes)} clash with settings fields")
         self.provider_settings = {name: spec.settings_model.model_validate(self.provider_settings.get(name) or {})
                                   for name, spec in known.items()}
+        # ``settings.<provider>`` is that provider's section: kept in the instance dict
+        # too, so reading it (per request, in some adapters) is a plain attribute read.
+        self.__dict__.update(self.provider_settings)
         return self
 
-    def __getattr__(self, name: str) -> Any:
-        # ``settings.<provider>``: that provider's section.
-        sections = self.__dict__.get("provider_settings")
-        if sections is not None and name in sections:
-            return sections[name]
-        return super().__getattr__(name)  # type: ignore[misc]
+    if TYPE_CHECKING:
+        def __getattr__(self, name: str) -> Any: ...
 
     def starting_balance(self, provider: str) -> int:
         """A new key's balance at ``provider``: ``accounts.starting_credits[provider]``,
