@@ -5,9 +5,9 @@ the registry (``providers/__init__.py``) collects them.  The engine, settings, t
 control plane, the testing kit, the load scenarios and the Makefile read provider facts
 from here, never by name, so a fifth reseller is its folder, its contract and its docs.
 
-A spec holds data only and imports no adapter: the adapter class is named by import
-path (``adapter``) and loaded when an app is built, so settings and the testing kit can
-read specs without an import cycle.
+A spec holds data: the adapter class is named by import path (``adapter``) and loaded
+when an app is built, and settings read the registry only when they are validated, so
+nothing below ``providers/`` imports a provider.
 """
 from __future__ import annotations
 
