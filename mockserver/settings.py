@@ -29,6 +29,12 @@ def _specs() -> "tuple[ProviderSpec, ...]":
     return specs()
 
 
+def _module_paths(value: Any) -> list[str]:
+    from .providers import module_paths
+
+    return module_paths(value)
+
+
 def _check_providers(names: Any, what: str) -> Any:
     known = [s.name for s in _specs()]
     for name in names or ():
@@ -222,8 +228,15 @@ class Settings(BaseSettings):
     media_render_queue: int = Field(8, ge=1)
 
     # Extra providers to register before the sections below are read: import paths
-    # "package.module:SPEC" (providers/__init__.py; README, Add a provider).
-    provider_modules: list[str] = Field(default_factory=list)
+    # "package.module:SPEC" (providers/__init__.py; README, Add a provider).  The
+    # environment variable takes a JSON list or comma-separated paths (the str in the
+    # annotation lets it arrive undecoded; the validator makes it a list).
+    provider_modules: list[str] | str = Field(default_factory=list)
+
+    @field_validator("provider_modules", mode="before")
+    @classmethod
+    def _module_list(cls, value: Any) -> Any:
+        return _module_paths(value)
     # One section per registered provider, validated by its ``ProviderSpec.settings_model``
     # (the models live in providers/<name>/settings.py).  Read as ``settings.<name>``
     # (``settings.freepik.problem_wrapped``); set as a top-level key: a profile's
@@ -249,7 +262,7 @@ class Settings(BaseSettings):
             return data
         from .providers import load
 
-        for path in data.get("provider_modules") or ():
+        for path in _module_paths(data.get("provider_modules")):
             load(path)
         data = dict(data)
         sections = dict(data.get("provider_settings") or {})
@@ -369,7 +382,7 @@ class _SectionEnv(PydanticBaseSettingsSource):
         from .providers import load
 
         for source in self._before:
-            modules = source().get("provider_modules")
+            modules = _module_paths(source().get("provider_modules"))
             if modules:
                 for path in modules:
                     load(path)
@@ -385,3 +398,4 @@ def _sections_model(sections: tuple[tuple[str, type[BaseModel]], ...]) -> type[B
     model.model_config.update(SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__",
                                                  extra="ignore"))
     return model
+

@@ -8,8 +8,8 @@ here, by any of:
 - an entry point in the group ``pixverse_mock.providers`` naming its spec
   (``reseller = "my_package.spec:SPEC"`` under
   ``[project.entry-points."pixverse_mock.providers"]``);
-- the setting ``provider_modules`` (env ``PIXVERSE_MOCK_PROVIDER_MODULES``, a JSON
-  list; a profile's ``provider_modules:``), each ``"package.module:ATTR"`` where
+- the setting ``provider_modules`` (env ``PIXVERSE_MOCK_PROVIDER_MODULES``, comma-separated
+  or a JSON list; a profile's ``provider_modules:``), each ``"package.module:ATTR"`` where
   ``ATTR`` is a ``ProviderSpec`` or an adapter class with a ``spec`` (no ``:ATTR``:
   the module's ``SPEC``);
 - :func:`register` from Python, before the app is built.
@@ -68,14 +68,22 @@ def _ensure_loaded() -> None:
 
 
 def _env_modules() -> list[str]:
-    raw = os.environ.get(ENV_MODULES, "").strip()
-    if not raw:
-        return []
-    if raw.startswith("["):
-        import json
+    return module_paths(os.environ.get(ENV_MODULES))
 
-        return [str(p) for p in json.loads(raw)]
-    return [p.strip() for p in raw.split(",") if p.strip()]
+
+def module_paths(value: Any) -> list[str]:
+    """Import paths as given to ``provider_modules``: a list as is, a string as a JSON
+    list or as comma-separated paths, None as none."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return [str(p) for p in json.loads(text)]
+        return [p.strip() for p in text.split(",") if p.strip()]
+    return list(value)
 
 
 def _as_spec(obj: Any, where: str) -> ProviderSpec:
@@ -149,5 +157,5 @@ def __getattr__(attr: str) -> Any:
 
 
 __all__ = ["BUILTIN_ORDER", "ENTRY_POINT_GROUP", "ENV_MODULES", "REGISTRY", "ErrorEnvelope", "NoSettings",
-           "PollInterval", "ProviderSpec", "WebhookChannel", "load", "names", "register", "spec", "specs",
+           "PollInterval", "ProviderSpec", "WebhookChannel", "load", "module_paths", "names", "register", "spec", "specs",
            "unregister"]

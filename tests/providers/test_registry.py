@@ -77,10 +77,13 @@ def test_settings_for_an_unregistered_provider_are_refused():
 def test_the_environment_variable_registers_providers_at_start_up():
     env = {**os.environ, "PIXVERSE_MOCK_PROVIDER_MODULES": "vidmill.adapter:SPEC",
            "PYTHONPATH": os.pathsep.join([str(FIXTURES), str(ROOT)])}
-    out = subprocess.run([sys.executable, "-c", "from mockserver.providers import names; print(','.join(names()))"],
-                         env=env, capture_output=True, text=True, timeout=60)
+    # The same variable is the `provider_modules` setting: comma-separated, not JSON, works.
+    code = ("from mockserver.providers import names; from mockserver.settings import Settings; "
+            "s = Settings.load(None); print(','.join(names()), s.provider_modules, s.vidmill.clip_credits)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().split(",")[-1] == "vidmill"
+    assert out.stdout.split()[0].split(",")[-1] == "vidmill"
+    assert out.stdout.split(" ", 1)[1].strip() == "['vidmill.adapter:SPEC'] 10"
 
 
 def test_an_entry_point_registers_a_provider(on_path, monkeypatch):
