@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, create_model, field_validator, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, create_model, field_validator, model_validator
 from pydantic_settings import (BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource,
                                SettingsConfigDict)
 
@@ -242,6 +242,7 @@ class Settings(BaseSettings):
     # (``settings.freepik.problem_wrapped``); set as a top-level key: a profile's
     # ``freepik:``, ``Settings(freepik={...})``, env ``PIXVERSE_MOCK_FREEPIK__PROBLEM_WRAPPED``.
     provider_settings: dict[str, Any] = Field(default_factory=dict)
+    _default_credits: dict[str, int] = PrivateAttr(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],
@@ -284,6 +285,8 @@ class Settings(BaseSettings):
             raise ValueError(f"provider name(s) {', '.join(clashes)} clash with settings fields")
         self.provider_settings = {name: spec.settings_model.model_validate(self.provider_settings.get(name) or {})
                                   for name, spec in known.items()}
+        # Read once here, not per new key (starting_balance).
+        self._default_credits = default_starting_credits()
         # ``settings.<provider>`` is that provider's section: kept in the instance dict
         # too, so reading it (per request, in some adapters) is a plain attribute read.
         self.__dict__.update(self.provider_settings)
@@ -300,7 +303,7 @@ class Settings(BaseSettings):
             return own
         if "starting_credits" in self.model_fields_set:
             return self.starting_credits
-        return default_starting_credits().get(provider, self.starting_credits)
+        return self._default_credits.get(provider, self.starting_credits)
 
     @classmethod
     def load(cls, profile: Path | None = None, **overrides: Any) -> "Settings":
