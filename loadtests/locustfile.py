@@ -487,15 +487,16 @@ class ContractClient(ProviderClient):
 
     def submit(self) -> Submitted | None:
         method, path, body = self.scenario.submit(self.draw)
-        with self.client.request(method, path, json=body, headers=self.scenario.headers(self.key, self.scenario.submit_op),
-                                 name=path,
+        headers = self.scenario.headers(self.key, self.scenario.submit_op)
+        with self.client.request(method, path, json=body, headers=headers, name=path,
                                  catch_response=True) as resp:
             data = self.checked_json(resp, lambda b: self.scenario.task_id(b) is not None)
         return None if data is None else Submitted("submit", self.scenario.task_id(data))
 
     def read(self, job: Submitted) -> Seen | None:
         method, url, body = self.scenario.read(job.id)
-        with self.client.request(method, url, json=body, headers=self.scenario.headers(self.key, self.scenario.poll_op),
+        headers = self.scenario.headers(self.key, self.scenario.poll_op)
+        with self.client.request(method, url, json=body, headers=headers,
                                  name=f"{self.provider} {self.scenario.poll_op}", catch_response=True) as resp:
             data = self.checked_json(resp, lambda b: isinstance(b, dict))
         if data is None:

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, PrivateAttr, create_model, field_validator, model_validator
-from pydantic_settings import (BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource,
-                               SettingsConfigDict)
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 if TYPE_CHECKING:
     from .providers.spec import ProviderSpec
@@ -396,8 +395,7 @@ class _SectionEnv(PydanticBaseSettingsSource):
 @functools.lru_cache(maxsize=8)
 def _sections_model(sections: tuple[tuple[str, type[BaseModel]], ...]) -> type[BaseSettings]:
     fields: dict[str, Any] = {name: (model | None, None) for name, model in sections}
-    model: type[BaseSettings] = create_model(  # type: ignore[call-overload]
-        "ProviderSections", __base__=BaseSettings, **fields)
+    model: type[BaseSettings] = create_model("ProviderSections", __base__=BaseSettings, **fields)
     model.model_config.update(SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__",
                                                  extra="ignore"))
     return model

@@ -157,5 +157,6 @@ def __getattr__(attr: str) -> Any:
 
 
 __all__ = ["BUILTIN_ORDER", "ENTRY_POINT_GROUP", "ENV_MODULES", "REGISTRY", "ErrorEnvelope", "NoSettings",
-           "PollInterval", "ProviderSpec", "WebhookChannel", "load", "module_paths", "names", "register", "spec", "specs",
+           "PollInterval", "ProviderSpec", "WebhookChannel", "load", "module_paths", "names", "register", "spec",
+           "specs",
            "unregister"]

@@ -14,9 +14,12 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from .base import ProviderAdapter
 
 #: How a provider tells a client that a job changed: it does not ("none"), to a URL the
 #: create request names ("per-request", Freepik's ``webhook_url``), or to one URL set for
@@ -98,20 +101,21 @@ class ProviderSpec:
     example_submit: tuple[str, Mapping[str, Any]] | None = None
     settings_model: type[BaseModel] = NoSettings
     starting_credits: int | None = None
-    refunds: tuple[str, ...] = ()
+    refunds: tuple[Literal["failed", "moderated"], ...] = ()
     rate_limit_preset: tuple[Mapping[str, Any], ...] = ()
     webhooks: WebhookChannel = "none"
     task_id_keys: tuple[str, ...] = ("task_id", "id")
     error_envelope: ErrorEnvelope | None = None
     contract_dir: Path | None = None
 
-    def adapter_class(self) -> type:
+    def adapter_class(self) -> "type[ProviderAdapter]":
         """The adapter class ``adapter`` names (imported on first use).  Raises
         ImportError or AttributeError when it does not exist."""
         if isinstance(self.adapter, type):
             return self.adapter
         module, _, attr = self.adapter.partition(":")
-        return getattr(importlib.import_module(module), attr)
+        found: type[ProviderAdapter] = getattr(importlib.import_module(module), attr)
+        return found
 
     def contract_path(self, contracts_dir: Path) -> Path:
         """The contract file: ``<contract_dir or contracts_dir>/<contract>.yaml``."""

@@ -119,6 +119,7 @@ def auth_headers(provider: str, api_key: str) -> dict[str, str]:
     return {}  # pragma: no cover - every provider contract names one
 
 
-__all__ = ["PROVIDERS", "POLL_OPERATIONS", "ContractError", "auth_headers", "client_base_path", "provider_spec",
+__all__ = ["PROVIDERS", "POLL_OPERATIONS", "ContractError",  # noqa: F822 (module __getattr__, from the registry)
+           "auth_headers", "client_base_path", "provider_spec",
            "contract", "contracts_dir", "operation", "operation_ids", "poll_operations",
            "submit_operations"]

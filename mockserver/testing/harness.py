@@ -52,7 +52,8 @@ from hypothesis import strategies as st
 from .admin import MockAdmin, format_journal
 from .contracts import poll_operations, provider_spec, submit_operations
 
-__all__ = ["POLL_INTERVALS", "FAULT_KINDS", "CheckReport", "ClientCheckFailed", "Fault", "Schedule",
+__all__ = ["POLL_INTERVALS", "FAULT_KINDS",  # noqa: F822 (POLL_INTERVALS: module __getattr__)
+           "CheckReport", "ClientCheckFailed", "Fault", "Schedule",
            "check_client", "schedules"]
 
 def __getattr__(name: str) -> Any:

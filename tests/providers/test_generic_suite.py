@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 import requests
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from conftest import make_settings
 from mockserver.app import ADAPTERS, create_app
