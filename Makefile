@@ -17,7 +17,8 @@ SERVE_ARGS := --host $(HOST) --port $(PORT) --time-scale $(TIME_SCALE) \
 
 BASE_URL ?=
 API_KEY ?=
-PROVIDERS ?= freepik,pixwith,aimlapi,pixverse
+# Empty: every registered provider (mockserver/providers, README: Add a provider).
+PROVIDERS ?=
 
 .PHONY: install lock user-lane run lint types check test contract bench clean
 
@@ -72,7 +73,7 @@ screenshots: install
 	SCREENSHOTS_DIR=docs $(BIN)/python -m pytest -q tests/admin/test_admin_browser.py
 
 ## Schemathesis against the fake, or with BASE_URL=... API_KEY=... against any server
-## (a real provider costs real credits). PROVIDERS=freepik,... picks the contracts.
+## (a real provider costs real credits). PROVIDERS=freepik,... picks the contracts (default: all).
 contract: install
 	CONTRACT_BASE_URL='$(BASE_URL)' CONTRACT_API_KEY='$(API_KEY)' CONTRACT_PROVIDERS='$(PROVIDERS)' \
 		$(BIN)/python -m pytest -q tests/contracts/test_contract_fuzz.py -k test_fake_keeps_its_contract

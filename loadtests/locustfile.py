@@ -1,4 +1,4 @@
-"""Locust scenarios: real client traffic for the four PixVerse V5 providers.
+"""Locust scenarios: real client traffic for every registered PixVerse V5 provider.
 
 Each simulated user is one integration worker running whole jobs, one after another:
 submit -> wait -> poll at the provider's documented interval (scaled by the fake's
@@ -17,6 +17,8 @@ PixverseClient         20      [POST /openapi/v2/image/upload], POST .../{text,i
                                GET /openapi/v2/video/result/{id} every 3-5 s, download ``url``
 FreepikWebhookClient   5       Freepik with ``webhook_url`` pointing at a local receiver: no
                                polls, waits for the signed COMPLETED/FAILED delivery
+<Name>ContractClient   5       any other registered provider: its contract's documented
+                               submit example, its poll operation (``workload.ContractScenario``)
 =====================  ======  ===============================================================
 
 Besides the per-request rows, two kinds of custom rows (locust request events, so they
@@ -60,6 +62,8 @@ from locust import FastHttpUser, LoadTestShape, between, events, task
 from locust.exception import StopUser
 from locust.runners import WorkerRunner
 from locust.stats import StatsEntry
+
+from mockserver.providers import specs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import shapes  # noqa: E402
@@ -472,6 +476,44 @@ class FreepikWebhookClient(FreepikClient):
 
 
 # --- load shape ---------------------------------------------------------------------------
+
+class ContractClient(ProviderClient):
+    """Any registered provider without a client above (``workload.ContractScenario``:
+    its documented submit example, its poll operation, its spec's status map)."""
+
+    abstract = True
+    weight = 5
+    scenario: workload.ContractScenario
+
+    def submit(self) -> Submitted | None:
+        method, path, body = self.scenario.submit(self.draw)
+        headers = self.scenario.headers(self.key, self.scenario.submit_op)
+        with self.client.request(method, path, json=body, headers=headers, name=path,
+                                 catch_response=True) as resp:
+            data = self.checked_json(resp, lambda b: self.scenario.task_id(b) is not None)
+        return None if data is None else Submitted("submit", self.scenario.task_id(data))
+
+    def read(self, job: Submitted) -> Seen | None:
+        method, url, body = self.scenario.read(job.id)
+        headers = self.scenario.headers(self.key, self.scenario.poll_op)
+        with self.client.request(method, url, json=body, headers=headers,
+                                 name=f"{self.provider} {self.scenario.poll_op}", catch_response=True) as resp:
+            data = self.checked_json(resp, lambda b: isinstance(b, dict))
+        if data is None:
+            return None
+        outcome, urls = self.scenario.outcome(data)
+        return Seen(outcome, urls)
+
+
+# One client class per registered provider that has none above (a reseller added to
+# the registry gets load traffic with no edit here).
+_HAND_WRITTEN = {c.provider for c in (FreepikClient, AimlapiClient, PixwithClient, PixverseClient)}
+for _spec in specs():
+    if _spec.name not in _HAND_WRITTEN:
+        _name = f"{_spec.name.title().replace('_', '')}ContractClient"
+        globals()[_name] = type(_name, (ContractClient,), {
+            "abstract": False, "provider": _spec.name, "scenario": workload.ContractScenario(_spec.name)})
+
 
 class PlannedShape(LoadTestShape):
     """``--shape`` over ``-u`` (peak users), ``-r`` (spawn rate) and ``-t`` (run time);

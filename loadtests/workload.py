@@ -3,12 +3,6 @@
 No locust import here: request bodies, poll intervals and the clock mapping are plain
 functions (unit-tested in ``tests/test_loadtests.py``); ``locustfile.py`` drives them.
 
-Poll intervals are the providers' own guidance, in *provider* seconds; the clients
-divide them by the fake's time scale (``GET /__admin/clock`` -> ``scale``), so a
-client polls a fake running 50x faster 50x as often, exactly as it would poll the
-real provider relative to its job times:
-
-==========  ============  ==================================================================
 provider    interval      source
 ==========  ============  ==================================================================
 pixverse    3-5 s         PixVerse's "PixVerse API LLM.txt" page: "poll every 3-5 s"
@@ -17,6 +11,13 @@ pixwith     5-10 s        pixwith: wait ``estimated_time`` first, then every 5-1
 freepik     3-5 s         not documented (Freepik points to ``webhook_url``); third-party
                           clients poll every 2-5 s, so 3-5 s like PixVerse (our pick)
 ==========  ============  ==================================================================
+=======
+Poll intervals are the providers' own guidance, in *provider* seconds, read from each
+provider's ``ProviderSpec.poll_interval`` (with the document it comes from: the
+harness holds clients to the same value); the clients divide them by the fake's time
+scale (``GET /__admin/clock`` -> ``scale``), so a client polls a fake running 50x
+faster 50x as often, exactly as it would poll the real provider relative to its job
+times.
 
 Parameters follow a plausible production mix (most jobs 720p and 5 s, some 1080p,
 portrait for social formats) and never combine what the providers reject (1080p
@@ -24,20 +25,20 @@ with 8 s).  Prompts are composed with faker, 6 to ~120 words, a few long ones.
 """
 from __future__ import annotations
 
+import os
 import random
+import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from faker import Faker
 
-# Provider seconds between two status reads (low, high): see the module docstring.
+from mockserver.providers import specs
+
+# Provider seconds between two status reads (low, high), per registered provider.
 POLL_INTERVALS: dict[str, tuple[float, float]] = {
-    "pixverse": (3.0, 5.0),
-    "aimlapi": (10.0, 15.0),
-    "pixwith": (5.0, 10.0),
-    "freepik": (3.0, 5.0),
-}
+    s.name: (s.poll_interval.low_s, s.poll_interval.high_s) for s in specs()}
 # Provider seconds a client waits for a job before giving up (AI/ML API's examples: 600-1000).
 GIVE_UP_S = 600.0
 
@@ -234,3 +235,129 @@ class Draw:
             return "t2v", "/openapi/v2/video/text/generate", body
         body["img_id"] = img_id
         return "i2v", "/openapi/v2/video/img/generate", body
+
+
+# --- any registered provider, from its spec and contract ---------------------------------
+
+TERMINAL_OUTCOMES = ("succeeded", "failed", "moderated")
+
+
+@dataclass
+class ContractScenario:
+    """Whole jobs against a provider known only by its ``ProviderSpec`` and contract
+    (a reseller added to the registry, no hand-written client): submit the documented
+    request example of a submit operation (prompt drawn), read the job through a poll
+    operation, and tell the outcome from the first ``status_key`` in the answer, read
+    through the spec's status map.  The four built-in providers have richer mixes
+    (``Draw.freepik`` ...); this is what any other provider gets for free."""
+
+    provider: str
+    submit_op: str = field(init=False)
+    poll_op: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        from mockserver.testing.contracts import contract, poll_operations, provider_spec, submit_operations
+
+        self.spec = provider_spec(self.provider)
+        self.contract = contract(self.provider)
+        if self.spec.example_submit is not None:
+            self.submit_op, example = self.spec.example_submit
+        else:
+            submits = [op for op in sorted(submit_operations(self.provider))
+                       if _request_example(self.contract.operation(op))]
+            if not submits:
+                raise ValueError(f"{self.provider}: no example_submit and no submit operation documents "
+                                 "a request example")
+            self.submit_op, example = submits[0], _request_example(self.contract.operation(submits[0]))
+        self.example: dict[str, Any] = dict(example or {})
+        # The status read that belongs to the submit: the poll operation whose path
+        # shares the longest prefix with the submit's.
+        submit_path = self.contract.operation(self.submit_op).path
+        self.poll_op = max(sorted(poll_operations(self.provider)),
+                           key=lambda op: len(os.path.commonprefix([submit_path, self.contract.operation(op).path])))
+        # Provider status -> neutral outcome, terminal states only (several states may
+        # share a spelling, e.g. failed and moderated: the first wins).
+        self.outcomes: dict[Any, str] = {}
+        for state in TERMINAL_OUTCOMES:
+            self.outcomes.setdefault(self.spec.status_map[state], state)
+
+    def headers(self, api_key: str, operation_id: str) -> dict[str, str]:
+        """The auth header and the operation's required headers (a required UUID header,
+        such as PixVerse's Ai-trace-id, gets a new one each time)."""
+        from mockserver.testing.contracts import auth_headers
+
+        headers = auth_headers(self.provider, api_key)
+        for param in self.contract.operation(operation_id).params:
+            if param.location == "header" and param.required and param.schema.get("format") == "uuid":
+                headers[param.name] = str(uuid.uuid4())
+        return headers
+
+    def submit(self, draw: Draw) -> tuple[str, str, dict[str, Any]]:
+        """(method, path, JSON body) of one submit."""
+        op = self.contract.operation(self.submit_op)
+        body = dict(self.example)
+        if "prompt" in body:
+            body["prompt"] = draw.prompt()
+        return op.method, op.path, body
+
+    def task_id(self, answer: Any) -> str | None:
+        """The new job's id in a submit answer: the first of the spec's task-id keys."""
+        found = _find_key(answer, self.spec.task_id_keys)
+        return None if found is None else str(found)
+
+    def read(self, task_id: str) -> tuple[str, str, dict[str, Any] | None]:
+        """(method, path with query, JSON body or None) of one status read."""
+        op = self.contract.operation(self.poll_op)
+        path, query, body = op.path, [], None
+        for param in op.params:
+            if param.name.replace("-", "_") in self.spec.task_id_keys or param.name in self.spec.task_id_keys:
+                if param.location == "path":
+                    path = path.replace("{" + param.name + "}", urllib.parse.quote(task_id, safe=""))
+                elif param.location == "query":
+                    query.append(f"{param.name}={urllib.parse.quote(task_id, safe='')}")
+        if op.body_schema is not None:
+            props = (op.body_schema.get("properties") or {})
+            key = next((k for k in self.spec.task_id_keys if k in props), self.spec.task_id_keys[0])
+            body = {key: task_id}
+        return op.method, path + ("?" + "&".join(query) if query else ""), body
+
+    def outcome(self, answer: Any) -> tuple[str | None, list[str]]:
+        """(neutral outcome or None while running, result URLs) of a status read."""
+        status = _find_key(answer, (self.spec.status_key,))
+        outcome = self.outcomes.get(status)
+        urls = [u for u in _strings(answer) if "/__files/videos" in u] if outcome == "succeeded" else []
+        return outcome, urls
+
+
+def _request_example(op: Any) -> dict[str, Any] | None:
+    media = ((op.raw.get("requestBody") or {}).get("content") or {}).get("application/json") or {}
+    if isinstance(media.get("example"), dict):
+        return media["example"]
+    for example in (media.get("examples") or {}).values():
+        if isinstance(example, dict) and isinstance(example.get("value"), dict):
+            return example["value"]
+    return None
+
+
+def _find_key(value: Any, keys: tuple[str, ...]) -> Any:
+    """The value of the first of ``keys`` found in ``value``, breadth first."""
+    level = [value]
+    while level:
+        for item in level:
+            if isinstance(item, dict):
+                for key in keys:
+                    if key in item and not isinstance(item[key], (dict, list)):
+                        return item[key]
+        level = [v for item in level for v in (item.values() if isinstance(item, dict) else
+                                                item if isinstance(item, list) else ())]
+    return None
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []

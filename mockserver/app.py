@@ -10,7 +10,7 @@ from .admin.webhooks import add_webhook_routes
 from .engine import Engine
 from .files import FAULTS, add_file_routes
 from .intake import APP_HANDLER_ARGS, MAX_BODY_BYTES
-from .providers import PROVIDERS
+from .providers import specs
 from .providers.base import ProviderAdapter
 from .recording import add_unmatched_route
 from .settings import Settings
@@ -31,13 +31,17 @@ def create_app(settings: Settings | None = None) -> web.Application:
     or does not describe an operation an adapter serves.
     """
     settings = settings or Settings()
-    engine = Engine(settings)
+    # Read once, here: every provider fact the engine and control plane need comes from
+    # the registry (providers/__init__.py), never from a name in their code.
+    registered = specs()
+    engine = Engine(settings, providers=[s.name for s in registered],
+                    webhook_providers=[s.name for s in registered if s.webhooks != "none"])
     app = web.Application(client_max_size=CLIENT_MAX_SIZE, handler_args=APP_HANDLER_ARGS)
     app[SETTINGS] = settings
     app[ENGINE] = engine
     adapters: dict[str, ProviderAdapter] = {}
-    for adapter_cls in PROVIDERS:
-        adapter = adapter_cls(engine, settings)
+    for spec in registered:
+        adapter = spec.adapter_class()(engine, settings)
         app.router.add_routes(adapter.routes())
         adapters[adapter.name] = adapter
     app[ADAPTERS] = adapters
@@ -46,7 +50,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     # The control plane is a sub-application behind its own guard (admin/guard.py): every
     # route under /__admin is checked, and provider routes pay nothing for it.
     admin = web.Application(middlewares=[admin_guard(settings.admin_token)])
-    add_admin_routes(admin, engine, adapters)
+    add_admin_routes(admin, engine, adapters, [s.name for s in registered])
     add_fault_routes(admin, engine)
     add_webhook_routes(admin, engine)
     mount_admin(app, admin)

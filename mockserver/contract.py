@@ -177,12 +177,19 @@ class Contract:
     operation without an ``operationId``.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, enums: tuple[tuple[str, tuple[Any, ...]], ...] = ()) -> None:
+        """``enums``: (schema name, values) pairs that set ``components.schemas.<name>.enum``
+        before compiling (values known only at start-up, e.g. the registered providers)."""
         try:
             # libyaml's loader parses the contracts ~8x faster: start-up time is part of the spec.
             document = yaml.load(Path(path).read_text(), Loader=_YamlLoader)
         except FileNotFoundError as exc:
             raise ContractError(f"no contract at {path}") from exc
+        for schema_name, values in enums:
+            schema = document.get("components", {}).get("schemas", {}).get(schema_name)
+            if schema is None:
+                raise ContractError(f"{path}: no schema {schema_name} to list {list(values)} in")
+            schema["enum"] = list(values)
         if not str(document.get("openapi", "")).startswith("3.1"):
             raise ContractError(f"{path}: expected an OpenAPI 3.1 document")
         self.path = Path(path)
@@ -370,17 +377,19 @@ def integral(value: Any) -> Any:
     return value
 
 
-def load_contract(contracts_dir: Path, name: str) -> Contract:
-    """The contract ``<contracts_dir>/<name>.yaml``, parsed once per file version:
-    compiled contracts are read-only, so apps in one process share them."""
+def load_contract(contracts_dir: Path, name: str,
+                  enums: tuple[tuple[str, tuple[Any, ...]], ...] = ()) -> Contract:
+    """The contract ``<contracts_dir>/<name>.yaml``, parsed once per file version (and
+    ``enums``, see ``Contract``): compiled contracts are read-only, so apps in one
+    process share them."""
     path = (Path(contracts_dir) / f"{name}.yaml").resolve()
     try:
         stamp = path.stat().st_mtime_ns
     except FileNotFoundError:
         raise ContractError(f"no contract at {path}") from None
-    return _load(path, stamp)
+    return _load(path, stamp, enums)
 
 
 @functools.lru_cache(maxsize=32)
-def _load(path: Path, stamp: int) -> Contract:
-    return Contract(path)
+def _load(path: Path, stamp: int, enums: tuple[tuple[str, tuple[Any, ...]], ...] = ()) -> Contract:
+    return Contract(path, enums)

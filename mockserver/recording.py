@@ -25,12 +25,13 @@ from aiohttp import web
 from .contract import Operation
 from .directives import TEST_ID_HEADER
 from .engine import Engine
-from .engine.journal import IN_REQUEST_BODY, IN_RESPONSE_BODY, readable
+from .engine.journal import BODY_ID_NAMES, IN_REQUEST_BODY, IN_RESPONSE_BODY, body_marker, readable
 
 # Bodies larger than this are described, not read (multipart uploads never are).
 READ_AHEAD_LIMIT = 1024 * 1024
-# Where the four providers put a task id in the path and the query (in a body, see
-# engine/journal.py: looked up when the journal is read).
+# Where a task id usually sits in the path and the query (in a body, see
+# engine/journal.py: looked up when the journal is read); a provider's own names
+# (``ProviderSpec.task_id_keys``) come first.
 PATH_ID_NAMES = ("task_id", "id")  # aiohttp spells Freepik's {task-id} task_id
 QUERY_ID_NAMES = ("generation_id", "task_id", "id")
 # Not journaled when unmatched: the fake's own prefixes and browser noise.
@@ -42,16 +43,21 @@ CLIENT_CLOSED = 499
 TaskIdFinder = Callable[[web.Request], "str | None"]
 
 
-def task_id_finder(op: Operation, submit: bool) -> TaskIdFinder:
+def task_id_finder(op: Operation, submit: bool, keys: tuple[str, ...] | None = None) -> TaskIdFinder:
     """``find(request)``: the job a request to ``op`` was about, as the journal
     records it.  Its path parameter, else its query parameter, else for a submit the
     answer (which names the new job), for anything else the request body; a body is
-    searched only when the journal is read (``IN_RESPONSE_BODY``/``IN_REQUEST_BODY``)."""
+    searched only when the journal is read (``IN_RESPONSE_BODY``/``IN_REQUEST_BODY``).
+    ``keys``: the provider's names for a task id (``ProviderSpec.task_id_keys``), tried
+    before the defaults."""
     path_names = {p.name.replace("-", "_") for p in op.params if p.location == "path"}
     query_names = {p.name for p in op.params if p.location == "query"}
-    in_path = next((n for n in PATH_ID_NAMES if n in path_names), None)
-    in_query = tuple(n for n in QUERY_ID_NAMES if n in query_names)
-    in_body = IN_RESPONSE_BODY if submit else IN_REQUEST_BODY
+    in_path = next((n for n in (*(keys or ()), *PATH_ID_NAMES) if n in path_names), None)
+    in_query = tuple(dict.fromkeys(n for n in (*(keys or ()), *QUERY_ID_NAMES) if n in query_names))
+    if keys and not set(keys) <= set(BODY_ID_NAMES):
+        in_body = body_marker(submit, tuple(dict.fromkeys((*keys, *BODY_ID_NAMES))))
+    else:
+        in_body = IN_RESPONSE_BODY if submit else IN_REQUEST_BODY
     if in_path is not None:
         return lambda request: request.match_info.get(in_path)
     if in_query:

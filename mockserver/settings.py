@@ -6,90 +6,43 @@ says otherwise; the virtual clock turns them into wall time by ``time_scale``.
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, PrivateAttr, create_model, field_validator, model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from .providers.spec import ProviderSpec
+
+ENV_PREFIX = "PIXVERSE_MOCK_"
 
 # Outcomes whose cost can go back to the key (``Settings.refunds``).
 Refundable = Literal["failed", "moderated"]
 
 
-def _default_refunds() -> dict[str, list[Refundable]]:
-    return {"pixverse": ["moderated"]}
+def _specs() -> "tuple[ProviderSpec, ...]":
+    # Settings hold a section per registered provider; the registry is read when
+    # settings are validated (not imported with this module: the adapters import it).
+    from .providers import specs
+
+    return specs()
 
 
-class FreepikSettings(BaseModel):
-    # The official 400 schema wraps the body in `problem`, the official example does
-    # not; the example is what clients see in the docs, so it is the default.
-    problem_wrapped: bool = False
-    # Webhooks (per-request `webhook_url`), signed per Standard Webhooks.  Receivers read
-    # the secret's UTF-8 bytes ("raw", what three of four known receivers do) or, Svix
-    # style, strip `whsec_` and base64-decode the rest ("whsec").  README.
-    webhook_secret: str = "pixverse-mock-freepik-secret"
-    webhook_secret_format: Literal["raw", "whsec"] = "raw"
-    # Seconds between attempts after a failed one.  Freepik publishes no schedule; this
-    # is the Svix schedule its Standard-Webhooks layout suggests (inferred).
-    webhook_retry_s: list[float] = Field(
-        default_factory=lambda: [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0])
+def _module_paths(value: Any) -> list[str]:
+    from .providers import module_paths
+
+    return module_paths(value)
 
 
-class AimlapiSettings(BaseModel):
-    # The docs' run logs come in two eras, both confirmed: 2026 pairs 21-char ids (and
-    # requestIds) with `meta.usage.credits_used`, 2025 pairs "<uuid>:<model>" ids (uuid
-    # requestIds) with `meta.usage.tokens_used`.  One setting selects both (README).
-    # None: the alias below decides, else 2026 (read `active_era`).
-    era: Literal["2025", "2026"] | None = None
-    # Older name of the era, for the id alone: "uuid-model" is era 2025, "nanoid" 2026.
-    # Kept as an alias; `era` wins when both are set.
-    id_format: Literal["nanoid", "uuid-model"] | None = None
-
-    @property
-    def active_era(self) -> Literal["2025", "2026"]:
-        """The era in force: ``era``, else the one ``id_format`` names, else 2026."""
-        if self.era is not None:
-            return self.era
-        return "2025" if self.id_format == "uuid-model" else "2026"
-
-
-class PixwithSettings(BaseModel):
-    # The documented public test key always works, whatever the allow-list says.
-    test_api_key: str = "key_00000000000000000000000000000000"
-
-
-class PixverseSettings(BaseModel):
-    # No official ErrCode for a rejected key; PixVerse-MCP treats 10001-10005 as auth
-    # errors and the live message is "apiKey is not registered" (third-party).
-    auth_err_code: int = 10005
-    auth_err_msg: str = "apiKey is not registered"
-    # Image upload: the upload reference says 4000 px, the newer guide 10000 px.
-    max_image_pixels: int = 10000
-    max_image_bytes: int = 20 * 1024 * 1024
-    # Media upload (video/audio): bytes, seconds, and pixels on the long side.
-    max_media_bytes: int = 50 * 1024 * 1024
-    max_media_seconds: float = 30.0
-    max_video_pixels: int = 1920
-    # No documented minimum; below 16 px nothing renders (500033).
-    min_pixels: int = 16
-    # Where the reference pages require a field their guides (and PixVerse's own client)
-    # leave out, e.g. extend/fusion `seed`: "guide" requires what both require, "reference"
-    # also the fields the contract lists in `x-reference-required` (400011).
-    required_fields: Literal["guide", "reference"] = "guide"
-    # PixVerse says a repeated Ai-trace-id returns the earlier answer.
-    trace_id_replay: bool = True
-    # The account's webhook (set in PixVerse's console; here, or per key through
-    # PUT /__admin/webhooks/pixverse).  None: no webhook.  README.
-    webhook_url: str | None = None
-    webhook_secret: str = "pixverse-mock-pixverse-secret"
-    # The signed string is "{timestamp}\n{nonce}\n{url_encoded_payload}"; the docs call the
-    # payload the body's key=value pairs joined by "&" ("form", default), a third-party kit
-    # signs encodeURIComponent(raw body) ("uri").
-    webhook_signature: Literal["form", "uri"] = "form"
-    # Documented: retried at 2 s, 10 s, 30 s, 1 min, 5 min, 15 min, 1 h, 4 h.
-    webhook_retry_s: list[float] = Field(
-        default_factory=lambda: [2.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0])
+def _check_providers(names: Any, what: str) -> Any:
+    known = [s.name for s in _specs()]
+    for name in names or ():
+        if name not in known:
+            raise ValueError(f"{what}: unknown provider {name!r}; one of {', '.join(known)}")
+    return names
 
 
 class RateLimitRule(BaseModel):
@@ -99,20 +52,36 @@ class RateLimitRule(BaseModel):
     limit: int = Field(ge=1)
     window_s: float = Field(gt=0)
     per: Literal["ip", "key"] = "ip"
-    providers: list[Literal["freepik", "pixwith", "aimlapi", "pixverse"]] | None = None
+    # Registered provider names (providers/__init__.py).
+    providers: list[str] | None = None
+
+    @field_validator("providers")
+    @classmethod
+    def _known(cls, value: list[str] | None) -> list[str] | None:
+        return _check_providers(value, "providers")
 
 
-#: Named rule sets for ``accounts.rate_limit_presets``.  Freepik (docs.freepik.com/ratelimits):
-#: per IP, 50 hits/s over a 5 s window and 10 hits/s on average over 2 minutes.
-RATE_LIMIT_PRESETS: dict[str, list[RateLimitRule]] = {
-    "freepik": [RateLimitRule(limit=250, window_s=5.0, per="ip", providers=["freepik"]),
-                RateLimitRule(limit=1200, window_s=120.0, per="ip", providers=["freepik"])],
-}
+def rate_limit_presets() -> dict[str, list[RateLimitRule]]:
+    """Named rule sets for ``accounts.rate_limit_presets``: each provider's documented
+    limits (``ProviderSpec.rate_limit_preset``; Freepik's, docs.freepik.com/ratelimits),
+    applying to that provider alone."""
+    return {s.name: [RateLimitRule(**rule, providers=[s.name]) for rule in s.rate_limit_preset]
+            for s in _specs() if s.rate_limit_preset}
 
-#: Starting balance per provider when neither ``accounts.starting_credits`` nor the
-#: top-level ``starting_credits`` is set.  AI/ML API counts in much smaller credits
-#: (420,000 for one 5 s 720p clip); 100,000,000 is about 238 such clips.
-DEFAULT_STARTING_CREDITS: dict[str, int] = {"aimlapi": 100_000_000}
+
+def default_starting_credits() -> dict[str, int]:
+    """Starting balance per provider when neither ``accounts.starting_credits`` nor the
+    top-level ``starting_credits`` is set (``ProviderSpec.starting_credits``)."""
+    return {s.name: s.starting_credits for s in _specs() if s.starting_credits is not None}
+
+
+def __getattr__(name: str) -> Any:
+    # The constants these used to be, derived from the registry when read.
+    if name == "RATE_LIMIT_PRESETS":
+        return rate_limit_presets()
+    if name == "DEFAULT_STARTING_CREDITS":
+        return default_starting_credits()
+    raise AttributeError(name)
 
 
 class AccountSettings(BaseModel):
@@ -123,15 +92,27 @@ class AccountSettings(BaseModel):
     # Provider -> most jobs one key may have queued or running (absent: no cap).
     concurrency: dict[str, int] = Field(default_factory=dict)
     # Provider -> outcomes whose cost goes back to the key when first observed.
-    refunds: dict[str, list[Refundable]] = Field(default_factory=_default_refunds)
-    # Off by default.  Presets by name (RATE_LIMIT_PRESETS) plus rules of your own.
-    rate_limit_presets: list[Literal["freepik"]] = Field(default_factory=list)
+    # Default: each provider's ``ProviderSpec.refunds`` (PixVerse refunds moderated videos).
+    refunds: dict[str, list[Refundable]] = Field(
+        default_factory=lambda: {s.name: list(s.refunds) for s in _specs() if s.refunds})
+    # Off by default.  Presets by provider name (rate_limit_presets()) plus rules of your own.
+    rate_limit_presets: list[str] = Field(default_factory=list)
     rate_limits: list[RateLimitRule] = Field(default_factory=list)
     # Windows count wall seconds (what a client's real request rate meets) or virtual ones.
     rate_limit_clock: Literal["wall", "virtual"] = "wall"
 
+    @field_validator("rate_limit_presets")
+    @classmethod
+    def _known_presets(cls, value: list[str]) -> list[str]:
+        known = rate_limit_presets()
+        for name in value:
+            if name not in known:
+                raise ValueError(f"unknown rate limit preset {name!r}; one of {', '.join(known)}")
+        return value
+
     def rate_rules(self) -> list[RateLimitRule]:
-        return [r for name in self.rate_limit_presets for r in RATE_LIMIT_PRESETS[name]] + self.rate_limits
+        presets = rate_limit_presets()
+        return [r for name in self.rate_limit_presets for r in presets[name]] + self.rate_limits
 
 
 class WebhookSettings(BaseModel):
@@ -159,7 +140,7 @@ class WebhookSettings(BaseModel):
 class Settings(BaseSettings):
     """Every knob of the fake.  Units are in the names or the comments."""
 
-    model_config = SettingsConfigDict(env_prefix="PIXVERSE_MOCK_", env_nested_delimiter="__")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__")
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -248,10 +229,73 @@ class Settings(BaseSettings):
     media_render_workers: int = Field(2, ge=1)
     media_render_queue: int = Field(8, ge=1)
 
-    freepik: FreepikSettings = Field(default_factory=FreepikSettings)
-    aimlapi: AimlapiSettings = Field(default_factory=AimlapiSettings)
-    pixwith: PixwithSettings = Field(default_factory=PixwithSettings)
-    pixverse: PixverseSettings = Field(default_factory=PixverseSettings)
+    # Extra providers to register before the sections below are read: import paths
+    # "package.module:SPEC" (providers/__init__.py; README, Add a provider).  The
+    # environment variable takes a JSON list or comma-separated paths (the str in the
+    # annotation lets it arrive undecoded; the validator makes it a list).
+    provider_modules: list[str] | str = Field(default_factory=list)
+
+    @field_validator("provider_modules", mode="before")
+    @classmethod
+    def _module_list(cls, value: Any) -> Any:
+        return _module_paths(value)
+    # One section per registered provider, validated by its ``ProviderSpec.settings_model``
+    # (the models live in providers/<name>/settings.py).  Read as ``settings.<name>``
+    # (``settings.freepik.problem_wrapped``); set as a top-level key: a profile's
+    # ``freepik:``, ``Settings(freepik={...})``, env ``PIXVERSE_MOCK_FREEPIK__PROBLEM_WRAPPED``.
+    provider_settings: dict[str, Any] = Field(default_factory=dict)
+    _default_credits: dict[str, int] = PrivateAttr(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
+                                   init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _SectionEnv(settings_cls, init_settings, env_settings),
+                dotenv_settings, file_secret_settings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_sections(cls, data: Any) -> Any:
+        """Register ``provider_modules``, then move each registered provider's top-level
+        section into ``provider_settings`` (the top-level one laid over it)."""
+        if not isinstance(data, dict):
+            return data
+        from .providers import load
+
+        for path in _module_paths(data.get("provider_modules")):
+            load(path)
+        data = dict(data)
+        sections = dict(data.get("provider_settings") or {})
+        for spec in _specs():
+            if spec.name in data:
+                sections[spec.name] = _lay_over(sections.get(spec.name), data.pop(spec.name))
+        data["provider_settings"] = sections
+        return data
+
+    @model_validator(mode="after")
+    def _validate_sections(self) -> "Settings":
+        known = {s.name: s for s in _specs()}
+        unknown = sorted(set(self.provider_settings) - set(known))
+        if unknown:
+            raise ValueError(f"settings for unknown provider(s) {', '.join(unknown)}; "
+                             f"registered: {', '.join(known)}")
+        clashes = sorted(set(known) & set(type(self).model_fields))
+        if clashes:
+            raise ValueError(f"provider name(s) {', '.join(clashes)} clash with settings fields")
+        self.provider_settings = {name: spec.settings_model.model_validate(self.provider_settings.get(name) or {})
+                                  for name, spec in known.items()}
+        # Read once here, not per new key (starting_balance).
+        self._default_credits = default_starting_credits()
+        # ``settings.<provider>`` is that provider's section: kept in the instance dict
+        # too, so reading it (per request, in some adapters) is a plain attribute read.
+        self.__dict__.update(self.provider_settings)
+        return self
+
+    if TYPE_CHECKING:
+        def __getattr__(self, name: str) -> Any: ...
 
     def starting_balance(self, provider: str) -> int:
         """A new key's balance at ``provider``: ``accounts.starting_credits[provider]``,
@@ -261,7 +305,7 @@ class Settings(BaseSettings):
             return own
         if "starting_credits" in self.model_fields_set:
             return self.starting_credits
-        return DEFAULT_STARTING_CREDITS.get(provider, self.starting_credits)
+        return self._default_credits.get(provider, self.starting_credits)
 
     @classmethod
     def load(cls, profile: Path | None = None, **overrides: Any) -> "Settings":
@@ -279,9 +323,9 @@ class Settings(BaseSettings):
         data: dict[str, Any] = {}
         if profile is not None:
             loaded: dict[str, Any] = yaml.safe_load(Path(profile).read_text()) or {}
-            data = deep_merge(data, loaded.get("settings", loaded))
-        data = deep_merge(data, cls().model_dump(exclude_unset=True))
-        data = deep_merge(data, {k: v for k, v in overrides.items() if v is not None})
+            data = deep_merge(data, _hoisted(loaded.get("settings", loaded)))
+        data = deep_merge(data, _hoisted(cls().model_dump(exclude_unset=True)))
+        data = deep_merge(data, _hoisted({k: v for k, v in overrides.items() if v is not None}))
         # Only the sections the layers touched take their defaults explicitly, so
         # ``model_fields_set`` still tells what was set (see starting_balance).
         defaults = cls.model_construct().model_dump()
@@ -301,3 +345,61 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
+
+
+def _hoisted(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with ``provider_settings`` entries as top-level sections (how profiles
+    and overrides spell them), so layers merge section by section."""
+    sections = data.get("provider_settings")
+    if not isinstance(sections, dict):
+        return data
+    data = {k: v for k, v in data.items() if k != "provider_settings"}
+    for name, section in sections.items():
+        data[name] = _lay_over(section, data.get(name))
+    return data
+
+
+def _lay_over(base: Any, top: Any) -> Any:
+    """A provider section ``top`` laid over ``base`` (dicts or section models)."""
+    if top is None:
+        return base
+    if base is None or isinstance(top, BaseModel):
+        return top
+    if isinstance(base, BaseModel):
+        base = base.model_dump(exclude_unset=True)
+    return deep_merge(base, top) if isinstance(base, dict) and isinstance(top, dict) else top
+
+
+class _SectionEnv(PydanticBaseSettingsSource):
+    """``PIXVERSE_MOCK_<PROVIDER>__<FIELD>`` for every registered provider's section,
+    parsed by pydantic-settings' own environment source (JSON for lists and mappings)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], *before: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._before = before
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        # Providers named by `provider_modules` (arguments, else environment) have
+        # sections too: register them before reading.
+        from .providers import load
+
+        for source in self._before:
+            modules = _module_paths(source().get("provider_modules"))
+            if modules:
+                for path in modules:
+                    load(path)
+                break
+        return EnvSettingsSource(_sections_model(tuple((s.name, s.settings_model) for s in _specs())))()
+
+
+@functools.lru_cache(maxsize=8)
+def _sections_model(sections: tuple[tuple[str, type[BaseModel]], ...]) -> type[BaseSettings]:
+    fields: dict[str, Any] = {name: (model | None, None) for name, model in sections}
+    model: type[BaseSettings] = create_model("ProviderSections", __base__=BaseSettings, **fields)
+    model.model_config.update(SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__",
+                                                 extra="ignore"))
+    return model
+

@@ -10,12 +10,13 @@ journal verification that did not hold).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from aiohttp import web
 
 from ..contract import load_contract
 from ..engine import Engine
+from ..engine.faults import FILES
 from ..engine.jobs import Job
 from ..engine.journal import FILTERS, mask_key
 from ..engine.webhooks import redact_url
@@ -69,12 +70,25 @@ def job_view(engine: Engine, job: Job, *, full: bool = False) -> dict[str, Any]:
     return view
 
 
-def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, Any]) -> None:
+def admin_enums(providers: Sequence[str], fault_providers: Sequence[str],
+                webhook_providers: Sequence[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The provider enums of contracts/admin.yaml, filled in at start-up (the registry
+    decides them; the file lists none)."""
+    return (("Provider", tuple(providers)), ("FaultProvider", tuple(fault_providers)),
+            ("WebhookProvider", tuple(webhook_providers)))
+
+
+def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, Any],
+                     providers: Sequence[str] | None = None) -> None:
     """Register the admin routes and the app's ``Metrics`` (``app[METRICS]``).
-    Requests are journaled and counted where they are answered (``recording.py``)."""
+    ``providers``: the registered names, listed in the contract's provider enums (None:
+    the adapters').  Requests are journaled and counted where they are answered
+    (``recording.py``)."""
     metrics = Metrics(engine)
     app[METRICS] = metrics
-    app[ADMIN_CONTRACT] = load_contract(engine.settings.contracts_dir, "admin")
+    names = tuple(adapters) if providers is None else tuple(providers)
+    app[ADMIN_CONTRACT] = load_contract(engine.settings.contracts_dir, "admin", admin_enums(
+        names, engine.faults.providers or (*names, FILES), engine.webhooks.providers or names))
     app[ADMIN_VIOLATIONS] = []
 
     async def health(request: web.Request, _: None) -> web.Response:

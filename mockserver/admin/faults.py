@@ -68,7 +68,7 @@ def add_fault_routes(app: web.Application, engine: Engine) -> None:
         if not items or not all(isinstance(i, dict) for i in items):
             return error_answer("body must be a fault rule (object) or a non-empty list of them")
         rules, errors = validate_each(
-            FaultRule, items, "rule",
+            FaultRule, items, "rule", context=faults.context,
             before=lambda item: [(field, "leave the field out instead of null") for field in _nulls(item)])
         if errors:
             return error_answer("invalid fault rule", errors=errors)

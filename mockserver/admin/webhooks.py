@@ -114,7 +114,8 @@ def add_webhook_routes(app: web.Application, engine: Engine) -> None:
 
     async def faults_post(request: web.Request, body: Any) -> web.Response:
         items = body if isinstance(body, list) else [body]
-        rules, errors = validate_each(DeliveryFault, items, "fault")
+        rules, errors = validate_each(DeliveryFault, items, "fault",
+                                      context=None if hooks.providers is None else {"providers": hooks.providers})
         if errors:
             return error_answer("invalid delivery fault", errors=errors)
         return json_answer({"faults": [_fault_view(hooks.add_fault(r)) for r in rules]}, 201)

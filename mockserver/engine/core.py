@@ -4,6 +4,7 @@ from __future__ import annotations
 import random
 import string
 import time
+from typing import Iterable
 
 from ..settings import Settings
 from .clock import VirtualClock
@@ -30,7 +31,10 @@ class Engine:
     same seed and the same requests give the same ids, plans and outcomes.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, providers: Iterable[str] | None = None,
+                 webhook_providers: Iterable[str] | None = None) -> None:
+        """``providers``: the names fault rules may select (None: any; the app passes
+        the registry's); ``webhook_providers``: those delivery faults may select."""
         self.settings = settings
         self.clock = VirtualClock(settings.time_scale)
         self.rng = random.Random(settings.seed)
@@ -51,7 +55,7 @@ class Engine:
         hooks = settings.webhooks.model_copy(update={
             "timestamp_clock": settings.webhooks.timestamp_clock or settings.timestamp_clock})
         self.webhooks = WebhookScheduler(
-            self.clock, hooks, seed=settings.seed,
+            self.clock, hooks, seed=settings.seed, providers=webhook_providers,
             status_at=lambda job, t: job.status(t, settings.progress_mode, settings.queued_polls,
                                                 settings.running_polls),
             progress_mode=lambda: settings.progress_mode, on_status=self._settle)
@@ -63,7 +67,7 @@ class Engine:
         # Fault rules (profile + admin) and per-request directives; draws from its own
         # seeded rng.  ``fault_counts[(provider, kind)]`` counts every injected fault.
         self.faults = FaultSet(fault_rng(settings.seed), settings.faults,
-                               directives=settings.fault_directives)
+                               directives=settings.fault_directives, providers=providers)
         self.fault_counts = self.faults.counts
         # What provider routes answered, newest last, and lifetime counts for metrics:
         # written by the provider endpoints and the catch-all route as they answer.

@@ -22,6 +22,7 @@ DEFAULT_BODY_LIMIT = 2048
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 # Where a task id sits in a JSON body: these keys, at any depth (the answers wrap them
 # in envelopes such as data and Resp).
+BODY_ID_NAMES = ("task_id", "video_id", "generation_id", "id")
 _ID_RE = re.compile(rb'"(?:task_id|video_id|generation_id|id)"\s*:\s*(?:"([^"\\]+)"|(-?[0-9]+))')
 # Stored in an entry's task_id slot when the id is in a body: looked up when the entry
 # is read, not on every request (a regex search per submit, issue 8).  Not ids: a
@@ -46,12 +47,13 @@ def mask_key(key: str | None) -> str | None:
     return f"{key[:4]}...{key[-4:]}"
 
 
-def task_id_in_body(raw: bytes | str | None) -> str | None:
-    """The first task id key's value in a (prefix of a) JSON body, else None.  A
-    regex, not a parse: bodies are clipped prefixes, and a parse would allocate."""
+def task_id_in_body(raw: bytes | str | None, pattern: "re.Pattern[bytes] | None" = None) -> str | None:
+    """The first task id key's value in a (prefix of a) JSON body, else None (keys:
+    ``pattern``'s, by default ``_ID_RE``'s).  A regex, not a parse: bodies are clipped
+    prefixes, and a parse would allocate."""
     if not raw or raw.__class__ is str:
         return None
-    found = _ID_RE.search(raw)  # type: ignore[arg-type]  # the __class__ test above narrows (isinstance costs more here)
+    found = (pattern or _ID_RE).search(raw)  # type: ignore[arg-type]  # the __class__ test above narrows (isinstance costs more here)
     if found is None:
         return None
     return (found.group(1) or found.group(2)).decode("utf-8", "replace")
@@ -144,13 +146,30 @@ def _stored_bytes(e: tuple) -> int:
     request, response = e[_REQUEST], e[_RESPONSE]
     return (0 if request is None else len(request)) + (0 if response is None else len(response))
 
-_BODY_OF = {IN_REQUEST_BODY: _I["request_body"], IN_RESPONSE_BODY: _I["response_body"]}
+_BODY_OF: dict[str, tuple[int, "re.Pattern[bytes] | None"]] = {
+    IN_REQUEST_BODY: (_I["request_body"], None), IN_RESPONSE_BODY: (_I["response_body"], None)}
+
+
+def body_marker(response: bool, keys: tuple[str, ...]) -> str:
+    """The task-id slot marker for "the id is the first of ``keys`` in the request (or
+    response) body", for providers whose ids sit under other keys than the default
+    ones.  Made once per operation at start-up; markers are few (one per key set)."""
+    base = IN_RESPONSE_BODY if response else IN_REQUEST_BODY
+    marker = f"{base}\x00{','.join(keys)}"
+    if marker not in _BODY_OF:
+        names = "|".join(re.escape(k) for k in keys)
+        _BODY_OF[marker] = (_BODY_OF[base][0],
+                            re.compile(rb'"(?:' + names.encode() + rb')"\s*:\s*(?:"([^"\\]+)"|(-?[0-9]+))'))
+    return marker
 
 
 def _task_of(e: tuple) -> str | None:
     task = e[_TASK]
-    where = _BODY_OF.get(task) if task is not None else None
-    return task if where is None else task_id_in_body(e[where])
+    found = _BODY_OF.get(task) if task is not None else None
+    if found is None:
+        return task
+    where, pattern = found
+    return task_id_in_body(e[where], pattern)
 
 
 def _view(e: tuple) -> Entry:

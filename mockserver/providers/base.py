@@ -26,6 +26,7 @@ from ..engine.journal import LATENCY_BUCKETS, readable
 from ..engine.limits import CREDITS, Refusal
 from ..intake import BodyTooLarge, BodyUnreadable, read_body, too_deep
 from ..settings import Settings
+from .spec import ProviderSpec
 
 log = logging.getLogger("mockserver")
 
@@ -98,17 +99,17 @@ class ProviderAdapter:
     the contract like any other answer (strict mode turns a broken one into a 500).
     """
 
+    # The provider's facts (providers/spec.py); ``name``, ``contract_name``, ``title``,
+    # ``upstream``, ``client_base_path``, ``auth_hint`` and ``submit_operations`` (None:
+    # POST operations whose body schema has a `prompt`) are copied from it.
+    spec: ClassVar[ProviderSpec]
     name: ClassVar[str]
     contract_name: ClassVar[str]
     handlers: Mapping[str, str | Handler]
-    # For the start-up banner and the README: the real origin, the path a client's
-    # base URL ends with, and the auth header to send.
     title: ClassVar[str]
     upstream: ClassVar[str]
     client_base_path: ClassVar[str] = ""
     auth_hint: ClassVar[str]
-    # operationIds that submit a generation job (where outcome and moderation faults
-    # apply); None derives them: POST operations whose body schema has a `prompt`.
     submit_operations: ClassVar[frozenset[str] | None] = None
     # Path prefixes this provider owns: a request under one that no route serves gets
     # ``unknown_route``'s answer (recording.add_unmatched_route; the longest prefix of
@@ -118,10 +119,19 @@ class ProviderAdapter:
     # moderation fault at submit applies there too (PixVerse's image upload).
     moderated_operations: ClassVar[frozenset[str]] = frozenset()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        spec = cls.__dict__.get("spec")
+        if spec is not None:
+            cls.name, cls.contract_name, cls.title = spec.name, spec.contract, spec.title
+            cls.upstream, cls.client_base_path, cls.auth_hint = spec.upstream, spec.client_base_path, spec.auth_hint
+            cls.submit_operations = spec.submit_operations
+
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
         self.settings = settings
-        self.contract: Contract = load_contract(settings.contracts_dir, self.contract_name)
+        self.contract: Contract = load_contract(self.spec.contract_dir or settings.contracts_dir,
+                                                self.contract_name)
         self.violations: list[str] = []
         self.submit_ops: frozenset[str] = self.submit_operations if self.submit_operations is not None \
             else frozenset(op_id for op_id in self.handlers
@@ -339,7 +349,7 @@ class ProviderAdapter:
         journal, clock = engine.journal, engine.clock
         counts, latency = engine.request_stats.series(self.name, op.operation_id)
         provider, op_id = self.name, op.operation_id
-        find_task = recording.task_id_finder(op, op_id in self.submit_ops)
+        find_task = recording.task_id_finder(op, op_id in self.submit_ops, self.spec.task_id_keys)
         api_key_of = self.api_key
         perf_counter, wall_time, unread_body = time.perf_counter, time.time, recording.unread_body
 

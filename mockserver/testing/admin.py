@@ -21,7 +21,7 @@ import uuid
 from typing import Any, Iterable, Mapping
 from urllib.parse import quote, urlencode
 
-from .contracts import PROVIDERS, client_base_path, poll_operations, submit_operations
+from .contracts import client_base_path, poll_operations, submit_operations
 
 __all__ = ["AdminError", "MockAdmin", "format_journal"]
 
@@ -113,8 +113,10 @@ class MockAdmin:
 
     @property
     def urls(self) -> dict[str, str]:
-        """Every provider's client base URL."""
-        return {p: self.url(p) for p in PROVIDERS}
+        """Every registered provider's client base URL."""
+        from ..providers import names
+
+        return {p: self.url(p) for p in names()}
 
     # state ---------------------------------------------------------------------------
     def reset(self, test_id: str | None = None) -> dict[str, Any]:

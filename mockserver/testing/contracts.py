@@ -12,7 +12,6 @@ dereferences them, so strategies, the harness and the fake read one source.
 """
 from __future__ import annotations
 
-import functools
 import importlib.resources
 import os
 from pathlib import Path
@@ -21,19 +20,19 @@ from typing import TYPE_CHECKING
 from ..contract import Contract, ContractError, Operation, load_contract
 
 if TYPE_CHECKING:
-    from ..providers.base import ProviderAdapter
+    from ..providers.spec import ProviderSpec
 
-#: The four providers, in the order the fake lists them.
-PROVIDERS = ("freepik", "pixwith", "aimlapi", "pixverse")
+def __getattr__(name: str) -> object:
+    # Read from the provider registry when asked (a provider registered at run time
+    # shows up): ``PROVIDERS`` every registered name, ``POLL_OPERATIONS`` name ->
+    # operationIds that read a job's status.
+    from ..providers import specs
 
-#: Operations that read a job's status: what the harness counts as a poll.
-POLL_OPERATIONS: dict[str, frozenset[str]] = {
-    "freepik": frozenset({"get_pixverse_v5_video", "get_pixverse_v5_transition_video",
-                          "get_pixverse_v5_text_to_video"}),
-    "pixwith": frozenset({"get_task"}),
-    "aimlapi": frozenset({"get_video_generation", "get_pixverse_generation_legacy"}),
-    "pixverse": frozenset({"get_video_result", "get_image_result"}),
-}
+    if name == "PROVIDERS":
+        return tuple(s.name for s in specs())
+    if name == "POLL_OPERATIONS":
+        return {s.name: s.poll_operations for s in specs()}
+    raise AttributeError(name)
 
 
 def contracts_dir() -> Path:
@@ -49,23 +48,31 @@ def contracts_dir() -> Path:
     from ..settings import Settings
 
     candidates.append(Path(Settings.model_fields["contracts_dir"].default))
+    from ..providers import specs
+
+    # A directory counts when it holds the first built-in provider's contract.
+    probe = next(f"{s.contract}.yaml" for s in specs() if s.contract_dir is None)
     for candidate in candidates:
-        if (candidate / "freepik.yaml").is_file():
+        if (candidate / probe).is_file():
             return candidate
     raise ContractError("pixverse-mock contracts not found; looked in "
                         + ", ".join(str(c) for c in candidates)
                         + " (set PIXVERSE_MOCK_CONTRACTS_DIR)")
 
 
-def _check(provider: str) -> None:
-    if provider not in PROVIDERS and provider != "admin":
-        raise ValueError(f"unknown provider {provider!r}; one of {', '.join(PROVIDERS)}")
+def provider_spec(provider: str) -> "ProviderSpec":
+    """The registered provider's spec.  Raises ValueError naming the known ones."""
+    from ..providers import spec
+
+    return spec(provider)
 
 
 def contract(provider: str) -> Contract:
-    """The provider's contract, dereferenced (``mockserver.contract.Contract``)."""
-    _check(provider)
-    return load_contract(contracts_dir(), provider)
+    """The provider's contract (or ``"admin"``), dereferenced (``mockserver.contract.Contract``)."""
+    if provider == "admin":
+        return load_contract(contracts_dir(), provider)
+    found = provider_spec(provider)
+    return load_contract(found.contract_dir or contracts_dir(), found.contract)
 
 
 def operation(provider: str, operation_id: str) -> Operation:
@@ -78,40 +85,27 @@ def operation_ids(provider: str) -> list[str]:
     return list(contract(provider).operations)
 
 
-@functools.lru_cache(maxsize=None)
-def _adapter_class(provider: str) -> type[ProviderAdapter]:
-    from ..providers import PROVIDERS as ADAPTERS
-
-    for cls in ADAPTERS:
-        if cls.name == provider:
-            return cls
-    raise ValueError(f"unknown provider {provider!r}")  # pragma: no cover
-
-
 def client_base_path(provider: str) -> str:
     """What a client's base URL ends with on top of the origin (``/v2`` for AI/ML API)."""
-    _check(provider)
-    return _adapter_class(provider).client_base_path
+    return provider_spec(provider).client_base_path
 
 
 def submit_operations(provider: str) -> frozenset[str]:
     """operationIds that submit a generation job (as the fake's fault rules mean ``submit``)."""
-    _check(provider)
-    cls = _adapter_class(provider)
-    if cls.submit_operations is not None:
-        return frozenset(cls.submit_operations)
+    found = provider_spec(provider)
+    if found.submit_operations is not None:
+        return found.submit_operations
     from ..providers.base import _has_property
 
     c = contract(provider)
-    return frozenset(op_id for op_id in cls.handlers
+    return frozenset(op_id for op_id in found.adapter_class().handlers
                      if c.operation(op_id).method == "POST"
                      and _has_property(c.operation(op_id).body_schema, "prompt"))
 
 
 def poll_operations(provider: str) -> frozenset[str]:
     """operationIds that read a job's status."""
-    _check(provider)
-    return POLL_OPERATIONS[provider]
+    return provider_spec(provider).poll_operations
 
 
 def auth_headers(provider: str, api_key: str) -> dict[str, str]:
@@ -125,6 +119,7 @@ def auth_headers(provider: str, api_key: str) -> dict[str, str]:
     return {}  # pragma: no cover - every provider contract names one
 
 
-__all__ = ["PROVIDERS", "POLL_OPERATIONS", "ContractError", "auth_headers", "client_base_path",
+__all__ = ["PROVIDERS", "POLL_OPERATIONS", "ContractError",  # noqa: F822 (module __getattr__, from the registry)
+           "auth_headers", "client_base_path", "provider_spec",
            "contract", "contracts_dir", "operation", "operation_ids", "poll_operations",
            "submit_operations"]

@@ -52,15 +52,24 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from .admin import MockAdmin, format_journal
-from .contracts import PROVIDERS, poll_operations, submit_operations
+from .contracts import poll_operations, provider_spec, submit_operations
 
-__all__ = ["POLL_INTERVALS", "FAULT_KINDS", "CheckReport", "ClientCheckFailed", "Fault", "Schedule",
+__all__ = ["POLL_INTERVALS", "FAULT_KINDS",  # noqa: F822 (POLL_INTERVALS: module __getattr__)
+           "CheckReport", "ClientCheckFailed", "Fault", "Schedule",
            "check_client", "schedules"]
 
-#: Shortest poll interval (virtual seconds) each provider's documentation allows:
-#: PixVerse "every 3-5 s"; AI/ML API's examples poll every 10-15 s; pixwith "wait
-#: estimated_time, then every 5-10 s"; Freepik documents none, 5 s is our pick.
-POLL_INTERVALS = {"pixverse": 3.0, "aimlapi": 10.0, "pixwith": 5.0, "freepik": 5.0}
+def __getattr__(name: str) -> Any:
+    # ``POLL_INTERVALS``: shortest poll interval (virtual seconds) each registered
+    # provider's documentation allows (``ProviderSpec.poll_interval``, with its source).
+    if name == "POLL_INTERVALS":
+        return {s.name: s.poll_interval.low_s for s in _specs()}
+    raise AttributeError(name)
+
+
+def _specs() -> tuple[Any, ...]:
+    from ..providers import specs
+
+    return specs()
 
 #: The fake's clock speed during a check: slow when the client's waits go through the
 #: harness's ``sleep`` (then only the wall time of requests runs the clock, and slowly,
@@ -78,9 +87,6 @@ ERROR_KEYS = ("failed", "moderated", "ambiguous")
 #: Journal lines a failure shows at most (the first and the last half).
 JOURNAL_LINES = 60
 
-#: HTTP 5xx each provider documents on both its submit and its status operations.
-_SERVER_ERRORS = {"freepik": (503, 500), "pixwith": (503, 500, 502, 504),
-                  "aimlapi": (503, 500, 502, 504), "pixverse": (503, 500)}
 
 
 # schedules -----------------------------------------------------------------------------
@@ -179,15 +185,16 @@ def schedules(provider: str, *, kinds: Iterable[str] = FAULT_KINDS, max_faults: 
     if unknown:
         raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {', '.join(FAULT_KINDS)}")
     kinds = [k for k in FAULT_KINDS if k in wanted]
+    spec = provider_spec(provider)
     where = st.sampled_from(["submit", "poll"])
     nth = st.integers(1, 3)
     options: dict[str, st.SearchStrategy[Fault]] = {
         "latency": st.builds(Fault, st.just("latency"), where, nth, st.none(), st.integers(1, 40)),
-        # PixVerse has no 429: its 500044 (concurrency limit) answers submits only.
-        "rate_limit": st.builds(Fault, st.just("rate_limit"),
-                                st.just("submit") if provider == "pixverse" else where, nth),
+        # Where the provider can answer a rate limit (PixVerse: submits only, 500044).
+        "rate_limit": st.builds(Fault, st.just("rate_limit"), st.sampled_from(spec.rate_limits_on), nth),
+        # HTTP 5xx the provider documents on both its submit and its status operations.
         "server_error": st.builds(Fault, st.just("server_error"), where, nth,
-                                  st.sampled_from(_SERVER_ERRORS[provider])),
+                                  st.sampled_from(spec.server_errors)),
         "reset": st.builds(Fault, st.just("reset"), where, nth),
         "slow_polls": st.builds(Fault, st.just("slow_polls"), st.just("poll"), st.just(1), st.none(),
                                 st.integers(2, 10)),
@@ -549,8 +556,7 @@ def check_client(
     Returns a :class:`CheckReport`.  Raises :class:`ClientCheckFailed` (an
     AssertionError) with the shrunk schedule and the client's requests.
     """
-    if provider not in PROVIDERS:
-        raise ValueError(f"unknown provider {provider!r}; one of {', '.join(PROVIDERS)}")
+    spec = provider_spec(provider)  # ValueError for an unknown provider
     _declared(errors)  # fail fast on a bad mapping
     pass_sleep = _accepts(fn, "sleep")
     pass_timeout = _accepts(fn, "timeout")
@@ -578,7 +584,7 @@ def check_client(
         admin = MockAdmin(str(fake))
     report = CheckReport(provider)
     checker = _Checker(fn, provider, admin, errors=errors, timeout=timeout, pass_timeout=pass_timeout,
-                       pass_sleep=pass_sleep, poll_interval=poll_interval or POLL_INTERVALS[provider],
+                       pass_sleep=pass_sleep, poll_interval=poll_interval or spec.poll_interval.low_s,
                        wall_s=wall_timeout, budget_s=max_virtual_seconds, report=report)
 
     @base

@@ -34,7 +34,7 @@ from urllib.parse import quote, urlencode
 
 from hypothesis import strategies as st
 
-from .contracts import auth_headers, contract, operation, operation_ids
+from .contracts import auth_headers, contract, operation, operation_ids, provider_spec
 from .schema_strategy import checker, from_schema
 
 __all__ = ["RequestSpec", "ResponseSpec", "documented_responses", "error_responses", "is_error",
@@ -111,10 +111,10 @@ def is_error(provider: str, status: int, body: Any) -> bool:
     whose success field is not the success value."""
     if status >= 400:
         return True
-    env = _envelope(provider)
+    env = provider_spec(provider).error_envelope
     if env is None or not isinstance(body, dict):
         return False
-    return body.get(env["field"]) != env["success"]
+    return body.get(env.field) != env.success
 
 
 # requests ------------------------------------------------------------------------------

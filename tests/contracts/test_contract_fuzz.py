@@ -28,7 +28,9 @@ from support import ROOT, make_settings
 
 TESTS = Path(__file__).resolve().parent
 KEY = "contract-test-key"
-PROVIDER_CONTRACTS = os.environ.get("CONTRACT_PROVIDERS", "freepik,pixwith,aimlapi,pixverse").split(",")
+# Empty or unset: every registered provider (mockserver.providers).
+PROVIDER_CONTRACTS = (os.environ.get("CONTRACT_PROVIDERS")
+                      or ",".join(__import__("mockserver.providers", fromlist=["names"]).names())).split(",")
 EXTERNAL_URL = os.environ.get("CONTRACT_BASE_URL")
 MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "25"))
 
@@ -86,7 +88,9 @@ def live_fake():
 @pytest.mark.parametrize("name", PROVIDER_CONTRACTS)
 def test_fake_keeps_its_contract(live_fake, name):
     base_url, key = live_fake
-    result = run_schemathesis(ROOT / "contracts" / f"{name}.yaml", base_url, key)
+    from mockserver.providers import spec
+
+    result = run_schemathesis(spec(name).contract_path(ROOT / "contracts"), base_url, key)
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
     assert "No issues found" in result.stdout, result.stdout[-5000:]
 
@@ -119,17 +123,17 @@ def test_schemathesis_catches_a_broken_response_field():
 
 def test_envelope_checks_catch_ignored_auth(monkeypatch):
     """A pixwith fake that lets any key through is caught by the envelope-aware auth check."""
-    import mockserver.app
-    from mockserver.providers import PROVIDERS, PixwithAdapter
+    import dataclasses
+
+    from mockserver.providers import REGISTRY, PixwithAdapter, spec
 
     class AnyKeyPixwith(PixwithAdapter):
         def key_accepted(self, key: str) -> bool:
             return True
 
     # Endpoints bind their auth rule when the app is built: the broken adapter must be
-    # the one create_app builds.
-    monkeypatch.setattr(mockserver.app, "PROVIDERS",
-                        tuple(AnyKeyPixwith if p is PixwithAdapter else p for p in PROVIDERS))
+    # the one create_app builds (it reads the registry).
+    monkeypatch.setitem(REGISTRY, "pixwith", dataclasses.replace(spec("pixwith"), adapter=AnyKeyPixwith))
     app, _ = _broken_fake()
     fake = ThreadedFake(app=app)
     try:

@@ -47,7 +47,10 @@ def test_rule_validation():
                 {"provider": [], "error": 500}, {"api_key": 5, "error": 500},
                 {"latency": 700_000}, {"dribble_bps": 10**30}):
         with pytest.raises(ValidationError):
-            FaultRule.model_validate(bad)
+            # Provider names are the registry's, injected by whoever validates (FaultSet).
+            FaultRule.model_validate(bad, context={"providers": ("freepik", "pixverse", "files")})
+    with pytest.raises(ValidationError):
+        FaultSet(random.Random(1), providers=("freepik",)).add({"provider": "openai", "error": 500})
 
 
 def test_latency_distributions_stay_within_bounds_and_cap():

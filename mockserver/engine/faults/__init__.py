@@ -13,7 +13,6 @@ from .rules import (
                     HTTP_ERRORS,
                     MAX_HANG_S,
                     OUTCOMES,
-                    PROVIDERS,
                     SUBMIT,
                     FaultRule,
                     InjectedError,
@@ -22,5 +21,5 @@ from .rules import (
 from .ruleset import MAX_DIRECTIVE_STATES, Decision, Directive, FaultContext, FaultSet, fault_rng
 
 __all__ = ["CONNECTION_FAULTS", "FILES", "HTTP_ERRORS", "MAX_DIRECTIVE_STATES", "MAX_HANG_S", "OUTCOMES",
-           "PROVIDERS", "SUBMIT", "Decision", "Directive", "FaultContext", "FaultRule", "FaultSet",
+           "SUBMIT", "Decision", "Directive", "FaultContext", "FaultRule", "FaultSet",
            "InjectedError", "Latency", "fault_rng"]

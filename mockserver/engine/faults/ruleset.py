@@ -109,11 +109,14 @@ class FaultSet:
     """
 
     def __init__(self, rng: random.Random, profile: Iterable[Mapping[str, Any] | FaultRule] = (),
-                 directives: bool = True, log_size: int = 1000) -> None:
+                 directives: bool = True, log_size: int = 1000, providers: Iterable[str] | None = None) -> None:
+        """``providers``: the names a rule may select, ``FILES`` added (None: any name)."""
         self.rng = rng
         self.directives = directives
-        self._profile = [r.model_copy() if isinstance(r, FaultRule) else FaultRule.model_validate(r)
-                         for r in profile]
+        self.providers: tuple[str, ...] | None = None if providers is None else (*providers, FILES)
+        # pydantic's validation context for rules from outside (admin): the known names.
+        self.context = None if providers is None else {"providers": self.providers}
+        self._profile = [r.model_copy() if isinstance(r, FaultRule) else self._validate(r) for r in profile]
         for n, rule in enumerate(self._profile, 1):
             # Stable across resets, so a test can refer to a profile rule by id.
             rule.id = rule.id or f"profile-{n}"
@@ -161,7 +164,7 @@ class FaultSet:
     def add(self, rule: FaultRule | Mapping[str, Any], source: str = "admin") -> FaultRule:
         """Add (or, for an id already present, replace) a rule; returns it with its id.
         Raises pydantic.ValidationError for a bad rule."""
-        rule = rule.model_copy() if isinstance(rule, FaultRule) else FaultRule.model_validate(rule)
+        rule = rule.model_copy() if isinstance(rule, FaultRule) else self._validate(rule)
         if rule.id is None:
             rule.id = self._new_id()
         self._rules.pop(rule.id, None)
@@ -169,6 +172,9 @@ class FaultSet:
         self._state[rule.id] = _State()
         self._sources[rule.id] = source
         return rule
+
+    def _validate(self, rule: Mapping[str, Any]) -> FaultRule:
+        return FaultRule.model_validate(rule, context=self.context)
 
     def get(self, rule_id: str) -> FaultRule | None:
         return self._rules.get(rule_id)

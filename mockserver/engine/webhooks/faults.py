@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from .deliveries import Delivery
 
@@ -24,12 +24,22 @@ class DeliveryFault(BaseModel):
 
     id: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     kind: Literal["delay", "duplicate", "out_of_order"]
-    provider: Literal["freepik", "pixverse"] | None = None
+    # Checked against the providers that send webhooks when a context names them
+    # (the control plane passes ``WebhookScheduler.providers``, from the registry).
+    provider: str | None = None
     job_id: str | None = Field(None, min_length=1)
     event: str | None = Field(None, min_length=1, description="The provider's status the delivery reports, as text.")
     seconds: float | None = Field(None, ge=0, le=86_400)
     times: int | None = Field(None, ge=1, le=10**9)
     fired: int = 0
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str | None, info: ValidationInfo) -> str | None:
+        known = (info.context or {}).get("providers")
+        if value is not None and known is not None and value not in known:
+            raise ValueError(f"unknown provider {value!r}; one of {', '.join(known)}")
+        return value
 
     def matches(self, delivery: Delivery) -> bool:
         return ((self.provider is None or self.provider == delivery.provider)

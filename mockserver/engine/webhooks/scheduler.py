@@ -34,7 +34,7 @@ import random
 import string
 import time
 from collections import deque
-from typing import Any, Callable, Hashable
+from typing import Any, Callable, Hashable, Iterable
 
 from ..clock import VirtualClock
 from ..jobs import TERMINAL, Job
@@ -71,7 +71,10 @@ class WebhookScheduler:
                  progress_mode: Callable[[], str],
                  on_status: Callable[[Job, str], Any] | None = None,
                  seed: int | None = None,
-                 accounts: dict[str, AccountHook] | None = None) -> None:
+                 accounts: dict[str, AccountHook] | None = None,
+                 providers: Iterable[str] | None = None) -> None:
+        # Providers whose deliveries a fault may select (None: any name).
+        self.providers: tuple[str, ...] | None = None if providers is None else tuple(providers)
         self.clock = clock
         self.settings = settings
         self._status_at = status_at

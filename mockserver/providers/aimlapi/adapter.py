@@ -45,14 +45,14 @@ from aiohttp import web
 
 from ...contract import FieldError, Operation
 from ...engine.faults import InjectedError
-from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job, JobSpec
+from ...engine.jobs import FAILED, MODERATED, QUEUED, SUCCEEDED, Job, JobSpec
 from ...engine.media import size_of, video_dimensions
 from ...files import video_url
 from ..base import Call, ProviderAdapter, Reply, with_retry_after
-from ..pixverse.pricing import CREDITS_5S
+from ..pricing import CREDITS_5S
+from .spec import SPEC
 
-STATUS = {QUEUED: "queued", RUNNING: "generating", SUCCEEDED: "completed",
-          FAILED: "error", MODERATED: "error"}
+STATUS = SPEC.status_map
 
 # model -> the neutral job kind behind it
 KINDS = {
@@ -187,13 +187,7 @@ def _lines(issues: list[FieldError]) -> list[str]:
 
 
 class AimlapiAdapter(ProviderAdapter):
-    name = "aimlapi"
-    title = "AI/ML API"
-    contract_name = "aimlapi"
-    upstream = "https://api.aimlapi.com"
-    # The docs' examples set base_url to ".../v2"; the balance lives under /v1 on the same origin.
-    client_base_path = "/v2"
-    auth_hint = "Authorization: Bearer <any key>"
+    spec = SPEC
     # The gateway serves /v1 (OpenAI-compatible, billing) and /v2 (video); its SDK calls
     # OpenAI's /v1/videos too.  Freepik's /v1/ai/ is longer, so it stays Freepik's.
     path_prefixes = ("/v1/", "/v2/")

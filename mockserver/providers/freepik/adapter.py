@@ -15,14 +15,14 @@ from aiohttp import web
 
 from ...contract import FieldError, Operation
 from ...engine.faults import InjectedError
-from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job, JobSpec
+from ...engine.jobs import QUEUED, SUCCEEDED, Job, JobSpec
 from ...engine.media import video_dimensions
 from ...files import video_url
 from ..base import Call, ProviderAdapter, Reply
+from .spec import SPEC
 from .webhooks import FreepikWebhooks
 
-STATUS = {QUEUED: "CREATED", RUNNING: "IN_PROGRESS", SUCCEEDED: "COMPLETED",
-          FAILED: "FAILED", MODERATED: "FAILED"}
+STATUS = SPEC.status_map
 
 ASPECT = {"widescreen_16_9": "16:9", "classic_4_3": "4:3", "square_1_1": "1:1",
           "traditional_3_4": "3:4", "social_story_9_16": "9:16"}
@@ -60,12 +60,7 @@ def _reason(error: FieldError) -> str:
 
 
 class FreepikAdapter(ProviderAdapter):
-    name = "freepik"
-    title = "Freepik / Magnific"
-    contract_name = "freepik"
-    upstream = "https://api.freepik.com"
-    client_base_path = ""
-    auth_hint = "x-freepik-api-key or x-magnific-api-key: <any key>"
+    spec = SPEC
     handlers = {
         "create_pixverse_v5_video": "create",
         "create_pixverse_v5_transition_video": "create",

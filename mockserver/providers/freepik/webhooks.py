@@ -22,7 +22,7 @@ from standardwebhooks.webhooks import Webhook
 
 from ...engine.jobs import Job
 from ...engine.webhooks import Delivery, Watch
-from ...settings import FreepikSettings
+from .settings import FreepikSettings
 
 
 # Standard Webhooks ----------------------------------------------------------------------------

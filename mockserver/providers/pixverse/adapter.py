@@ -41,6 +41,7 @@ from . import catalog, faults
 from .chain import IMAGE_KINDS, Chain
 from .errors import ErrCode, PixverseError, code_for, envelope, load_messages
 from .generation import GENERATORS, Generation, Planners
+from .spec import SPEC
 from .uploads import MediaLimits, Uploads
 from .webhooks import PixverseWebhooks
 from .wire import Wire
@@ -61,17 +62,11 @@ _REFERS = {
 
 
 class PixverseAdapter(ProviderAdapter):
-    name = "pixverse"
-    title = "PixVerse platform"
-    contract_name = "pixverse"
-    upstream = "https://app-api.pixverse.ai"
-    client_base_path = ""
-    auth_hint = "API-KEY: <any key> and Ai-trace-id: <new UUID per request>"
+    spec = SPEC
     # The platform API is under /openapi/; PixVerse's own client also calls
     # /video/credits/{id} at the origin.
     path_prefixes = ("/openapi/", "/video/")
-    # Which operations submit work, and which uploads PixVerse reviews (faults.py).
-    submit_operations = faults.SUBMIT_OPERATIONS
+    # Which uploads PixVerse reviews (faults.py; which operations submit work: SPEC).
     moderated_operations = faults.REVIEWED_UPLOADS
 
     def __init__(self, engine: Engine, settings: Settings) -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from ...contract import Operation
 from ...engine.faults import InjectedError
-from ...settings import PixverseSettings
 from ..base import Reply
 from .errors import FALLBACK_MESSAGES, STATUS_ERRCODES, ErrCode, envelope
 from .generation import GENERATORS
+from .settings import PixverseSettings
 
 #: Operations that submit a job (outcome and moderation faults apply there): every
 #: generate endpoint and the image template.

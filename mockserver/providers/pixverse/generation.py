@@ -20,8 +20,9 @@ from ...engine.limits import CONCURRENCY
 from ...engine.media import VIDEO_MAX_DURATION_S, video_dimensions
 from ...files import image_url
 from ...settings import Settings
+from .. import pricing
 from ..base import Call, Reply
-from . import catalog, pricing
+from . import catalog
 from .chain import (
     MASK_NAMES,
     MASKABLE_CODECS,

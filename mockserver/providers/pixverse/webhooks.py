@@ -34,8 +34,8 @@ import orjson
 from ...engine import Engine
 from ...engine.jobs import MODERATED, TERMINAL, Job
 from ...engine.webhooks import AccountHook, Delivery, Watch
-from ...settings import PixverseSettings
 from ..base import Call
+from .settings import PixverseSettings
 from .wire import STATUS, Wire
 
 #: encodeURIComponent leaves these unescaped (besides letters and digits).

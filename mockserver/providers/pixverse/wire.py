@@ -19,7 +19,7 @@ from .errors import ErrCode, envelope
 #: Neutral kinds whose output has an audio track.
 AUDIO_KINDS = frozenset({"lip-sync", "sound-effect"})
 
-#: Neutral job state -> PixVerse result ``status``.
+#: Neutral job state -> PixVerse result ``status`` (the spec's ``status_map`` is this).
 STATUS = {QUEUED: 5, RUNNING: 5, SUCCEEDED: 1, FAILED: 8, MODERATED: 7}
 
 

@@ -26,13 +26,14 @@ from aiohttp import web
 
 from ...contract import FieldError, Operation
 from ...engine.faults import InjectedError
-from ...engine.jobs import FAILED, MODERATED, QUEUED, RUNNING, SUCCEEDED, Job, JobSpec
+from ...engine.jobs import SUCCEEDED, Job, JobSpec
 from ...engine.media import video_dimensions
 from ...files import video_url
 from ..base import Call, ProviderAdapter, Reply, with_retry_after
-from ..pixverse.pricing import video_cost
+from ..pricing import video_cost
+from .spec import SPEC
 
-STATUS = {QUEUED: 1, RUNNING: 1, SUCCEEDED: 2, FAILED: 3, MODERATED: 3}
+STATUS = SPEC.status_map
 
 def task_credits(resolution: str, duration: int, outputs: int) -> int:
     """Credits one create costs: per output video, 45/45/60/120 for 5 s at
@@ -94,12 +95,7 @@ def _ok(data: dict[str, Any]) -> Reply:
 
 
 class PixwithAdapter(ProviderAdapter):
-    name = "pixwith"
-    title = "pixwith.ai"
-    contract_name = "pixwith"
-    upstream = "https://api.pixwith.ai"
-    client_base_path = ""
-    auth_hint = "Api-Key: <any key>"
+    spec = SPEC
     handlers = {
         "create_task": "create_task",
         "get_task": "get_task",

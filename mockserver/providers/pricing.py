@@ -1,4 +1,6 @@
-"""PixVerse credits per generation ($1 = 100 credits).
+"""PixVerse V5 credits per generation ($1 = 100 credits): the price list PixVerse sets, which
+the resellers derive their own prices from (shared by the provider packages, so none imports
+another).
 
 From PixVerse's model-pricing page (``model-pricing-796039m0``):
 text-to-video, image-to-video, transition, effects (templates), fusion and extend on V5

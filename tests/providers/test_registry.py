@@ -1,0 +1,109 @@
+"""The provider registry: built-ins found, extra providers registered at run time by
+every documented route (``register``, the ``provider_modules`` setting, the
+``PIXVERSE_MOCK_PROVIDER_MODULES`` variable, the ``pixverse_mock.providers`` entry
+point group), and everything outside ``providers/`` following it."""
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+import mockserver.providers as registry
+from conftest import make_settings
+from mockserver.admin import ADMIN_CONTRACT
+from mockserver.app import ADAPTERS, create_app
+from mockserver.providers import REGISTRY, load, names, register, spec, unregister
+from mockserver.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "providers"
+
+
+@pytest.fixture
+def on_path(monkeypatch):
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    yield
+    unregister("vidmill")
+
+
+def test_the_built_ins_are_found_in_their_packages_in_the_documented_order():
+    assert names()[:4] == registry.BUILTIN_ORDER
+    for s in registry.specs():
+        assert s.adapter_class().spec is s  # each adapter declares exactly its own spec
+        assert s.adapter_class().name == s.name
+
+
+def test_names_are_unique_and_not_reserved(on_path):
+    vidmill = load("vidmill.adapter:SPEC")
+    assert load("vidmill.adapter:SPEC") is vidmill  # loading twice is a no-op
+    with pytest.raises(ValueError, match="already registered"):
+        register(dataclasses.replace(vidmill))
+    with pytest.raises(ValueError, match="reserved"):
+        register(dataclasses.replace(vidmill, name="files"))
+    with pytest.raises(ValueError, match="unknown provider 'runway'"):
+        spec("runway")
+
+
+def test_a_provider_module_setting_registers_it_and_its_settings_section(on_path, monkeypatch):
+    monkeypatch.setenv("PIXVERSE_MOCK_VIDMILL__CLIP_CREDITS", "3")
+    settings = Settings(provider_modules=["vidmill.adapter:SPEC"])
+    assert "vidmill" in names() and settings.vidmill.clip_credits == 3
+    assert Settings.load(None, vidmill={"clip_credits": 4}).vidmill.clip_credits == 4
+    app = create_app(make_settings())
+    assert "vidmill" in app[ADAPTERS]
+    schemas = app[ADMIN_CONTRACT].document["components"]["schemas"]
+    assert "vidmill" in schemas["Provider"]["enum"] and "vidmill" in schemas["FaultProvider"]["enum"]
+    assert "vidmill" not in schemas["WebhookProvider"]["enum"]  # it sends none
+    # its defaults: starting credits and refunds from its spec
+    assert settings.starting_balance("vidmill") == 500
+    assert settings.accounts.refunds["vidmill"] == ["failed", "moderated"]
+
+
+def test_settings_for_an_unregistered_provider_are_refused():
+    with pytest.raises(ValidationError, match="unknown provider"):
+        Settings(provider_settings={"runway": {}})
+    with pytest.raises(ValidationError, match="unknown provider"):
+        Settings(accounts={"rate_limits": [{"limit": 1, "window_s": 1, "providers": ["runway"]}]})
+    with pytest.raises(ValidationError, match="unknown rate limit preset"):
+        Settings(accounts={"rate_limit_presets": ["pixwith"]})
+
+
+def test_the_environment_variable_registers_providers_at_start_up():
+    env = {**os.environ, "PIXVERSE_MOCK_PROVIDER_MODULES": "vidmill.adapter:SPEC",
+           "PYTHONPATH": os.pathsep.join([str(FIXTURES), str(ROOT)])}
+    # The same variable is the `provider_modules` setting: comma-separated, not JSON, works.
+    code = ("from mockserver.providers import names; from mockserver.settings import Settings; "
+            "s = Settings.load(None); print(','.join(names()), s.provider_modules, s.vidmill.clip_credits)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[0].split(",")[-1] == "vidmill"
+    assert out.stdout.split(" ", 1)[1].strip() == "['vidmill.adapter:SPEC'] 10"
+
+
+def test_an_entry_point_registers_a_provider(on_path, monkeypatch):
+    point = importlib.metadata.EntryPoint(name="vidmill", value="vidmill.adapter:SPEC",
+                                          group=registry.ENTRY_POINT_GROUP)
+    real = importlib.metadata.entry_points
+
+    def entry_points(**kw):
+        return [point] if kw.get("group") == registry.ENTRY_POINT_GROUP else real(**kw)
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    monkeypatch.setattr(registry, "_loaded", False)
+    monkeypatch.setattr(registry, "REGISTRY", {})
+    assert names()[-1] == "vidmill" and names()[:4] == registry.BUILTIN_ORDER
+
+
+def test_the_makefile_and_testing_kit_name_no_provider():
+    makefile = (ROOT / "Makefile").read_text()
+    assert all(name not in makefile.split("PROVIDERS ?=")[1].splitlines()[0] for name in names())
+    from mockserver.testing import contracts
+
+    assert contracts.PROVIDERS == names()
+    assert set(contracts.POLL_OPERATIONS) == set(REGISTRY)
