@@ -1,19 +1,27 @@
 """``create_app(settings)``: wires engine, provider adapters, media files and admin."""
 from __future__ import annotations
 
+import asyncio
+import logging
+from pathlib import Path
+from typing import AsyncIterator
+
 from aiohttp import web
 
 from .admin import ADMIN_CONTRACT, ADMIN_VIOLATIONS, METRICS, add_admin_routes
 from .admin.faults import add_fault_routes
 from .admin.guard import admin_guard, mount_admin
 from .admin.webhooks import add_webhook_routes
-from .engine import Engine
+from .engine import Engine, statefile
+from .engine.webhooks import Channel
 from .files import FAULTS, add_file_routes
 from .intake import APP_HANDLER_ARGS, MAX_BODY_BYTES
 from .providers import PROVIDERS
 from .providers.base import ProviderAdapter
 from .recording import add_unmatched_route
 from .settings import Settings
+
+log = logging.getLogger("mockserver")
 
 ENGINE = web.AppKey("engine", Engine)
 SETTINGS = web.AppKey("settings", Settings)
@@ -22,6 +30,35 @@ ADAPTERS = web.AppKey("adapters", dict)
 # Uploads go up to 50 MB (PixVerse media); the adapters enforce each provider's own
 # limits and answer in its words, so the framework cap only stops abuse.
 CLIENT_MAX_SIZE = MAX_BODY_BYTES
+
+
+def keep_state(app: web.Application, engine: Engine, path: Path, interval_s: float,
+               channels: dict[str, Channel]) -> None:
+    """Read the state saved at ``path`` into ``engine`` now, and save it every
+    ``interval_s`` wall seconds and on shutdown (engine/statefile.py).  Raises
+    StateFileError for a file that cannot be read back."""
+    data = statefile.load(path)
+    if data is not None:
+        statefile.restore(engine, data, channels, statefile.blob_dir(path))
+
+    async def save_every(_app: web.Application) -> AsyncIterator[None]:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(interval_s)
+                try:
+                    statefile.save(engine, path)
+                except OSError as exc:
+                    log.warning("state file %s: could not save (%s)", path, exc)
+
+        task = asyncio.create_task(loop(), name="state-file")
+        yield
+        task.cancel()
+
+    async def save_on_shutdown(_app: web.Application) -> None:
+        statefile.save(engine, path)
+
+    app.cleanup_ctx.append(save_every)
+    app.on_shutdown.append(save_on_shutdown)
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
@@ -55,6 +92,11 @@ def create_app(settings: Settings | None = None) -> web.Application:
         engine.faults.stop()
 
     app.on_shutdown.append(end_injected_waits)
+    if settings.state_file is not None:
+        keep_state(app, engine, settings.state_file, settings.state_save_interval_s,
+                   # An adapter that sends webhooks keeps its channel as ``webhooks``.
+                   {c.provider: c for a in adapters.values()
+                    if (c := getattr(a, "webhooks", None)) is not None})
     app[METRICS] = admin[METRICS]
     app[ADMIN_CONTRACT] = admin[ADMIN_CONTRACT]
     app[ADMIN_VIOLATIONS] = admin[ADMIN_VIOLATIONS]
