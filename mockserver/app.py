@@ -37,16 +37,17 @@ def keep_state(app: web.Application, engine: Engine, path: Path, interval_s: flo
     """Read the state saved at ``path`` into ``engine`` now, and save it every
     ``interval_s`` wall seconds and on shutdown (engine/statefile.py).  Raises
     StateFileError for a file that cannot be read back."""
-    data = statefile.load(path)
+    state = statefile.StateFile(path)
+    data = state.load()
     if data is not None:
-        statefile.restore(engine, data, channels, statefile.blob_dir(path))
+        state.restore(engine, data, channels)
 
     async def save_every(_app: web.Application) -> AsyncIterator[None]:
         async def loop() -> None:
             while True:
                 await asyncio.sleep(interval_s)
                 try:
-                    statefile.save(engine, path)
+                    await state.save_soon(engine)
                 except OSError as exc:
                     log.warning("state file %s: could not save (%s)", path, exc)
 
@@ -55,7 +56,7 @@ def keep_state(app: web.Application, engine: Engine, path: Path, interval_s: flo
         task.cancel()
 
     async def save_on_shutdown(_app: web.Application) -> None:
-        statefile.save(engine, path)
+        state.save(engine)
 
     app.cleanup_ctx.append(save_every)
     app.on_shutdown.append(save_on_shutdown)

@@ -33,13 +33,14 @@ fresh start over a file someone meant to keep.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import orjson
 
@@ -95,21 +96,15 @@ def _job(record: Mapping[str, Any]) -> Job:
                cost=int(record["cost"]))
 
 
-def snapshot(engine: Engine, blobs: Path | None = None) -> dict[str, Any]:
-    """The engine's state as one JSON-ready object.  Upload bytes are written into
-    ``blobs`` (None: not kept, the uploads' ``sha256`` is null)."""
+def snapshot(engine: Engine, digest: Callable[[Upload], str] | None = None) -> dict[str, Any]:
+    """The engine's state as one JSON-ready object.  ``digest(upload)`` names an
+    upload's bytes (None: bytes not kept, every ``sha256`` null)."""
     uploads = []
     for upload in reversed(engine.uploads.newest(len(engine.uploads))):
-        digest = None
-        if upload.data and blobs is not None:
-            digest = hashlib.sha256(upload.data).hexdigest()
-            path = blobs / digest
-            if not path.exists():
-                blobs.mkdir(parents=True, exist_ok=True)
-                _write_atomically(path, upload.data)
         uploads.append({"id": upload.id, "provider": upload.provider, "api_key": upload.api_key,
                         "kind": upload.kind, "content_type": upload.content_type, "width": upload.width,
-                        "height": upload.height, "duration": upload.duration, "sha256": digest})
+                        "height": upload.height, "duration": upload.duration,
+                        "sha256": digest(upload) if upload.data and digest is not None else None})
     return {
         "format": FORMAT, "version": VERSION, "saved_at": time.time(), "seed": engine.settings.seed,
         "clock": engine.clock.snapshot(),
@@ -175,18 +170,74 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
+class StateFile:
+    """One state file and the upload bytes beside it (``<path>.uploads/``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.blobs = blob_dir(self.path)
+        # (provider, upload id) -> (the Upload, its SHA-256): each upload hashed once.
+        self._digests: dict[tuple[str, str], tuple[Upload, str]] = {}
+
+    def load(self) -> dict[str, Any] | None:
+        """See :func:`load`."""
+        return load(self.path)
+
+    def restore(self, engine: Engine, data: Mapping[str, Any], channels: dict[str, Channel]) -> None:
+        """See :func:`restore`."""
+        restore(engine, data, channels, self.blobs)
+        for u in data["uploads"]:
+            upload = engine.uploads.get(u["provider"], u["id"])
+            if upload is not None and u["sha256"] is not None:
+                self._digests[(upload.provider, upload.id)] = (upload, u["sha256"])
+
+    def _take(self, engine: Engine) -> tuple[dict[str, Any], dict[str, bytes]]:
+        """The snapshot, and the upload bytes it names by digest."""
+        known, seen = self._digests, {}
+
+        def digest(upload: Upload) -> str:
+            key = (upload.provider, upload.id)
+            cached = known.get(key)
+            name = cached[1] if cached is not None and cached[0] is upload \
+                else hashlib.sha256(upload.data).hexdigest()
+            seen[key] = (upload, name)
+            return name
+
+        data = snapshot(engine, digest)
+        self._digests = seen
+        return data, {name: upload.data for upload, name in seen.values()}
+
+    def save(self, engine: Engine) -> None:
+        """Write the engine's state atomically (temp file + rename)."""
+        write(self.path, *self._take(engine))
+
+    async def save_soon(self, engine: Engine) -> None:
+        """:meth:`save` with the state taken now, on the event loop, and the files
+        written (and flushed to disk) in a thread, so requests do not wait for the disk."""
+        data, payloads = self._take(engine)
+        await asyncio.to_thread(write, self.path, data, payloads)
+
+
 def save(engine: Engine, path: Path) -> None:
     """Write the engine's state to ``path`` atomically (temp file + rename)."""
+    StateFile(path).save(engine)
+
+
+def write(path: Path, data: dict[str, Any], payloads: Mapping[str, bytes]) -> None:
+    """Write a :func:`snapshot` to ``path`` atomically, the upload bytes it names
+    (``payloads``: digest -> bytes) first, then drop those it no longer names."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     blobs = blob_dir(path)
-    data = snapshot(engine, blobs)
+    for name, payload in payloads.items():
+        if not (blobs / name).exists():
+            blobs.mkdir(exist_ok=True)
+            _write_atomically(blobs / name, payload)
     _write_atomically(path, orjson.dumps(data))
     # Only after the file that no longer names them is in place.
-    named = {u["sha256"] for u in data["uploads"]}
     if blobs.is_dir():
         for blob in blobs.iterdir():
-            if blob.name not in named and not blob.name.startswith("."):
+            if blob.name not in payloads and not blob.name.startswith("."):
                 blob.unlink(missing_ok=True)
 
 
