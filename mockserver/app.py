@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import AsyncIterator
 
 from aiohttp import web
 
@@ -42,23 +41,36 @@ def keep_state(app: web.Application, engine: Engine, path: Path, interval_s: flo
     if data is not None:
         state.restore(engine, data, channels)
 
-    async def save_every(_app: web.Application) -> AsyncIterator[None]:
-        async def loop() -> None:
-            while True:
-                await asyncio.sleep(interval_s)
-                try:
-                    await state.save_soon(engine)
-                except OSError as exc:
-                    log.warning("state file %s: could not save (%s)", path, exc)
+    stop = asyncio.Event()
+    saver: list[asyncio.Task[None]] = []
 
-        task = asyncio.create_task(loop(), name="state-file")
-        yield
-        task.cancel()
+    async def save_every() -> None:
+        while True:
+            try:
+                await asyncio.wait_for(stop.wait(), interval_s)
+                return
+            except asyncio.TimeoutError:
+                pass
+            try:
+                await state.save_soon(engine)
+            except OSError as exc:
+                log.warning("state file %s: could not save (%s)", path, exc)
+
+    async def start_saving(_app: web.Application) -> None:
+        saver.append(asyncio.create_task(save_every(), name="state-file"))
 
     async def save_on_shutdown(_app: web.Application) -> None:
-        state.save(engine)
+        # The periodic save ends first (a write in flight completes), so an older
+        # state never lands after the final one.
+        stop.set()
+        for task in saver:
+            await task
+        try:
+            state.save(engine)
+        except OSError as exc:
+            log.error("state file %s: could not save at shutdown (%s)", path, exc)
 
-    app.cleanup_ctx.append(save_every)
+    app.on_startup.append(start_saving)
     app.on_shutdown.append(save_on_shutdown)
 
 

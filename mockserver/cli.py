@@ -41,7 +41,7 @@ def main() -> None:
                    "generated and printed when bound beyond loopback].")
 @click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Keep the state in this file: read at start, written on shutdown and every "
-                   "state_save_interval_s seconds (README, Scaling out).")
+                   "state_save_interval_s seconds (README, Restarts).")
 def serve(host, port, time_scale, seed, profile, progress_mode, strict, admin_token, state_file) -> None:
     """Start the fake and print what to point each provider's client at."""
     settings = Settings.load(profile, host=host, port=port, time_scale=time_scale, seed=seed,
