@@ -433,9 +433,9 @@ class Journal:
                       *e[_FAULTS + 1:])
             if len(stored) != len(Entry._fields):
                 raise ValueError("a journal entry has the wrong number of fields")
-            if self.max_entries:
+            if self.max_entries:  # a smaller max_entries than the saved run's keeps the newest
                 self._entries.append(stored)
-                self.bytes += _stored_bytes(stored)
+        self.bytes = sum(map(_stored_bytes, self._entries))
         while self.bytes > self.max_bytes and len(self._entries) > 1:
             self.bytes -= _stored_bytes(self._entries.popleft())
         self.evicted = int(data["evicted"])

@@ -10,6 +10,7 @@ import pytest
 from mockserver.engine import Engine, statefile
 from mockserver.engine.clock import VirtualClock
 from mockserver.engine.jobs import JobSpec
+from mockserver.engine.journal import Journal
 from mockserver.engine.state import State
 from mockserver.settings import Settings
 
@@ -86,3 +87,15 @@ def test_the_clock_resumes_where_it_stood_and_keeps_its_wall_times():
     assert again.wall_at(5005.0) == pytest.approx(1000.5)
     wall[0] = 2001.0
     assert again.now() == 5012.0
+
+
+def test_a_smaller_journal_keeps_the_newest_saved_entries():
+    big = Journal(max_entries=10)
+    for n in range(6):
+        big.record(float(n), float(n), "pixverse", "op", "GET", f"/{n}", "", 200, 1.0,
+                   request_body=b"x" * 10, response_body=b"y" * 5)
+    small = Journal(max_entries=3)
+    small.restore(orjson.loads(orjson.dumps(big.snapshot())))
+    assert [e.path for e in small] == ["/3", "/4", "/5"]
+    assert small.bytes == 3 * 15
+    assert small.record(9.0, 9.0, None, None, "GET", "/x", "", 404, 1.0) == 7  # the sequence goes on
