@@ -1,19 +1,26 @@
 """``create_app(settings)``: wires engine, provider adapters, media files and admin."""
 from __future__ import annotations
 
+import asyncio
+import logging
+from pathlib import Path
+
 from aiohttp import web
 
 from .admin import ADMIN_CONTRACT, ADMIN_VIOLATIONS, METRICS, add_admin_routes
 from .admin.faults import add_fault_routes
 from .admin.guard import admin_guard, mount_admin
 from .admin.webhooks import add_webhook_routes
-from .engine import Engine
+from .engine import Engine, statefile
+from .engine.webhooks import Channel
 from .files import FAULTS, add_file_routes
 from .intake import APP_HANDLER_ARGS, MAX_BODY_BYTES
 from .providers import specs
 from .providers.base import ProviderAdapter
 from .recording import add_unmatched_route
 from .settings import Settings
+
+log = logging.getLogger("mockserver")
 
 ENGINE = web.AppKey("engine", Engine)
 SETTINGS = web.AppKey("settings", Settings)
@@ -22,6 +29,49 @@ ADAPTERS = web.AppKey("adapters", dict)
 # Uploads go up to 50 MB (PixVerse media); the adapters enforce each provider's own
 # limits and answer in its words, so the framework cap only stops abuse.
 CLIENT_MAX_SIZE = MAX_BODY_BYTES
+
+
+def keep_state(app: web.Application, engine: Engine, path: Path, interval_s: float,
+               channels: dict[str, Channel]) -> None:
+    """Read the state saved at ``path`` into ``engine`` now, and save it every
+    ``interval_s`` wall seconds and on shutdown (engine/statefile.py).  Raises
+    StateFileError for a file that cannot be read back."""
+    state = statefile.StateFile(path)
+    data = state.load()
+    if data is not None:
+        state.restore(engine, data, channels)
+
+    stop = asyncio.Event()
+    saver: list[asyncio.Task[None]] = []
+
+    async def save_every() -> None:
+        while True:
+            try:
+                await asyncio.wait_for(stop.wait(), interval_s)
+                return
+            except asyncio.TimeoutError:
+                pass
+            try:
+                await state.save_soon(engine)
+            except OSError as exc:
+                log.warning("state file %s: could not save (%s)", path, exc)
+
+    async def start_saving(_app: web.Application) -> None:
+        saver.append(asyncio.create_task(save_every(), name="state-file"))
+
+    async def save_on_shutdown(_app: web.Application) -> None:
+        # The periodic save ends first (a write in flight completes), so an older
+        # state never lands after the final one.
+        stop.set()
+        for task in saver:
+            await task
+        try:
+            state.save(engine)
+        except OSError as exc:
+            log.error("state file %s: could not save at shutdown (%s)", path, exc)
+
+    app.on_startup.append(start_saving)
+    app.on_shutdown.append(save_on_shutdown)
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
@@ -59,6 +109,11 @@ def create_app(settings: Settings | None = None) -> web.Application:
         engine.faults.stop()
 
     app.on_shutdown.append(end_injected_waits)
+    if settings.state_file is not None:
+        keep_state(app, engine, settings.state_file, settings.state_save_interval_s,
+                   # An adapter that sends webhooks keeps its channel as ``webhooks``.
+                   {c.provider: c for a in adapters.values()
+                    if (c := getattr(a, "webhooks", None)) is not None})
     app[METRICS] = admin[METRICS]
     app[ADMIN_CONTRACT] = admin[ADMIN_CONTRACT]
     app[ADMIN_VIOLATIONS] = admin[ADMIN_VIOLATIONS]

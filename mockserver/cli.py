@@ -5,11 +5,13 @@ import asyncio
 import gc
 import logging
 import signal
+import sys
 from pathlib import Path
 
 import click
 
 from .app import ADAPTERS, create_app
+from .engine.statefile import StateFileError
 from .serving import exposure_warning, make_runner, prepare_exposure, start_site
 from .settings import Settings
 
@@ -37,11 +39,20 @@ def main() -> None:
 @click.option("--admin-token", default=None,
               help="Credential the control plane /__admin requires [$PIXVERSE_MOCK_ADMIN_TOKEN; "
                    "generated and printed when bound beyond loopback].")
-def serve(host, port, time_scale, seed, profile, progress_mode, strict, admin_token) -> None:
+@click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Keep the state in this file: read at start, written on shutdown and every "
+                   "state_save_interval_s seconds (README, Restarts).")
+def serve(host, port, time_scale, seed, profile, progress_mode, strict, admin_token, state_file) -> None:
     """Start the fake and print what to point each provider's client at."""
     settings = Settings.load(profile, host=host, port=port, time_scale=time_scale, seed=seed,
-                             progress_mode=progress_mode, strict=strict, admin_token=admin_token)
-    asyncio.run(_serve(settings))
+                             progress_mode=progress_mode, strict=strict, admin_token=admin_token,
+                             state_file=state_file)
+    try:
+        asyncio.run(_serve(settings))
+    except StateFileError as exc:
+        # Never a silent fresh start over a file someone meant to keep.
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
 
 
 async def _serve(settings: Settings) -> None:

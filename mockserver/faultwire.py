@@ -14,7 +14,8 @@ import struct
 
 from aiohttp import web
 
-from .engine.faults import Decision, FaultSet
+from .engine.faults import Decision
+from .engine.state import FaultRules
 
 # How often a hang looks whether its client has gone (wall seconds).
 _HANG_POLL_S = 0.05
@@ -23,7 +24,7 @@ _DRIBBLE_TICK_S = 0.05
 
 
 async def before_handling(request: web.Request, decision: Decision,
-                          faults: FaultSet) -> web.StreamResponse | None:
+                          faults: FaultRules) -> web.StreamResponse | None:
     """The part of a decision that happens before a request is handled: wait its
     latency, then reset, close or hang the connection.  None when the request should
     go on to be handled (and maybe mangled after)."""
@@ -66,7 +67,7 @@ def empty(request: web.Request) -> web.StreamResponse:
     return _gone()
 
 
-async def hang(request: web.Request, seconds: float, faults: FaultSet) -> web.StreamResponse:
+async def hang(request: web.Request, seconds: float, faults: FaultRules) -> web.StreamResponse:
     """Send nothing until the client gives up (closes its end), ``seconds`` pass or the
     fake shuts down, then close without a response.  ``faults.hanging`` counts the held
     requests."""

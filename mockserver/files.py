@@ -26,9 +26,9 @@ from aiohttp import web
 
 from mockserver import directives, faultwire
 from mockserver.directives import DRIBBLE_HEADER, FAULT_HEADER, LATENCY_HEADER, TEST_ID_HEADER
-from mockserver.engine.faults import FILES, Decision, FaultContext, FaultSet
+from mockserver.engine.faults import FILES, Decision, FaultContext
 from mockserver.engine.media import MediaLibrary, RenderBusy, is_provider_shape
-from mockserver.engine.store import UploadStore
+from mockserver.engine.state import FaultRules, UploadStorage
 
 __all__ = ["FAULTS", "FILES_PREFIX", "NAME_PATTERN", "add_file_routes", "image_url", "upload_url",
            "video_url"]
@@ -39,7 +39,7 @@ FILES_PREFIX = "/__files"
 #: Rules reach ``/__files`` only with ``provider: files``; operations are ``video``,
 #: ``image`` and ``upload``.  Faults here: latency, connection faults and ``dribble_bps``
 #: (the whole file, 200, at that many bytes per second; Range is not honoured then).
-FAULTS = web.AppKey("pixverse_mock_faults", FaultSet)
+FAULTS = web.AppKey("pixverse_mock_faults", FaultRules)
 
 #: Allowed characters of the per-job ``name`` URL segment.
 NAME_PATTERN = r"[A-Za-z0-9_.:-]+"
@@ -125,7 +125,7 @@ def _busy() -> web.Response:
                              status=503, headers={"Retry-After": str(RENDER_RETRY_AFTER_S)})
 
 
-def _file_decision(faults: FaultSet, request: web.Request, operation: str) -> Decision | None:
+def _file_decision(faults: FaultRules, request: web.Request, operation: str) -> Decision | None:
     headers = request.headers
     dribble = headers.get(DRIBBLE_HEADER)
     fault = headers.get(FAULT_HEADER)
@@ -165,7 +165,7 @@ async def _send(request: web.Request, operation: str, content_type: str,
     return web.Response(body=data, content_type=content_type)
 
 
-def add_file_routes(app: web.Application, media: MediaLibrary, uploads: UploadStore | None = None) -> None:
+def add_file_routes(app: web.Application, media: MediaLibrary, uploads: UploadStorage | None = None) -> None:
     """Register the ``/__files/`` GET/HEAD routes on ``app``, serving from ``media``
     and, under ``/__files/uploads/{provider}/{id}/{name}``, the bytes in ``uploads``.
 

@@ -224,6 +224,12 @@ class Settings(BaseSettings):
     # so a normal (non-editable) install finds them too.
     contracts_dir: Path = Path(__file__).resolve().parent / "contracts"
     media_cache_dir: Path = Path.home() / ".cache" / "pixverse-mock" / "media"
+
+    # State that outlives a restart (README, Scaling out): the in-memory state is
+    # written to `state_file` on shutdown and every `state_save_interval_s` wall
+    # seconds, and read back at start (engine/statefile.py).  None: nothing is kept.
+    state_file: Path | None = None
+    state_save_interval_s: float = Field(30.0, gt=0)
     # Media renders (placeholder MP4/PNG, once per shape): threads rendering at once, and
     # distinct shapes waiting or rendering before /__files answers 503 + Retry-After.
     media_render_workers: int = Field(2, ge=1)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left, bisect_right
-from typing import Callable
+from typing import Any, Callable
 
 #: Segments of the clock's history kept for ``wall_at`` (each scale change, freeze,
 #: unfreeze and advance starts one); past this the oldest half is dropped.
@@ -131,6 +131,27 @@ class VirtualClock:
         self._anchor_virtual += seconds
         self._changed()
         return self.now()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Virtual now, scale, whether frozen, and the ``wall_at`` history as
+        ``[virtual, wall, rate]`` segments (the state file)."""
+        return {"now": self.now(), "scale": self._scale, "frozen": self._frozen,
+                "history": [list(s) for s in zip(self._seg_virtual, self._seg_wall, self._seg_rate)]}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        """Continue from a snapshot: virtual time resumes where it stood (the time the
+        fake was down does not count), at the saved scale, frozen or not; instants
+        before the restart keep the wall times they had."""
+        self._scale = float(data["scale"])
+        self._frozen = bool(data["frozen"])
+        self._anchor_virtual = float(data["now"])
+        self._anchor_real = self._monotonic()
+        history = [(float(v), float(w), float(r)) for v, w, r in data["history"]] or \
+            [(self._anchor_virtual, self._wall(), self._scale)]
+        self._seg_virtual = [v for v, _, _ in history]
+        self._seg_wall = [w for _, w, _ in history]
+        self._seg_rate = [r for _, _, r in history]
+        self._changed()
 
     def wall_delay(self, virtual_seconds: float) -> float:
         """Wall seconds until ``virtual_seconds`` of virtual time pass (inf if frozen)."""

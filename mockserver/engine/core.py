@@ -1,22 +1,16 @@
 """The one engine every provider adapter talks to."""
 from __future__ import annotations
 
-import random
 import string
 import time
 from typing import Iterable
 
 from ..settings import Settings
-from .clock import VirtualClock
-from .faults import FaultSet, fault_rng
-from .idempotency import IdempotencyStore
 from .jobs import FAILED, MODERATED, STATES, SUCCEEDED, TERMINAL, Job, JobSpec, Plan
-from .journal import Journal, RequestStats
-from .ledger import Ledger
-from .limits import CREDITS, ConcurrencyCaps, RateLimiter, Refusal
+from .journal import RequestStats
+from .limits import CREDITS, Refusal
 from .media import MediaLibrary
-from .store import JobStore, UploadStore
-from .webhooks import WebhookScheduler
+from .state import memory_state
 
 _NANOID_ALPHABET = string.ascii_letters + string.digits
 # The version (4) and variant (RFC 4122) bits uuid.UUID(version=4) sets.
@@ -36,43 +30,30 @@ class Engine:
         """``providers``: the names fault rules may select (None: any; the app passes
         the registry's); ``webhook_providers``: those delivery faults may select."""
         self.settings = settings
-        self.clock = VirtualClock(settings.time_scale)
-        self.rng = random.Random(settings.seed)
-        self.jobs = JobStore(settings.retention_max_jobs, settings.retention_seconds,
-                             settings.retention_max_request_bytes,
-                             finished=lambda job: self.status(job) in TERMINAL)
-        self.uploads = UploadStore(settings.retention_max_upload_bytes, settings.retention_max_jobs)
+        # All mutable state sits in the stores of one State (engine/state.py); the
+        # engine keeps the store objects themselves, so a request pays no indirection.
+        state = self.state = memory_state(settings, self, providers, webhook_providers)
+        self.clock = state.clock
+        self.rng = state.rng
+        self.jobs = state.jobs
+        self.uploads = state.uploads
         # Credits, concurrency caps and rate limits per API key (README).
-        self.ledger = Ledger(settings.starting_balance, settings.accounts.refunds)
-        self.concurrency = ConcurrencyCaps(settings.accounts.concurrency, self.status,
-                                           self._alive, self._wall_until)
-        virtual_rates = settings.accounts.rate_limit_clock == "virtual"
-        self.rate_limits = RateLimiter(settings.accounts.rate_rules(),
-                                       self.clock.now if virtual_rates else time.monotonic,
-                                       (lambda: 1 / self.clock.scale) if virtual_rates else (lambda: 1.0))
+        self.ledger = state.ledger
+        self.concurrency = state.concurrency
+        self.rate_limits = state.rate_limits
         # Signed webhook deliveries on the virtual clock; the app starts and stops it.
-        # Signature timestamps follow `timestamp_clock` unless the webhook section says.
-        hooks = settings.webhooks.model_copy(update={
-            "timestamp_clock": settings.webhooks.timestamp_clock or settings.timestamp_clock})
-        self.webhooks = WebhookScheduler(
-            self.clock, hooks, seed=settings.seed, providers=webhook_providers,
-            status_at=lambda job, t: job.status(t, settings.progress_mode, settings.queued_polls,
-                                                settings.running_polls),
-            progress_mode=lambda: settings.progress_mode, on_status=self._settle)
-        self.clock.on_change(self.webhooks.clock_changed)
+        self.webhooks = state.webhooks
         # Replayed answers per (provider-scoped) idempotency key, e.g. PixVerse Ai-trace-id.
-        self.idempotency: IdempotencyStore = IdempotencyStore()
+        self.idempotency = state.idempotency
         self.media = MediaLibrary(settings.media_cache_dir, render_workers=settings.media_render_workers,
                                   render_queue=settings.media_render_queue)
         # Fault rules (profile + admin) and per-request directives; draws from its own
         # seeded rng.  ``fault_counts[(provider, kind)]`` counts every injected fault.
-        self.faults = FaultSet(fault_rng(settings.seed), settings.faults,
-                               directives=settings.fault_directives, providers=providers)
+        self.faults = state.faults
         self.fault_counts = self.faults.counts
         # What provider routes answered, newest last, and lifetime counts for metrics:
         # written by the provider endpoints and the catch-all route as they answer.
-        self.journal = Journal(settings.journal_max_entries, settings.journal_body_limit,
-                               settings.journal_max_bytes)
+        self.journal = state.journal
         self.request_stats = RequestStats()
 
     # ids ---------------------------------------------------------------------------

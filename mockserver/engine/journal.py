@@ -437,6 +437,28 @@ class Journal:
         match = matcher(criteria or {})
         return sum(1 for e in self._entries if match(e))
 
+    def snapshot(self) -> dict[str, Any]:
+        """The entries (oldest first, fields in :class:`Entry` order) and the
+        sequence, JSON-ready (the state file)."""
+        return {"seq": self._seq, "evicted": self.evicted,
+                "entries": [[*e[:_REQUEST], _pack(e[_REQUEST]), _pack(e[_RESPONSE]), list(e[_FAULTS]),
+                             *e[_FAULTS + 1:]] for e in self._entries]}
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self.clear()
+        self._seq = int(data["seq"])
+        for e in data["entries"]:
+            stored = (*e[:_REQUEST], _unpack(e[_REQUEST]), _unpack(e[_RESPONSE]), tuple(e[_FAULTS]),
+                      *e[_FAULTS + 1:])
+            if len(stored) != len(Entry._fields):
+                raise ValueError("a journal entry has the wrong number of fields")
+            if self.max_entries:  # a smaller max_entries than the saved run's keeps the newest
+                self._entries.append(stored)
+        self.bytes = sum(map(_stored_bytes, self._entries))
+        while self.bytes > self.max_bytes and len(self._entries) > 1:
+            self.bytes -= _stored_bytes(self._entries.popleft())
+        self.evicted = int(data["evicted"])
+
     def clear(self, test_id: str | None = None) -> int:
         """Drop every entry, or only those of one test id; returns how many went."""
         if test_id is None:
@@ -451,6 +473,20 @@ class Journal:
         self._entries = deque(kept, maxlen=self.max_entries)
         self.bytes = sum(map(_stored_bytes, kept))
         return dropped
+
+
+def _pack(value: bytes | str | None) -> list[str] | None:
+    """A body for JSON: ``["b", latin-1 text]`` for bytes (exact), ``["s", text]``."""
+    if value is None:
+        return None
+    return ["s", value] if value.__class__ is str else ["b", bytes(value).decode("latin-1")]  # type: ignore[arg-type]
+
+
+def _unpack(value: list[str] | None) -> bytes | str | None:
+    if value is None:
+        return None
+    kind, text = value
+    return text if kind == "s" else text.encode("latin-1")
 
 
 class RequestStats:

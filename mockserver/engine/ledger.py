@@ -8,7 +8,7 @@ when a poll or a webhook first observes the outcome.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 # Refunded job ids remembered (newest), so a job is refunded at most once.
 _MAX_REFUNDED = 100_000
@@ -77,3 +77,12 @@ class Ledger:
     def clear(self) -> None:
         self._balances.clear()
         self._refunded.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Balances and refunded jobs as JSON-ready lists (the state file)."""
+        return {"balances": [[p, k, v] for (p, k), v in self._balances.items()],
+                "refunded": [[p, j, c] for (p, j), c in self._refunded.items()]}
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        self._balances = {(p, k): int(v) for p, k, v in data["balances"]}
+        self._refunded = OrderedDict(((p, j), int(c)) for p, j, c in data["refunded"])

@@ -230,6 +230,9 @@ class UploadStore:
         self._items: OrderedDict[tuple[str, str], Upload] = OrderedDict()
         self._bytes = 0
 
+    def __len__(self) -> int:
+        return len(self._items)
+
     def add(self, upload: Upload) -> None:
         key = (upload.provider, upload.id)
         self._items[key] = upload

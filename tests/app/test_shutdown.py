@@ -3,29 +3,17 @@ and a 300 s latency fault in flight exits within the grace period, and webhook
 deliveries not yet due are counted in the shutdown message."""
 from __future__ import annotations
 
-import os
-import shutil
 import signal
 import socket
-import subprocess
-import sys
 import time
 
 import requests
 
+from support.server import serve
+
 # The grace period is 2 s; the bound leaves room for a loaded CI machine, and is far
 # below the 60-300 s a held request used to cost.
 EXIT_BOUND_S = 20
-
-
-def serve(*args: str) -> tuple[subprocess.Popen, str]:
-    exe = shutil.which("pixverse-mock", path=os.path.dirname(sys.executable))
-    command = [exe] if exe else [sys.executable, "-m", "mockserver"]
-    proc = subprocess.Popen([*command, "serve", "--port", "0", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    first = proc.stdout.readline()
-    assert "listening on http://127.0.0.1:" in first, first
-    return proc, first.split("listening on ")[1].split()[0]
 
 
 def held_request(base: str, header: str) -> socket.socket:

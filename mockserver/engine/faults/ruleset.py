@@ -19,6 +19,7 @@ from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from ..snapshots import next_of, rng_state, set_rng_state
 from .rules import FILES, MAX_HANG_S, SUBMIT, FaultRule, InjectedError
 
 #: One directive a request carries: (source: header | prompt | key, its text, the
@@ -227,6 +228,37 @@ class FaultSet:
         self.remove_all()
         for rule in self._profile:
             self.add(rule, source="profile")
+
+    # the state file ------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Rules with their counters and sources, directive budgets, injection counts
+        and log, and the rng, JSON-ready (the state file)."""
+        return {
+            "rules": [{"rule": rule.model_dump(mode="json", exclude_none=True), "source": self._sources[rid],
+                       "seen": self._state[rid].seen, "fired": self._state[rid].fired}
+                      for rid, rule in self._rules.items()],
+            "directive_budgets": [[*key, s.seen, s.fired] for key, s in self._adhoc.items()],
+            "next_id": next_of(self._ids),
+            "counts": [[p, k, n] for (p, k), n in self.counts.items()],
+            "log": list(self.log),
+            "rng": rng_state(self.rng),
+        }
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        """Replace every rule and counter with a snapshot's.  Raises ValueError (or
+        pydantic.ValidationError) for a rule that does not validate."""
+        self.remove_all()
+        for item in data["rules"]:
+            rule = self.add(item["rule"], source=item["source"])
+            state = self._state[rule.id]  # type: ignore[index]  # add() gave it an id
+            state.seen, state.fired = int(item["seen"]), int(item["fired"])
+        for source, text, scope, seen, fired in data["directive_budgets"]:
+            self._adhoc[(source, text, scope)] = _State(int(seen), int(fired))
+        self._ids = itertools.count(int(data["next_id"]))
+        self.counts = Counter({(p, k): int(n) for p, k, n in data["counts"]})
+        self.log.clear()
+        self.log.extend(data["log"])
+        set_rng_state(self.rng, data["rng"])
 
     # deciding ------------------------------------------------------------------------
     def armed(self, directive: bool) -> bool:

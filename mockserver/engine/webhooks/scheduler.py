@@ -38,6 +38,7 @@ from typing import Any, Callable, Hashable, Iterable
 
 from ..clock import VirtualClock
 from ..jobs import TERMINAL, Job
+from ..snapshots import next_of, rng_state, set_rng_state
 from .accounts import AccountHook
 from .deliveries import DELIVERED, ERROR, FAILED, REFUSED, UNDELIVERED, Channel, Delivery, Sender, SendResult, Watch
 from .faults import DeliveryFault
@@ -593,6 +594,87 @@ class WebhookScheduler:
             "allowed_hosts": list(self.settings.allowed_hosts),
             "faults": [f.model_dump(exclude_none=True) for f in self.faults],
         }
+
+    # the state file --------------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Account webhooks, watched jobs, deliveries not finished, the delivery log,
+        counts, delivery faults and the id rng, JSON-ready (the state file).  A
+        delivery held for ``out_of_order`` is saved as due at its own time."""
+        watches: list[dict[str, Any]] = []
+        index: dict[int, int] = {}
+
+        def ref(w: Watch) -> int:
+            n = index.get(id(w))
+            if n is None:
+                n = index[id(w)] = len(watches)
+                watches.append({"provider": w.job.provider, "job_id": w.job.id, "channel": w.channel.provider,
+                                "url": w.url, "context": w.context, "last": w.last, "checks": w.checks,
+                                "done": w.done})
+            return n
+
+        for w in self._watches.values():
+            ref(w)
+        deliveries = [{"id": d.id, "watch": ref(d.watch), "state": d.state, "event": d.event,
+                       "changed_at": d.changed_at, "due": d.due, "attempts": d.attempts,
+                       "body": None if d.body is None else d.body.decode("latin-1"),
+                       "duplicate": d.duplicate, "faults": d.faults, "duplicate_after": d.duplicate_after}
+                      for d in self._pending.values() if not d.cancelled and not d.finished]
+        return {
+            "account_defaults": {p: [h.url, h.secret, h.variant] for p, h in self._account_defaults.items()},
+            "accounts": [[p, k, h.url, h.secret, h.variant] for (p, k), h in self._accounts.items()],
+            "watches": watches, "deliveries": deliveries,
+            "log": list(self.log), "log_seq": next_of(self._log_seq),
+            "counts": self.counts, "lifetime_counts": [[p, o, n] for (p, o), n in self.lifetime_counts.items()],
+            "faults": [f.model_dump(mode="json") for f in self.faults], "fault_seq": next_of(self._fault_ids),
+            "rng": rng_state(self._rng),
+        }
+
+    def restore(self, data: dict[str, Any], channels: dict[str, Channel],
+                job: Callable[[str, str], Job | None]) -> None:
+        """Take a snapshot's state.  ``channels`` are the providers' channels by name,
+        ``job(provider, id)`` the stored job: a watch whose job or channel is gone is
+        dropped.  Raises ValueError (or pydantic.ValidationError) for bad data."""
+        self.reset()
+        for p, (url, secret, variant) in data["account_defaults"].items():
+            self._account_defaults[p] = AccountHook(url, secret, variant)
+        for p, k, url, secret, variant in data["accounts"]:
+            self._accounts[(p, k)] = AccountHook(url, secret, variant)
+        self.log.extend(data["log"])
+        self._log_seq = itertools.count(int(data["log_seq"]))
+        self.counts.update({k: int(v) for k, v in data["counts"].items()})
+        self.lifetime_counts = {(p, o): int(n) for p, o, n in data["lifetime_counts"]}
+        self.faults = [DeliveryFault.model_validate(f) for f in data["faults"]]
+        self._fault_ids = itertools.count(int(data["fault_seq"]))
+        set_rng_state(self._rng, data["rng"])
+
+        def hashable(value: Any) -> Hashable:
+            return tuple(value) if isinstance(value, list) else value
+
+        now = self.clock.now()
+        restored: list[Watch | None] = []
+        for r in data["watches"]:
+            found, channel = job(r["provider"], r["job_id"]), channels.get(r["channel"])
+            if found is None or channel is None:
+                restored.append(None)
+                continue
+            w = Watch(found, channel, r["url"], r["context"], hashable(r["last"]),
+                      [float(t) for t in r["checks"]], done=bool(r["done"]))
+            restored.append(w)
+            if not w.done:
+                self._watches[(found.provider, found.id)] = w
+        for r in data["deliveries"]:
+            w = restored[r["watch"]]
+            if w is None:
+                continue
+            d = Delivery(id=r["id"], watch=w, state=r["state"], event=hashable(r["event"]),
+                         changed_at=float(r["changed_at"]), due=float(r["due"]), seq=next(self._seq),
+                         attempts=int(r["attempts"]), body=None if r["body"] is None else r["body"].encode("latin-1"),
+                         duplicate=bool(r["duplicate"]), faults=list(r["faults"]),
+                         duplicate_after=r["duplicate_after"])
+            self._pending[d.seq] = d
+            self._push(d.due, _DELIVERY, d)
+        for w in list(self._watches.values()):
+            self._advance(w, now)
 
     def reset(self, test_id: str | None = None) -> int:
         """Forget watches and pending deliveries (all, or one test id's); a full
