@@ -10,6 +10,7 @@ journal verification that did not hold).
 """
 from __future__ import annotations
 
+import functools
 from difflib import SequenceMatcher
 from typing import Any, Sequence
 
@@ -90,14 +91,20 @@ def near_misses(method: str, path: str, routes: Sequence[tuple[str, str, str, st
     difflib's ratio of the paths plus 0.2 for the same method (contracts/admin.yaml)."""
     matcher = SequenceMatcher(autojunk=False)
     matcher.set_seq2(path)
-    scored = []
-    for provider, op_id, route_method, route_path in routes:
+    method = method.upper()
+    best: list[tuple[float, int]] = []  # (score, row), at most n, best first
+    for row, (_, _, route_method, route_path) in enumerate(routes):
+        bonus = 0.2 if route_method == method else 0.0
         matcher.set_seq1(route_path)
-        score = 0.8 * matcher.ratio() + (0.2 if route_method == method.upper() else 0.0)
-        scored.append((score, provider, op_id, route_method, route_path))
-    scored.sort(key=lambda row: -row[0])
-    return [{"provider": p, "operation": o, "method": m, "path": r, "similarity": round(sc, 3)}
-            for sc, p, o, m, r in scored[:n]]
+        # quick_ratio bounds ratio from above: skip the full comparison when even that
+        # cannot make the top n.
+        if len(best) == n and 0.8 * matcher.quick_ratio() + bonus <= best[-1][0]:
+            continue
+        best.append((0.8 * matcher.ratio() + bonus, row))
+        best.sort(key=lambda pair: -pair[0])
+        del best[n:]
+    return [{"provider": routes[row][0], "operation": routes[row][1], "method": routes[row][2],
+             "path": routes[row][3], "similarity": round(score, 3)} for score, row in best]
 
 
 def admin_enums(providers: Sequence[str], fault_providers: Sequence[str],
@@ -229,6 +236,8 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
         return json_answer(result, status=200 if ok else 409)
 
     routes = provider_routes(adapters)
+    # The same wrong path tends to come again and again (a client's typo in a loop).
+    misses = functools.lru_cache(maxsize=1024)(lambda method, path: near_misses(method, path, routes))
 
     async def unmatched_get(request: web.Request, _: None) -> web.Response:
         """Journaled requests no route served (recording.py's catch-all), newest first,
@@ -238,7 +247,7 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
         entries = [e for e in found if e.operation is None]
         limit = _int_query(request, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT
         return json_answer({"count": len(entries), "entries": [
-            {**e.to_dict(), "near_misses": near_misses(e.method, e.path, routes)}
+            {**e.to_dict(), "near_misses": misses(e.method, e.path)}
             for e in reversed(entries[-limit:])]})
 
     async def metrics_get(request: web.Request, _: None) -> web.Response:
