@@ -7,24 +7,20 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .admin import ADMIN_CONTRACT, ADMIN_VIOLATIONS, METRICS, add_admin_routes
-from .admin.faults import add_fault_routes
+from .admin import add_admin_routes
 from .admin.guard import admin_guard, mount_admin
-from .admin.webhooks import add_webhook_routes
+from .admin.webhooks import run_scheduler
 from .engine import Engine, statefile
 from .engine.webhooks import Channel
-from .files import FAULTS, add_file_routes
+from .files import add_file_routes
 from .intake import APP_HANDLER_ARGS, MAX_BODY_BYTES
+from .keys import ADAPTERS, ADMIN_CONTRACT, ADMIN_VIOLATIONS, ENGINE, FAULTS, METRICS, SETTINGS
 from .providers import specs
 from .providers.base import ProviderAdapter
 from .recording import add_unmatched_route
 from .settings import Settings
 
 log = logging.getLogger("mockserver")
-
-ENGINE = web.AppKey("engine", Engine)
-SETTINGS = web.AppKey("settings", Settings)
-ADAPTERS = web.AppKey("adapters", dict)
 
 # Uploads go up to 50 MB (PixVerse media); the adapters enforce each provider's own
 # limits and answer in its words, so the framework cap only stops abuse.
@@ -101,9 +97,10 @@ def create_app(settings: Settings | None = None) -> web.Application:
     # route under /__admin is checked, and provider routes pay nothing for it.
     admin = web.Application(middlewares=[admin_guard(settings.admin_token)])
     add_admin_routes(admin, engine, adapters, [s.name for s in registered])
-    add_fault_routes(admin, engine)
-    add_webhook_routes(admin, engine)
     mount_admin(app, admin)
+    # The delivery scheduler runs with the application: webhooks go out whether or not
+    # anyone uses the control plane.
+    run_scheduler(app, engine)
 
     async def end_injected_waits(_app: web.Application) -> None:
         engine.faults.stop()

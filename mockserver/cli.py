@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 
-from .app import ADAPTERS, create_app
+from .app import create_app
 from .engine.statefile import StateFileError
+from .keys import ADAPTERS
 from .serving import exposure_warning, make_runner, prepare_exposure, start_site
 from .settings import Settings
 

@@ -29,6 +29,7 @@ from mockserver.directives import DRIBBLE_HEADER, FAULT_HEADER, LATENCY_HEADER, 
 from mockserver.engine.faults import FILES, Decision, FaultContext
 from mockserver.engine.media import MediaLibrary, RenderBusy, is_provider_shape
 from mockserver.engine.state import FaultRules, UploadStorage
+from mockserver.keys import FAULTS
 
 __all__ = ["FAULTS", "FILES_PREFIX", "NAME_PATTERN", "add_file_routes", "image_url", "upload_url",
            "video_url"]
@@ -39,7 +40,6 @@ FILES_PREFIX = "/__files"
 #: Rules reach ``/__files`` only with ``provider: files``; operations are ``video``,
 #: ``image`` and ``upload``.  Faults here: latency, connection faults and ``dribble_bps``
 #: (the whole file, 200, at that many bytes per second; Range is not honoured then).
-FAULTS = web.AppKey("pixverse_mock_faults", FaultRules)
 
 #: Allowed characters of the per-job ``name`` URL segment.
 NAME_PATTERN = r"[A-Za-z0-9_.:-]+"

@@ -10,6 +10,8 @@ journal verification that did not hold).
 """
 from __future__ import annotations
 
+import functools
+from difflib import SequenceMatcher
 from typing import Any, Sequence
 
 from aiohttp import web
@@ -20,29 +22,31 @@ from ..engine.faults import FILES
 from ..engine.jobs import Job
 from ..engine.journal import FILTERS, mask_key
 from ..engine.webhooks import redact_url
+from ..keys import ADMIN_CONTRACT, ADMIN_VIOLATIONS, METRICS
 from .common import (
-    ADMIN_CONTRACT,
-    ADMIN_VIOLATIONS,
     AdminHandler,
-    checked_routes,
     clock_view,
     contract_checked,
     error_answer,
     json_answer,
     validate_each,
 )
-from .dashboard import add_dashboard_routes
+from .dashboard import dashboard_handlers
+from .faults import fault_handlers
 from .metrics import CONTENT_TYPE_LATEST, Metrics
+from .routes import register
+from .webhooks import webhook_handlers
 
-__all__ = ["ADMIN_CONTRACT", "ADMIN_VIOLATIONS", "METRICS", "AdminHandler", "add_admin_routes", "checked_routes",
+__all__ = ["ADMIN_CONTRACT", "ADMIN_VIOLATIONS", "METRICS", "AdminHandler", "add_admin_routes",
            "contract_checked", "error_answer", "json_answer", "validate_each"]
 
-METRICS = web.AppKey("metrics", Metrics)
 
 # Default and largest page size for list endpoints.
 DEFAULT_LIMIT = 100
 # Entries a failed verification shows (the newest matching ones).
 VERIFY_SHOWN = 20
+# Near misses shown per unmatched request (WireMock shows a handful too).
+NEAR_MISSES = 3
 
 
 def _int_query(request: web.Request, name: str, default: int | None) -> int | None:
@@ -70,6 +74,39 @@ def job_view(engine: Engine, job: Job, *, full: bool = False) -> dict[str, Any]:
     return view
 
 
+def provider_routes(adapters: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(provider, operationId, method, path) of every route the adapters serve, paths as
+    their contracts write them."""
+    rows = []
+    for name, adapter in adapters.items():
+        for op_id in adapter.handlers:
+            op = adapter.contract.operation(op_id)
+            rows.append((name, op_id, op.method.upper(), op.route_path))
+    return rows
+
+
+def near_misses(method: str, path: str, routes: Sequence[tuple[str, str, str, str]],
+                n: int = NEAR_MISSES) -> list[dict[str, Any]]:
+    """The ``n`` routes closest to ``method path``, best first: similarity is 0.8 times
+    difflib's ratio of the paths plus 0.2 for the same method (contracts/admin.yaml)."""
+    matcher = SequenceMatcher(autojunk=False)
+    matcher.set_seq2(path)
+    method = method.upper()
+    best: list[tuple[float, int]] = []  # (score, row), at most n, best first
+    for row, (_, _, route_method, route_path) in enumerate(routes):
+        bonus = 0.2 if route_method == method else 0.0
+        matcher.set_seq1(route_path)
+        # quick_ratio bounds ratio from above: skip the full comparison when even that
+        # cannot make the top n.
+        if len(best) == n and 0.8 * matcher.quick_ratio() + bonus <= best[-1][0]:
+            continue
+        best.append((0.8 * matcher.ratio() + bonus, row))
+        best.sort(key=lambda pair: -pair[0])
+        del best[n:]
+    return [{"provider": routes[row][0], "operation": routes[row][1], "method": routes[row][2],
+             "path": routes[row][3], "similarity": round(score, 3)} for score, row in best]
+
+
 def admin_enums(providers: Sequence[str], fault_providers: Sequence[str],
                 webhook_providers: Sequence[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """The provider enums of contracts/admin.yaml, filled in at start-up (the registry
@@ -80,7 +117,9 @@ def admin_enums(providers: Sequence[str], fault_providers: Sequence[str],
 
 def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, Any],
                      providers: Sequence[str] | None = None) -> None:
-    """Register the admin routes and the app's ``Metrics`` (``app[METRICS]``).
+    """Register every admin route (the table in ``admin/routes.py``, handlers from this
+    module, ``dashboard``, ``faults`` and ``webhooks``) and the app's ``Metrics``
+    (``app[METRICS]``).
     ``providers``: the registered names, listed in the contract's provider enums (None:
     the adapters').  Requests are journaled and counted where they are answered
     (``recording.py``)."""
@@ -196,23 +235,30 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
                                 for (o, t, st), c in sorted(tally.items())]
         return json_answer(result, status=200 if ok else 409)
 
+    routes = provider_routes(adapters)
+    # The same wrong path tends to come again and again (a client's typo in a loop).
+    misses = functools.lru_cache(maxsize=1024)(lambda method, path: near_misses(method, path, routes))
+
+    async def unmatched_get(request: web.Request, _: None) -> web.Response:
+        """Journaled requests no route served (recording.py's catch-all), newest first,
+        each with its near misses."""
+        criteria = {k: request.query[k] for k in ("provider", "test_id") if k in request.query}
+        found = engine.journal.find(criteria, since=_int_query(request, "since", None))
+        entries = [e for e in found if e.operation is None]
+        limit = _int_query(request, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT
+        return json_answer({"count": len(entries), "entries": [
+            {**e.to_dict(), "near_misses": misses(e.method, e.path)}
+            for e in reversed(entries[-limit:])]})
+
     async def metrics_get(request: web.Request, _: None) -> web.Response:
         resp = web.Response(body=metrics.render())
         resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return resp
 
-    route = checked_routes(app, engine.settings.strict)
-    route("GET", "/health", "get_health", health)
-    route("GET", "/clock", "get_clock", clock_get)
-    route("POST", "/clock", "set_clock", clock_post)
-    route("POST", "/reset", "reset", reset)
-    route("GET", "/jobs", "list_jobs", jobs_list)
-    # Any character, slashes and newlines too: AI/ML API ids can hold "/".
-    job_path = r"/jobs/{provider}/{job_id:[\s\S]+}"
-    route("GET", job_path, "get_job", job_get)
-    route("POST", job_path, "force_job", job_force)
-    route("GET", "/journal", "query_journal", journal_get)
-    route("DELETE", "/journal", "clear_journal", journal_delete)
-    route("POST", "/journal/verify", "verify_journal", journal_verify)
-    route("GET", "/metrics", "get_metrics", metrics_get)
-    add_dashboard_routes(app, engine, adapters)
+    handlers: dict[str, AdminHandler] = {
+        "get_health": health, "get_clock": clock_get, "set_clock": clock_post, "reset": reset,
+        "list_jobs": jobs_list, "get_job": job_get, "force_job": job_force,
+        "query_journal": journal_get, "clear_journal": journal_delete, "verify_journal": journal_verify,
+        "list_unmatched_requests": unmatched_get, "get_metrics": metrics_get,
+        **dashboard_handlers(app, engine, adapters), **fault_handlers(engine), **webhook_handlers(engine)}
+    register(app, handlers, engine.settings.strict)

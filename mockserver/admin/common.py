@@ -15,9 +15,6 @@ from ..intake import BodyTooLarge, BodyUnreadable, parse_json, read_body
 
 log = logging.getLogger("mockserver")
 
-ADMIN_CONTRACT = web.AppKey("admin_contract", Contract)
-# Strict mode: every way an admin answer broke contracts/admin.yaml (should stay empty).
-ADMIN_VIOLATIONS = web.AppKey("admin_violations", list)
 
 AdminHandler = Callable[[web.Request, Any], Awaitable[web.StreamResponse]]
 
@@ -57,10 +54,13 @@ def validate_each(model: type[BaseModel], items: list[Any], label: str,
 
 
 def contract_checked(contract: Contract, op_id: str, handler: AdminHandler, *, strict: bool,
-                     violations: list[str]) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+                     violations: list[str], check_body: bool = True,
+                     ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """An aiohttp handler that checks path, query and JSON body against the admin
     contract (400 ``{"message"}`` listing every problem) and calls ``handler(request,
-    body)``; in strict mode a JSON answer that breaks the contract becomes a loud 500."""
+    body)``; in strict mode a JSON answer that breaks the contract becomes a loud 500.
+    ``check_body=False``: the body is parsed but the handler validates it (a pydantic
+    model whose per-item errors the contract's 400 describes)."""
     op = contract.operation(op_id)
     takes_body = "application/json" in op.body_media_types
 
@@ -83,7 +83,8 @@ def contract_checked(contract: Contract, op_id: str, handler: AdminHandler, *, s
                 except ValueError:
                     return error_answer("the body is not valid JSON (or nests too deeply)")
                 body = integral(body)
-                errors += contract.check_body(op, body)
+                if check_body:
+                    errors += contract.check_body(op, body)
             elif op.body_required:
                 return error_answer("a JSON object body is required")
         if errors:
@@ -102,18 +103,6 @@ def contract_checked(contract: Contract, op_id: str, handler: AdminHandler, *, s
 
     endpoint.__name__ = op_id
     return endpoint
-
-
-def checked_routes(app: web.Application, strict: bool) -> Callable[[str, str, str, AdminHandler], None]:
-    """``route(method, path, op_id, handler)``: registers ``handler`` on ``app`` behind
-    ``contract_checked``, with the app's admin contract and violation list (set up by
-    ``add_admin_routes``)."""
-    contract, violations = app[ADMIN_CONTRACT], app[ADMIN_VIOLATIONS]
-
-    def route(method: str, path: str, op_id: str, handler: AdminHandler) -> None:
-        app.router.add_route(method, path, contract_checked(contract, op_id, handler, strict=strict,
-                                                            violations=violations))
-    return route
 
 
 def clock_view(engine: Engine) -> dict[str, Any]:

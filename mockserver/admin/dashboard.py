@@ -33,7 +33,8 @@ from aiohttp import web
 
 from ..engine import Engine
 from ..engine.journal import Entry, mask_key
-from .common import checked_routes, error_answer, json_answer
+from ..keys import STREAMS
+from .common import AdminHandler, error_answer, json_answer
 from .common import clock_view as clock_state
 from .page import Catalog, Filters, page, sections
 
@@ -51,7 +52,6 @@ DEFAULT_LIMIT = 100
 _CURL_SKIPS = {"host", "content-length", "connection", "accept-encoding", "user-agent", "accept"}
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
        "media-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-STREAMS = web.AppKey("dashboard_streams", set)
 
 
 def catalog_of(adapters: dict[str, Any]) -> Catalog:
@@ -110,10 +110,9 @@ def _sse(event: str, data: Any) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
-def add_dashboard_routes(app: web.Application, engine: Engine, adapters: dict[str, Any]) -> None:
-    """Register the dashboard's routes (module docstring) on ``app``, behind the
-    admin contract like every admin route, and end open event streams when the app
-    shuts down."""
+def dashboard_handlers(app: web.Application, engine: Engine, adapters: dict[str, Any]) -> dict[str, AdminHandler]:
+    """The dashboard's handlers (module docstring) by operationId (``admin/routes.py``
+    routes them); open event streams on ``app`` end when it shuts down."""
     catalog = catalog_of(adapters)
     streams: set[asyncio.Event] = set()
     app[STREAMS] = streams
@@ -133,9 +132,6 @@ def add_dashboard_routes(app: web.Application, engine: Engine, adapters: dict[st
                     refresh=int(refresh) if refresh else None)
         return web.Response(text=html, content_type="text/html",
                             headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"})
-
-    async def page_redirect(request: web.Request) -> web.Response:
-        raise web.HTTPMovedPermanently(location="/__admin/")
 
     async def events(request: web.Request, _: None) -> web.StreamResponse:
         if len(streams) >= MAX_STREAMS:
@@ -202,11 +198,5 @@ def add_dashboard_routes(app: web.Application, engine: Engine, adapters: dict[st
         return web.Response(body=data, content_type=ASSETS[name], charset="utf-8",
                             headers={"Cache-Control": "no-cache"})
 
-    route = checked_routes(app, engine.settings.strict)
-    # Paths are relative to the control plane's sub-application; "" is /__admin itself
-    # once mounted (guard.mount_admin).
-    app.router.add_get("", page_redirect)
-    route("GET", "/", "admin_page", dashboard)
-    route("GET", "/events", "dashboard_events", events)
-    route("GET", "/journal/entries/{seq}", "get_journal_entry", journal_entry)
-    route("GET", "/static/{name}", "dashboard_asset", asset)
+    return {"admin_page": dashboard, "dashboard_events": events, "get_journal_entry": journal_entry,
+            "dashboard_asset": asset}

@@ -25,8 +25,7 @@ from aiohttp import web
 
 from ..engine import Engine
 from ..engine.faults import FaultRule
-from ..intake import BodyTooLarge, BodyUnreadable, parse_json, read_body
-from . import error_answer, json_answer, validate_each
+from .common import AdminHandler, error_answer, json_answer, validate_each
 
 
 def _nulls(value: Any, where: str = "") -> list[str]:
@@ -44,14 +43,14 @@ def _test_id(request: web.Request) -> tuple[str | None, web.Response | None]:
     return test_id, None
 
 
-def add_fault_routes(app: web.Application, engine: Engine) -> None:
-    """Register the ``/__admin/faults`` routes on the admin sub-application ``app``."""
+def fault_handlers(engine: Engine) -> dict[str, AdminHandler]:
+    """The ``/__admin/faults`` handlers by operationId (``admin/routes.py`` routes them)."""
     faults = engine.faults
 
     def shown(rule_id: str | None) -> dict[str, Any] | None:
         return next((r for r in faults.list() if r["id"] == rule_id), None)
 
-    async def list_faults(request: web.Request) -> web.Response:
+    async def list_faults(request: web.Request, body: Any) -> web.Response:
         test_id, bad = _test_id(request)
         if bad is not None:
             return bad
@@ -59,11 +58,7 @@ def add_fault_routes(app: web.Application, engine: Engine) -> None:
         return json_answer({"faults": faults.list(test_id), "injected": injected,
                       "hanging": faults.hanging, "recent": list(faults.log)[-50:]})
 
-    async def add_faults(request: web.Request) -> web.Response:
-        try:
-            body = parse_json(await read_body(request))
-        except (ValueError, BodyTooLarge, BodyUnreadable):
-            return error_answer("body must be JSON: a fault rule or a list of them")
+    async def add_faults(request: web.Request, body: Any) -> web.Response:
         items = body if isinstance(body, list) else [body]
         if not items or not all(isinstance(i, dict) for i in items):
             return error_answer("body must be a fault rule (object) or a non-empty list of them")
@@ -75,24 +70,21 @@ def add_fault_routes(app: web.Application, engine: Engine) -> None:
         added = [faults.add(rule).id for rule in rules]
         return json_answer({"faults": [shown(rule_id) for rule_id in added]}, 201)
 
-    async def get_fault(request: web.Request) -> web.Response:
+    async def get_fault(request: web.Request, body: Any) -> web.Response:
         rule = shown(request.match_info["fault_id"])
         return json_answer(rule) if rule is not None else error_answer("fault not found", 404)
 
-    async def delete_fault(request: web.Request) -> web.Response:
+    async def delete_fault(request: web.Request, body: Any) -> web.Response:
         if not faults.remove(request.match_info["fault_id"]):
             return error_answer("fault not found", 404)
         return json_answer({"deleted": 1})
 
-    async def delete_faults(request: web.Request) -> web.Response:
+    async def delete_faults(request: web.Request, body: Any) -> web.Response:
         test_id, bad = _test_id(request)
         if bad is not None:
             return bad
         deleted = faults.remove_all() if test_id is None else faults.clear(test_id)
         return json_answer({"deleted": deleted})
 
-    app.router.add_get("/faults", list_faults)
-    app.router.add_post("/faults", add_faults)
-    app.router.add_delete("/faults", delete_faults)
-    app.router.add_get("/faults/{fault_id}", get_fault)
-    app.router.add_delete("/faults/{fault_id}", delete_fault)
+    return {"list_faults": list_faults, "add_faults": add_faults, "remove_faults": delete_faults,
+            "get_fault": get_fault, "remove_fault": delete_fault}

@@ -20,9 +20,9 @@
 - ``POST /__admin/webhooks/drain[?timeout_s=30]`` -> 200: attempt every delivery
   due on the virtual clock now and wait for the attempts (no sleeping in tests).
 
-Talks to the engine only.  ``add_webhook_routes`` also starts the scheduler with an
-aiohttp sender when the app starts and stops it (attempting or logging what is due)
-when it shuts down.
+Talks to the engine only.  ``run_scheduler`` (called by ``create_app``) starts the
+scheduler with an aiohttp sender when the app starts and stops it (attempting or
+logging what is due) when it shuts down.
 """
 from __future__ import annotations
 
@@ -32,10 +32,10 @@ from aiohttp import web
 
 from ..engine import Engine
 from ..engine.webhooks import DeliveryFault, host_allowed
+from ..keys import SENDER
 from ..outbound import ClientSender
-from . import checked_routes, error_answer, json_answer, validate_each
+from .common import AdminHandler, error_answer, json_answer, validate_each
 
-SENDER = web.AppKey("webhook_sender", ClientSender)
 DEFAULT_LIMIT = 100
 PIXVERSE = "pixverse"
 
@@ -44,10 +44,10 @@ def _fault_view(fault: DeliveryFault) -> dict[str, Any]:
     return fault.model_dump(exclude_none=True)
 
 
-def add_webhook_routes(app: web.Application, engine: Engine) -> None:
-    """Register ``/__admin/webhooks*`` (after ``add_admin_routes``: the routes are
-    checked against contracts/admin.yaml like the others) and run the delivery
-    scheduler with the app."""
+def run_scheduler(app: web.Application, engine: Engine) -> None:
+    """Run the delivery scheduler with ``app`` (``create_app`` calls this): started with
+    an aiohttp sender (``app[SENDER]``) on start-up, closed on clean-up, attempting or
+    logging what is due."""
     hooks = engine.webhooks
     sender = ClientSender(engine.settings.webhooks.max_in_flight)
     app[SENDER] = sender
@@ -63,6 +63,11 @@ def add_webhook_routes(app: web.Application, engine: Engine) -> None:
 
     app.on_startup.append(start)
     app.on_cleanup.append(stop)
+
+
+def webhook_handlers(engine: Engine) -> dict[str, AdminHandler]:
+    """The ``/__admin/webhooks*`` handlers by operationId (``admin/routes.py`` routes them)."""
+    hooks = engine.webhooks
 
     def account_view(api_key: str | None) -> dict[str, Any]:
         hook = hooks.account(PIXVERSE, api_key)
@@ -137,15 +142,9 @@ def add_webhook_routes(app: web.Application, engine: Engine) -> None:
             return error_answer(f"deliveries still running after {timeout_s:g} s", 504)
         return json_answer({"handled": handled, **hooks.summary(), "faults": [_fault_view(f) for f in hooks.faults]})
 
-    route = checked_routes(app, engine.settings.strict)
-    route("GET", "/webhooks", "get_webhooks", summary)
-    route("GET", "/webhooks/pixverse", "get_pixverse_webhook", pixverse_get)
-    route("PUT", "/webhooks/pixverse", "set_pixverse_webhook", pixverse_put)
-    route("DELETE", "/webhooks/pixverse", "reset_pixverse_webhook", pixverse_delete)
-    route("GET", "/webhooks/deliveries", "list_deliveries", deliveries_get)
-    route("DELETE", "/webhooks/deliveries", "clear_deliveries", deliveries_delete)
-    route("GET", "/webhooks/faults", "list_delivery_faults", faults_get)
-    route("POST", "/webhooks/faults", "add_delivery_faults", faults_post)
-    route("DELETE", "/webhooks/faults", "remove_delivery_faults", faults_delete)
-    route("DELETE", "/webhooks/faults/{fault_id}", "remove_delivery_fault", fault_delete)
-    route("POST", "/webhooks/drain", "drain_webhooks", drain)
+    return {"get_webhooks": summary, "get_pixverse_webhook": pixverse_get,
+            "set_pixverse_webhook": pixverse_put, "reset_pixverse_webhook": pixverse_delete,
+            "list_deliveries": deliveries_get, "clear_deliveries": deliveries_delete,
+            "list_delivery_faults": faults_get, "add_delivery_faults": faults_post,
+            "remove_delivery_faults": faults_delete, "remove_delivery_fault": fault_delete,
+            "drain_webhooks": drain}

@@ -102,7 +102,7 @@ class MockAdmin:
         does not offer).  Raises RuntimeError for an external fake."""
         if self.fake is None:
             raise RuntimeError("the fake runs in another process: use the admin methods")
-        from ..app import ENGINE
+        from ..keys import ENGINE
 
         return self.fake.app[ENGINE]
 
@@ -239,6 +239,14 @@ class MockAdmin:
         if ops is not None:
             entries = [e for e in entries if e["operation"] in ops]
         return entries
+
+    def unmatched(self, provider: str | None = None, *, test_id: str | None = None) -> list[dict[str, Any]]:
+        """Requests since the mark that no route served (404/405), newest first, each
+        a journal entry plus ``near_misses``: the three closest provider routes
+        (``{provider, operation, method, path, similarity}``, best first), to spot a
+        typo in a path or method."""
+        query = {"provider": provider, "test_id": test_id, "since": self._since, "limit": JOURNAL_PAGE}
+        return self.request("GET", "/__admin/requests/unmatched", query=query)["entries"]
 
     def calls(self, provider: str | None = None, operation: str | Iterable[str] | None = None,
               **filters: Any) -> int:

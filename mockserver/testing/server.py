@@ -30,7 +30,8 @@ class ThreadedFake:
 
     def __init__(self, settings: Settings | None = None, *, app: web.Application | None = None,
                  host: str = "127.0.0.1", port: int = 0) -> None:
-        from ..app import SETTINGS, create_app  # the contracts load here, once per process
+        from ..app import create_app  # the contracts load here, once per process
+        from ..keys import SETTINGS
         from ..serving import make_runner
 
         if app is None:

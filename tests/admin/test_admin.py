@@ -682,3 +682,41 @@ async def test_connection_faults_are_journaled_as_client_closed(admin, engine):
         await freepik_poll(admin, task)
     entry = (await journal(admin))["entries"][0]
     assert entry["status"] == 499 and entry["faults"] == ["reset"] and entry["task_id"] == task
+
+
+# unmatched requests ------------------------------------------------------------------------
+async def test_unmatched_requests_newest_first_with_three_near_misses(admin):
+    await admin.get("/api/task/stauts", headers={"Api-Key": PIXWITH_KEY, "X-Mock-Test-Id": "t-1"})
+    await admin.delete("/nowhere/at/all")
+    await freepik_create(admin)  # served: not listed
+    resp = await admin.get("/__admin/requests/unmatched")
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["count"] == 2
+    newest, oldest = body["entries"]
+    assert (newest["provider"], newest["path"], newest["status"]) == (None, "/nowhere/at/all", 404)
+    assert (oldest["provider"], oldest["path"], oldest["test_id"]) == ("pixwith", "/api/task/stauts", "t-1")
+    assert len(oldest["near_misses"]) == 3
+    scores = [m["similarity"] for m in oldest["near_misses"]]
+    assert scores == sorted(scores, reverse=True)
+    assert oldest["near_misses"][0]["provider"] == "pixwith"
+    assert oldest["near_misses"][0]["path"].startswith("/api/task/")
+    # Filters: one test id, one provider; a served request never shows up.
+    only = await (await admin.get("/__admin/requests/unmatched", params={"test_id": "t-1"})).json()
+    assert [e["path"] for e in only["entries"]] == ["/api/task/stauts"]
+    none = await (await admin.get("/__admin/requests/unmatched", params={"provider": "freepik"})).json()
+    assert none == {"count": 0, "entries": []}
+
+
+def test_the_route_table_is_the_admin_contract():
+    from mockserver.admin.routes import ROUTES
+    contract = yaml.safe_load((ROOT / "mockserver" / "contracts" / "admin.yaml").read_text())
+    documented = {op["operationId"] for item in contract["paths"].values()
+                  for op in item.values() if isinstance(op, dict) and "operationId" in op}
+    assert sorted(op_id for _, _, op_id in ROUTES) == sorted(documented)
+    app = create_app(make_settings())
+    registered = {(r.method, r.resource.canonical) for r in app.router.routes()
+                  if r.resource is not None and r.resource.canonical.startswith("/__admin") and r.method != "HEAD"}
+    tabled = {(m, "/__admin" + p.replace(r"{job_id:[\s\S]+}", "{job_id}")) for m, p, _ in ROUTES}
+    assert registered - tabled == {("GET", "/__admin")}  # the redirect to /__admin/
+    assert tabled <= registered

@@ -189,3 +189,18 @@ def test_a_users_project_gets_the_fixture_against_a_running_fake(tmp_path):
             env={**os.environ, "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
+
+
+def test_unmatched_lists_requests_no_route_served_with_near_misses(pixverse_mock):
+    key = {"x-freepik-api-key": pixverse_mock.api_key}
+    # A typo in the path: Freepik answers 404 in its words, and the journal keeps it.
+    resp = requests.post(pixverse_mock.base_url + "/v1/ai/text-to-vidoe/pixverse-v5", json={"prompt": "a cat"},
+                         headers=key, timeout=10)
+    assert resp.status_code == 404
+    freepik_submit(pixverse_mock)  # served: not listed
+    [entry] = pixverse_mock.unmatched()
+    assert (entry["provider"], entry["method"], entry["status"]) == ("freepik", "POST", 404)
+    best = entry["near_misses"][0]
+    assert (best["provider"], best["operation"], best["method"]) == (
+        "freepik", "create_pixverse_v5_text_to_video", "POST")
+    assert pixverse_mock.unmatched("pixwith") == []
