@@ -1,8 +1,7 @@
 """The app as a whole: contracts are valid OpenAPI, the CLI starts a working fake."""
 from __future__ import annotations
 
-import subprocess
-import sys
+import os
 
 import pytest
 import requests
@@ -12,6 +11,7 @@ from openapi_spec_validator import validate
 from mockserver.app import ADAPTERS, create_app
 from mockserver.contract import Contract, ContractError
 from support import CONTRACTS, make_settings
+from support.server import serve, wait_for
 
 CONTRACT_FILES = sorted(CONTRACTS.glob("*.yaml"))
 
@@ -71,17 +71,9 @@ async def test_admin_clock_and_health(client):
 
 
 def test_cli_serve_prints_providers_and_serves(tmp_path):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mockserver", "serve", "--port", "0", "--seed", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**__import__("os").environ, "PIXVERSE_MOCK_MEDIA_CACHE_DIR": str(tmp_path)},
-    )
+    proc, base = serve("--seed", "1", env={**os.environ, "PIXVERSE_MOCK_MEDIA_CACHE_DIR": str(tmp_path)})
     try:
-        first = proc.stdout.readline()
-        assert "listening on http://127.0.0.1:" in first, first
-        base = first.split("listening on ")[1].split()[0]
-        lines = [proc.stdout.readline() for _ in range(5)]
-        banner = "".join(lines)
+        banner = wait_for(proc, "admin ")
         for name in ("Freepik", "pixwith", "AI/ML", "PixVerse", "admin"):
             assert name in banner, banner
         assert requests.get(f"{base}/__admin/health", timeout=5).json()["status"] == "ok"

@@ -9,7 +9,7 @@ import time
 
 import requests
 
-from support.server import serve
+from support.server import output, serve
 
 # The grace period is 2 s; the bound leaves room for a loaded CI machine, and is far
 # below the 60-300 s a held request used to cost.
@@ -50,7 +50,7 @@ def test_sigterm_ends_injected_waits_and_counts_deliveries_not_yet_due():
         # The hang closes without an answer; the latency request is answered.
         assert socks[0].recv(1024) == b""
         assert socks[1].recv(1024).startswith(b"HTTP/1.1 200")
-        assert "2 deliveries not yet due at shutdown" in proc.stderr.read()
+        assert "2 deliveries not yet due at shutdown" in output(proc)
     finally:
         for sock in socks:
             sock.close()

@@ -18,7 +18,7 @@ from mockserver.engine import statefile
 from mockserver.engine.statefile import StateFileError
 from support import make_settings
 from support import pixverse as pv
-from support.server import command, serve
+from support.server import command, output, serve
 from support.webhooks import freepik_job
 
 BALANCE_OP = "get_account_balance"
@@ -103,7 +103,7 @@ def test_no_file_yet_is_a_first_run(tmp_path):
 def _stop(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=20)
-    assert proc.returncode == 0, proc.stderr.read()
+    assert proc.returncode == 0, output(proc)
 
 
 def test_a_real_server_restarts_where_it_stopped(tmp_path):

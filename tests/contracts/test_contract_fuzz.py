@@ -25,6 +25,7 @@ import yaml
 
 from mockserver.testing.server import ThreadedFake
 from support import ROOT, make_settings
+from support.server import serve
 
 TESTS = Path(__file__).resolve().parent
 KEY = "contract-test-key"
@@ -71,13 +72,8 @@ def live_fake():
         return
     env = {**os.environ, "PIXVERSE_MOCK_STRICT": "true", "PIXVERSE_MOCK_API_KEYS": f'["{KEY}"]',
            "PIXVERSE_MOCK_MEDIA_CACHE_DIR": str(ROOT / ".cache" / "test-media")}
-    proc = subprocess.Popen([sys.executable, "-m", "mockserver", "serve", "--host", "127.0.0.1",
-                             "--port", "0", "--seed", "1", "--time-scale", "1000"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    proc, base = serve("--host", "127.0.0.1", "--seed", "1", "--time-scale", "1000", env=env)
     try:
-        first = proc.stdout.readline()
-        assert "listening on " in first, first
-        base = first.split("listening on ")[1].split()[0]
         assert requests.get(f"{base}/__admin/health", timeout=5).ok
         yield base, KEY
     finally:
