@@ -75,15 +75,6 @@ def default_starting_credits() -> dict[str, int]:
     return {s.name: s.starting_credits for s in _specs() if s.starting_credits is not None}
 
 
-def __getattr__(name: str) -> Any:
-    # The constants these used to be, derived from the registry when read.
-    if name == "RATE_LIMIT_PRESETS":
-        return rate_limit_presets()
-    if name == "DEFAULT_STARTING_CREDITS":
-        return default_starting_credits()
-    raise AttributeError(name)
-
-
 class AccountSettings(BaseModel):
     """Credits, concurrency caps and rate limits per API key (README)."""
 
@@ -196,7 +187,7 @@ class Settings(BaseSettings):
     # None: any non-empty key works (like most sandboxes).  A list: only those keys.
     api_keys: list[str] | None = None
     # Every key's starting balance (a provider's own `accounts.starting_credits` wins;
-    # unset, AI/ML API starts with DEFAULT_STARTING_CREDITS).  See starting_balance().
+    # unset, AI/ML API starts with default_starting_credits()).  See starting_balance().
     starting_credits: int = 100_000
     accounts: AccountSettings = Field(default_factory=AccountSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)

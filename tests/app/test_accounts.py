@@ -13,7 +13,7 @@ import pytest
 
 from mockserver.app import ENGINE, create_app
 from mockserver.engine.limits import RateLimiter
-from mockserver.settings import RATE_LIMIT_PRESETS, Settings
+from mockserver.settings import Settings, rate_limit_presets
 from support import make_settings
 from support.pixverse import ERRMSG, assert_error
 
@@ -289,7 +289,7 @@ async def test_a_forced_end_frees_the_slot(aiohttp_client):
 def test_freepik_preset_windows():
     """50 hits/s over 5 s (250) and 10 hits/s on average over 2 minutes (1200), per IP."""
     now = [1000.0]
-    limiter = RateLimiter(RATE_LIMIT_PRESETS["freepik"], lambda: now[0])
+    limiter = RateLimiter(rate_limit_presets()["freepik"], lambda: now[0])
     for _ in range(250):
         assert limiter.hit("freepik", "1.2.3.4", "k") is None
     refusal = limiter.hit("freepik", "1.2.3.4", "k")
