@@ -35,3 +35,24 @@ def frozen(engine):
     """The engine with its clock frozen, so only ``advance`` moves jobs along."""
     engine.clock.freeze()
     return engine
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """One real ``redis-server`` on a free loopback port for the whole session
+    (``support.redis_server``); started on first use only."""
+    from support.redis_server import start
+
+    server = start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    """The session's Redis, emptied (FLUSHALL) before each test that asks for it."""
+    import redis
+
+    with redis.Redis.from_url(redis_server.url) as conn:
+        conn.flushall()
+    return redis_server.url
