@@ -117,7 +117,10 @@ class FaultSet:
         self.providers: tuple[str, ...] | None = None if providers is None else (*providers, FILES)
         # pydantic's validation context for rules from outside (admin): the known names.
         self.context = None if providers is None else {"providers": self.providers}
-        self._profile = [r.model_copy() if isinstance(r, FaultRule) else self._validate(r) for r in profile]
+        # A profile file's ``field: null`` means left out, as it always has (the control
+        # plane and the model refuse null; users' profile files keep working).
+        self._profile = [r.model_copy() if isinstance(r, FaultRule)
+                         else self._validate({k: v for k, v in r.items() if v is not None}) for r in profile]
         for n, rule in enumerate(self._profile, 1):
             # Stable across resets, so a test can refer to a profile rule by id.
             rule.id = rule.id or f"profile-{n}"
