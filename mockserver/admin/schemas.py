@@ -27,15 +27,20 @@ import yaml
 from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
-from ..engine.faults import FaultRule
+from ..contract import inline_refs
+from ..engine.faults import FaultRule, RuleCounters
 from ..engine.models import COMPONENT
-from ..engine.webhooks import DeliveryFault
+from ..engine.webhooks import DeliveryCounters, DeliveryFault
 
-__all__ = ["BEGIN", "END", "MODELS", "contract_path", "generated", "render"]
+__all__ = ["BEGIN", "END", "MODELS", "VIEWS", "contract_path", "generated", "render"]
 
 #: The models whose schemas the block holds, by component name (their own ``$ref``
 #: targets, such as FaultRule's Latency, come along).
 MODELS: tuple[type[BaseModel], ...] = (FaultRule, DeliveryFault)
+#: Answers that show a model as stored: (component name, the model, the model of the
+#: fields the answer adds, such as counters).
+VIEWS: tuple[tuple[str, type[BaseModel], type[BaseModel]], ...] = (
+    ("FaultRuleView", FaultRule, RuleCounters), ("DeliveryFaultView", DeliveryFault, DeliveryCounters))
 REF = "#/components/schemas/"
 BEGIN = ("    # Generated from the pydantic models by mockserver/admin/schemas.py (make schemas):"
          " edit the models, not this block.\n")
@@ -76,12 +81,31 @@ def _tidy(node: Any) -> Any:
     return out
 
 
-def generated(models: Sequence[type[BaseModel]] = MODELS) -> dict[str, Any]:
-    """Component name -> JSON Schema (validation mode) of ``models`` and the models they
-    refer to, in the order pydantic names them."""
+def _view(model: type[BaseModel], counters: type[BaseModel]) -> dict[str, Any]:
+    # The model as it is dumped (serialization mode; its own $defs inlined, as the
+    # validation-mode components keep their names) plus the counters' fields; ``id``
+    # is always there.
+    shown = model.model_json_schema(mode="serialization", schema_generator=_Generator)
+    shown = inline_refs(shown, f"urn:pixverse-mock:view:{model.__name__}")
+    shown.pop("$defs", None)
+    added = counters.model_json_schema(mode="serialization", schema_generator=_Generator)
+    view = {key: value for key, value in shown.items() if key not in ("description", "required", "properties")}
+    view["description"] = added.get("description", "")
+    view["properties"] = {**shown["properties"], **added["properties"]}
+    view["required"] = sorted({"id", *shown.get("required", ()), *added.get("required", ())},
+                              key=list(view["properties"]).index)
+    return view
+
+
+def generated(models: Sequence[type[BaseModel]] = MODELS,
+              views: Sequence[tuple[str, type[BaseModel], type[BaseModel]]] = VIEWS) -> dict[str, Any]:
+    """Component name -> JSON Schema: ``models`` (validation mode) and the models they
+    refer to, in the order pydantic names them, then ``views``."""
     _, top = models_json_schema([(model, "validation") for model in models],
                                 ref_template=REF + "{model}", schema_generator=_Generator)
-    return {name: _tidy(schema) for name, schema in top.get("$defs", {}).items()}
+    found = dict(top.get("$defs", {}))
+    found.update((name, _view(model, counters)) for name, model, counters in views)
+    return {name: _tidy(schema) for name, schema in found.items()}
 
 
 class _Dumper(yaml.SafeDumper):
@@ -97,19 +121,21 @@ def _str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
-def _block(models: Sequence[type[BaseModel]]) -> str:
-    text = yaml.dump(generated(models), Dumper=_Dumper, sort_keys=False, default_flow_style=None, width=92,
+def _block(models: Sequence[type[BaseModel]], views: Sequence[tuple[str, type[BaseModel], type[BaseModel]]]) -> str:
+    text = yaml.dump(generated(models, views), Dumper=_Dumper, sort_keys=False, default_flow_style=None, width=92,
                      allow_unicode=True)
     return BEGIN + "".join(f"    {line}\n" if line else "\n" for line in text.splitlines()) + END
 
 
-def render(document: str, models: Sequence[type[BaseModel]] = MODELS) -> str:
+def render(document: str, models: Sequence[type[BaseModel]] = MODELS,
+           views: Sequence[tuple[str, type[BaseModel], type[BaseModel]]] = VIEWS) -> str:
     """``document`` (the text of contracts/admin.yaml) with its generated block made
-    anew from ``models``.  Raises ValueError if the block's markers are missing."""
+    anew from ``models`` and ``views``.  Raises ValueError if the block's markers are
+    missing."""
     start, end = document.find(BEGIN), document.find(END)
     if start < 0 or end < start:
         raise ValueError("no generated block (its BEGIN and END lines) in the admin contract")
-    return document[:start] + _block(models) + document[end + len(END):]
+    return document[:start] + _block(models, views) + document[end + len(END):]
 
 
 def contract_path() -> Path:

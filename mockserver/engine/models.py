@@ -55,7 +55,8 @@ else:
 
 class OneOrMany:
     """``Annotated[list[X], OneOrMany()]``: one item or a list of them (a lone string is
-    taken as a one-item list); the JSON Schema says ``oneOf: [item, array]``."""
+    taken as a one-item list); the JSON Schema says ``oneOf: [item, array]`` (validation
+    mode) or the array (serialization mode)."""
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
         return core_schema.no_info_before_validator_function(
@@ -64,7 +65,8 @@ class OneOrMany:
     def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema,
                                      handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         array = handler(schema)
-        return {"oneOf": [array["items"], array]}
+        # Stored (serialization mode) it is always the list.
+        return {"oneOf": [array["items"], array]} if handler.mode == "validation" else array
 
 
 #: The key of a schema that stands for a named schema of the contract (see ``component``).

@@ -205,3 +205,29 @@ def test_schema_and_model_agree_on_each_delivery_fault_rule(validators, case, bo
     except ValidationError:
         accepted = False
     assert accepted is valid, case
+
+
+# answers: the views are the models as stored ---------------------------------------------------
+def test_stored_rules_and_delivery_faults_match_their_views():
+    import random
+
+    from mockserver.engine.faults import FaultSet
+
+    found = schemas()
+    rule_view = jsonschema_rs.Draft202012Validator(found["FaultRuleView"])
+    fault_view = jsonschema_rs.Draft202012Validator(found["DeliveryFaultView"])
+    fs = FaultSet(random.Random(1), profile=[{"latency": 5, "provider": "pixverse"}], providers=names())
+    fs.add({"moderation": "completion", "operation": "submit", "times": 2, "test_id": "t"})
+    fs.add({"latency": {"min_ms": 9, "max_ms": 1}, "error": 429, "retry_after": 0})
+    listed = fs.list()
+    assert [r["source"] for r in listed] == ["profile", "admin", "admin"]
+    assert listed[1]["outcome"] == "moderated" and listed[1]["remaining"] == 2
+    for row in listed:
+        assert rule_view.is_valid(row), list(rule_view.iter_errors(row))
+    assert not rule_view.is_valid({**listed[0], "colour": "red"})
+    assert not rule_view.is_valid({k: v for k, v in listed[0].items() if k != "seen"})
+    fault = DeliveryFault(kind="out_of_order", event="COMPLETED")
+    fault.id = "wf1"
+    fault.fire()
+    assert fault_view.is_valid(fault.view())
+    assert not fault_view.is_valid({k: v for k, v in fault.view().items() if k != "fired"})

@@ -12,7 +12,17 @@ import random
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from ..jobs import MODERATED, OUTCOMES, Outcome
 from ..models import STRICT, JsonInt, Omittable, OneOrMany, component
@@ -77,7 +87,14 @@ class Latency(BaseModel):
     (``median_ms``: lognormal, ``min_ms``/``max_ms``: uniform, in either order).
     """
 
-    model_config = STRICT | ConfigDict(json_schema_extra=_latency_schema)
+    model_config = STRICT
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        found = handler(schema)
+        if handler.mode == "validation":  # as stored (serialization) it is always the object
+            _latency_schema(handler.resolve_ref_schema(found))
+        return found
 
     dist: Literal["fixed", "uniform", "lognormal"] = "fixed"
     ms: Omittable[float] = Field(None, ge=0, le=MAX_MS)

@@ -9,6 +9,13 @@ from ..models import Omittable, component
 from .deliveries import Delivery
 
 
+class DeliveryCounters(BaseModel):
+    """A delivery fault as stored: the fields given, its id and its counter
+    (``DeliveryFault.view``; the control plane's DeliveryFaultView)."""
+
+    fired: int = Field(ge=0, description="Deliveries it applied to.")
+
+
 class DeliveryFault(BaseModel):
     """A fault applied to new deliveries that match every selector given.
 
@@ -55,7 +62,8 @@ class DeliveryFault(BaseModel):
 
     def view(self) -> dict[str, Any]:
         """The fault as the control plane shows it: the fields given, and ``fired``."""
-        return {**self.model_dump(mode="json", exclude_none=True), "fired": self._fired}
+        return {**self.model_dump(mode="json", exclude_none=True),
+                **DeliveryCounters(fired=self._fired).model_dump()}
 
     @classmethod
     def from_view(cls, data: dict[str, Any]) -> "DeliveryFault":
