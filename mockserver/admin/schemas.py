@@ -3,7 +3,9 @@ validate them, so each is written once (issue 16).
 
 ``contracts/admin.yaml`` holds, at the end of ``components/schemas``, a block this module
 writes: the JSON Schema of each model in :data:`MODELS` (pydantic's ``models_json_schema``
-in validation mode, ``$ref`` between them as ``#/components/schemas/<name>``), with
+in validation mode, ``$ref`` between them as ``#/components/schemas/<name>``), of the
+engine's enums (:data:`ENUMS`) and of the answers that show a model as stored
+(:data:`VIEWS`, serialization mode plus the fields the answer adds), with
 pydantic's titles and ``default: null`` left out, docstrings as descriptions and each
 ``x-component`` marker (``mockserver.engine.models.component``) made a ``$ref``.
 
@@ -24,19 +26,29 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from ..contract import inline_refs
 from ..engine.faults import FaultRule, RuleCounters
+from ..engine.jobs import JobState, Outcome
 from ..engine.models import COMPONENT
 from ..engine.webhooks import DeliveryCounters, DeliveryFault
+from ..engine.webhooks.deliveries import DeliveryOutcome
 
-__all__ = ["BEGIN", "END", "MODELS", "VIEWS", "contract_path", "generated", "render"]
+__all__ = ["BEGIN", "END", "ENUMS", "MODELS", "VIEWS", "contract_path", "generated", "render"]
 
 #: The models whose schemas the block holds, by component name (their own ``$ref``
 #: targets, such as FaultRule's Latency, come along).
 MODELS: tuple[type[BaseModel], ...] = (FaultRule, DeliveryFault)
+#: Enums the engine defines: (component name, its Literal type, a description).
+ENUMS: tuple[tuple[str, Any, str], ...] = (
+    ("State", JobState, "Neutral job state; see design.md for each provider's spelling."),
+    ("Outcome", Outcome, "How a job ends: the terminal state its plan draws at creation."),
+    ("DeliveryOutcome", DeliveryOutcome,
+     "delivered (accepted), failed (answered, not accepted), error (no answer), refused (host not allowed; "
+     "never retried), undelivered (the fake shut down first)."),
+)
 #: Answers that show a model as stored: (component name, the model, the model of the
 #: fields the answer adds, such as counters).
 VIEWS: tuple[tuple[str, type[BaseModel], type[BaseModel]], ...] = (
@@ -100,10 +112,11 @@ def _view(model: type[BaseModel], counters: type[BaseModel]) -> dict[str, Any]:
 def generated(models: Sequence[type[BaseModel]] = MODELS,
               views: Sequence[tuple[str, type[BaseModel], type[BaseModel]]] = VIEWS) -> dict[str, Any]:
     """Component name -> JSON Schema: ``models`` (validation mode) and the models they
-    refer to, in the order pydantic names them, then ``views``."""
+    refer to, in the order pydantic names them, then :data:`ENUMS` and ``views``."""
     _, top = models_json_schema([(model, "validation") for model in models],
                                 ref_template=REF + "{model}", schema_generator=_Generator)
     found = dict(top.get("$defs", {}))
+    found.update((name, {**TypeAdapter(kind).json_schema(), "description": text}) for name, kind, text in ENUMS)
     found.update((name, _view(model, counters)) for name, model, counters in views)
     return {name: _tidy(schema) for name, schema in found.items()}
 
