@@ -40,10 +40,6 @@ DEFAULT_LIMIT = 100
 PIXVERSE = "pixverse"
 
 
-def _fault_view(fault: DeliveryFault) -> dict[str, Any]:
-    return fault.model_dump(exclude_none=True)
-
-
 def run_scheduler(app: web.Application, engine: Engine) -> None:
     """Run the delivery scheduler with ``app`` (``create_app`` calls this): started with
     an aiohttp sender (``app[SENDER]``) on start-up, closed on clean-up, attempting or
@@ -78,8 +74,7 @@ def webhook_handlers(engine: Engine) -> dict[str, AdminHandler]:
                 "keys": keys}
 
     async def summary(request: web.Request, _: None) -> web.Response:
-        return json_answer({**hooks.summary(), "faults": [_fault_view(f) for f in hooks.faults],
-                      "pixverse": account_view(None)})
+        return json_answer({**hooks.summary(), "pixverse": account_view(None)})
 
     async def pixverse_get(request: web.Request, _: None) -> web.Response:
         return json_answer(account_view(request.query.get("api_key")))
@@ -115,7 +110,7 @@ def webhook_handlers(engine: Engine) -> dict[str, AdminHandler]:
         return json_answer({"deleted": n})
 
     async def faults_get(request: web.Request, _: None) -> web.Response:
-        return json_answer({"faults": [_fault_view(f) for f in hooks.faults]})
+        return json_answer({"faults": [f.view() for f in hooks.faults]})
 
     async def faults_post(request: web.Request, body: Any) -> web.Response:
         items = body if isinstance(body, list) else [body]
@@ -123,7 +118,7 @@ def webhook_handlers(engine: Engine) -> dict[str, AdminHandler]:
                                       context=None if hooks.providers is None else {"providers": hooks.providers})
         if errors:
             return error_answer("invalid delivery fault", errors=errors)
-        return json_answer({"faults": [_fault_view(hooks.add_fault(r)) for r in rules]}, 201)
+        return json_answer({"faults": [hooks.add_fault(r).view() for r in rules]}, 201)
 
     async def faults_delete(request: web.Request, _: None) -> web.Response:
         return json_answer({"deleted": hooks.remove_fault(None)})
@@ -140,7 +135,7 @@ def webhook_handlers(engine: Engine) -> dict[str, AdminHandler]:
             handled = await hooks.drain(timeout_s)
         except TimeoutError:
             return error_answer(f"deliveries still running after {timeout_s:g} s", 504)
-        return json_answer({"handled": handled, **hooks.summary(), "faults": [_fault_view(f) for f in hooks.faults]})
+        return json_answer({"handled": handled, **hooks.summary()})
 
     return {"get_webhooks": summary, "get_pixverse_webhook": pixverse_get,
             "set_pixverse_webhook": pixverse_put, "reset_pixverse_webhook": pixverse_delete,
