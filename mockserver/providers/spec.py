@@ -6,8 +6,8 @@ control plane, the testing kit, the load scenarios and the Makefile read provide
 from here, never by name, so a fifth reseller is its folder, its contract and its docs.
 
 A spec holds data: the adapter class is named by import path (``adapter``) and loaded
-when an app is built, and settings read the registry only when they are validated, so
-nothing below ``providers/`` imports a provider.
+when an app is built, and settings are bound to the registry by ``providers.configure``
+(settings import no provider), so nothing below ``providers/`` imports a provider.
 """
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from conftest import make_settings
 from mockserver.app import ADAPTERS, create_app
 from mockserver.engine.jobs import MODERATED, STATES
-from mockserver.providers import load, names, spec, unregister
+from mockserver.providers import configure, load, names, spec, unregister
 from mockserver.settings import Settings
 from mockserver.testing.contracts import contract, operation_ids, poll_operations, submit_operations
 from mockserver.testing.harness import check_client
@@ -99,9 +99,9 @@ def test_the_spec_agrees_with_the_contract_and_settings(provider):
         assert envelope is None
     else:
         assert (envelope["field"], envelope["success"]) == (s.error_envelope.field, s.error_envelope.success)
-    # Its settings section: an attribute of Settings, its defaults unless set.
-    assert getattr(Settings(), provider) == s.settings_model()
-    assert getattr(Settings(**{provider: {}}), provider) == s.settings_model()
+    # Its settings section: an attribute of Settings bound to the registry, its defaults unless set.
+    assert getattr(configure(Settings()), provider) == s.settings_model()
+    assert getattr(configure(Settings(**{provider: {}})), provider) == s.settings_model()
 
 
 # journal -----------------------------------------------------------------------------
