@@ -100,7 +100,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
     # The control plane is a sub-application behind its own guard (admin/guard.py): every
     # route under /__admin is checked, and provider routes pay nothing for it.
     admin = web.Application(middlewares=[admin_guard(settings.admin_token)])
-    add_admin_routes(admin, engine, adapters, [s.name for s in registered])
+    add_admin_routes(admin, engine, adapters, [s.name for s in registered],
+                     account_webhooks=[s.name for s in registered if s.webhooks == "account"])
     mount_admin(app, admin)
     # The delivery scheduler runs with the application: webhooks go out whether or not
     # anyone uses the control plane.

@@ -9,7 +9,8 @@ one behind ``common.contract_checked``.
 """
 from __future__ import annotations
 
-from typing import Mapping
+import re
+from typing import Mapping, Sequence
 
 from aiohttp import web
 
@@ -18,6 +19,10 @@ from .common import AdminHandler, contract_checked
 
 # Any character, slashes and newlines too: AI/ML API ids can hold "/".
 _JOB = r"/jobs/{provider}/{job_id:[\s\S]+}"
+#: The account webhook of each provider whose spec's webhook channel is ``account``
+#: (PixVerse's console webhook: ``/webhooks/pixverse``); ``register`` narrows
+#: ``{provider}`` to those names, so ``/webhooks/deliveries`` and the rest stay apart.
+_ACCOUNT_WEBHOOK = "/webhooks/{provider}"
 
 #: (method, path, operationId): the whole control plane.
 ROUTES: tuple[tuple[str, str, str], ...] = (
@@ -47,9 +52,9 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("DELETE", "/faults/{fault_id}", "remove_fault"),
     # admin/webhooks.py
     ("GET", "/webhooks", "get_webhooks"),
-    ("GET", "/webhooks/pixverse", "get_pixverse_webhook"),
-    ("PUT", "/webhooks/pixverse", "set_pixverse_webhook"),
-    ("DELETE", "/webhooks/pixverse", "reset_pixverse_webhook"),
+    ("GET", _ACCOUNT_WEBHOOK, "get_account_webhook"),
+    ("PUT", _ACCOUNT_WEBHOOK, "set_account_webhook"),
+    ("DELETE", _ACCOUNT_WEBHOOK, "reset_account_webhook"),
     ("GET", "/webhooks/deliveries", "list_deliveries"),
     ("DELETE", "/webhooks/deliveries", "clear_deliveries"),
     ("GET", "/webhooks/faults", "list_delivery_faults"),
@@ -69,17 +74,25 @@ async def _page_redirect(request: web.Request) -> web.Response:
     raise web.HTTPMovedPermanently(location="/__admin/")
 
 
-def register(app: web.Application, handlers: Mapping[str, AdminHandler], strict: bool) -> None:
+def register(app: web.Application, handlers: Mapping[str, AdminHandler], strict: bool,
+             account_webhooks: Sequence[str] = ()) -> None:
     """Register every row of ``ROUTES`` on the admin sub-application ``app`` with its
     handler from ``handlers`` (by operationId), behind ``contract_checked`` with the
-    app's contract and violation list.  ``KeyError`` for a row without a handler or a
-    handler without a row."""
+    app's contract and violation list.  ``account_webhooks``: the providers with an
+    account webhook, the only ``{provider}`` the account-webhook rows match (none: those
+    rows are left out).  ``KeyError`` for a row without a handler or a handler without
+    a row."""
     contract, violations = app[ADMIN_CONTRACT], app[ADMIN_VIOLATIONS]
     stray = set(handlers) - {op_id for _, _, op_id in ROUTES}
     if stray:
         raise KeyError(f"admin handlers without a route: {sorted(stray)}")
     app.router.add_get("", _page_redirect)
+    accounts = "|".join(re.escape(name) for name in account_webhooks)
     for method, path, op_id in ROUTES:
+        if path == _ACCOUNT_WEBHOOK:
+            if not accounts:
+                continue
+            path = f"/webhooks/{{provider:(?:{accounts})}}"
         app.router.add_route(method, path, contract_checked(
             contract, op_id, handlers[op_id], strict=strict, violations=violations,
             check_body=op_id not in MODEL_BODIES))

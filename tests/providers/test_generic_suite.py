@@ -259,3 +259,21 @@ def test_the_load_workload_builds_its_requests(provider):
 async def test_delivery_faults_select_it_where_it_sends_webhooks(fake, provider):
     resp = await fake.post("/__admin/webhooks/faults", json={"kind": "delay", "provider": provider, "seconds": 1})
     assert resp.status == (400 if spec(provider).webhooks == "none" else 201), await resp.text()
+
+
+async def test_its_account_webhook_is_on_the_control_plane_where_it_has_one(fake, provider):
+    # /__admin/webhooks/{provider} exists for the providers whose spec says "account"
+    # (PixVerse's console webhook), and for no other name.
+    resp = await fake.get(f"/__admin/webhooks/{provider}")
+    summary = await (await fake.get("/__admin/webhooks")).json()
+    if spec(provider).webhooks != "account":
+        assert resp.status == 404 and provider not in summary
+        assert (await fake.put(f"/__admin/webhooks/{provider}", json={})).status in (404, 405)
+        return
+    assert resp.status == 200 and (await resp.json())["api_key"] is None
+    assert summary[provider]["api_key"] is None
+    url = "http://127.0.0.1:9/hook"
+    own = await (await fake.put(f"/__admin/webhooks/{provider}", json={"url": url, "api_key": "k1"})).json()
+    assert own["own"] is True and own["url"] == url and [k["api_key"] for k in own["keys"]] == ["k1"]
+    gone = await (await fake.delete(f"/__admin/webhooks/{provider}", params={"api_key": "k1"})).json()
+    assert gone["own"] is False and gone["keys"] == []

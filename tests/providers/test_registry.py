@@ -67,6 +67,35 @@ def test_a_provider_module_setting_registers_it_and_its_settings_section(on_path
     assert settings.accounts.refunds["vidmill"] == ["failed", "moderated"]
 
 
+async def test_a_provider_with_an_account_webhook_gets_its_admin_routes(on_path, aiohttp_client):
+    # Vidmill sends no webhooks; the same reseller declaring an account webhook (and
+    # defining its default hook, as PixVerse's adapter does) gets /__admin/webhooks/vidmill.
+    from mockserver.engine.webhooks import AccountHook
+
+    plain = load("vidmill.adapter:SPEC")
+    base = plain.adapter_class()
+
+    class HookedVidmill(base):
+        spec = dataclasses.replace(plain, webhooks="account")
+
+        def __init__(self, engine, settings):
+            super().__init__(engine, settings)
+            engine.webhooks.define_account("vidmill", AccountHook(None, "vidmill-secret", "form"))
+
+    register(dataclasses.replace(plain, adapter=HookedVidmill, webhooks="account"), replace=True)
+    app = create_app(make_settings())
+    schemas = app[ADMIN_CONTRACT].document["components"]["schemas"]
+    assert schemas["AccountWebhookProvider"]["enum"] == ["pixverse", "vidmill"]
+    client = await aiohttp_client(app)
+    view = await (await client.put("/__admin/webhooks/vidmill", json={"url": "http://127.0.0.1:9/h"})).json()
+    assert view["url"] == "http://127.0.0.1:9/h" and view["allowed"] is True
+    summary = await (await client.get("/__admin/webhooks")).json()
+    assert summary["vidmill"]["url"] == "http://127.0.0.1:9/h" and summary["pixverse"]["url"] is None
+    assert (await client.get("/__admin/webhooks/pixverse")).status == 200  # PixVerse's path unchanged
+    assert (await client.get("/__admin/webhooks/pixwith")).status == 404   # no account webhook there
+    assert (await client.get("/__admin/webhooks/deliveries")).status == 200
+
+
 def test_settings_for_an_unregistered_provider_are_refused():
     # Settings alone know no provider (settings.py imports no registry): the names are
     # checked when they are bound to it, which create_app and serve do.
