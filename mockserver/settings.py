@@ -252,11 +252,6 @@ class Settings(BaseSettings):
     if TYPE_CHECKING:
         def __getattr__(self, name: str) -> Any: ...
 
-    @property
-    def registry(self) -> ProviderDefaults | None:
-        """The registry's facts these settings are bound to (None: not bound)."""
-        return self._registry
-
     def bound(self, registry: ProviderDefaults) -> "Settings":
         """These settings bound to ``registry``: every provider section validated by its
         model (``settings.<name>``), provider names in sections, ``accounts`` and rate

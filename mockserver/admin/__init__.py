@@ -264,4 +264,4 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
         "list_unmatched_requests": unmatched_get, "get_metrics": metrics_get,
         **dashboard_handlers(app, engine, adapters), **fault_handlers(engine),
         **webhook_handlers(engine, account_webhooks)}
-    register(app, handlers, engine.settings.strict, account_webhooks)
+    register(app, handlers, engine.settings.strict)

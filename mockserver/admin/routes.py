@@ -10,7 +10,7 @@ one behind ``common.contract_checked``.
 from __future__ import annotations
 
 import re
-from typing import Mapping, Sequence
+from typing import Mapping
 
 from aiohttp import web
 
@@ -20,8 +20,8 @@ from .common import AdminHandler, contract_checked
 # Any character, slashes and newlines too: AI/ML API ids can hold "/".
 _JOB = r"/jobs/{provider}/{job_id:[\s\S]+}"
 #: The account webhook of each provider whose spec's webhook channel is ``account``
-#: (PixVerse's console webhook: ``/webhooks/pixverse``); ``register`` narrows
-#: ``{provider}`` to those names, so ``/webhooks/deliveries`` and the rest stay apart.
+#: (PixVerse's console webhook: ``/webhooks/pixverse``; the contract's
+#: ``AccountWebhookProvider`` enum lists them, so another name is a 400).
 _ACCOUNT_WEBHOOK = "/webhooks/{provider}"
 
 #: (method, path, operationId): the whole control plane.
@@ -64,6 +64,9 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("POST", "/webhooks/drain", "drain_webhooks"),
 )
 
+_WEBHOOK_SIBLINGS = "|".join(sorted({re.escape(p.split("/")[2]) for _, p, _ in ROUTES
+                                     if p.startswith("/webhooks/") and p != _ACCOUNT_WEBHOOK}))
+
 #: Operations whose body a pydantic model validates item by item (its errors name the
 #: item's index and field); the contract still checks path and query.
 MODEL_BODIES = frozenset({"add_faults"})
@@ -74,25 +77,20 @@ async def _page_redirect(request: web.Request) -> web.Response:
     raise web.HTTPMovedPermanently(location="/__admin/")
 
 
-def register(app: web.Application, handlers: Mapping[str, AdminHandler], strict: bool,
-             account_webhooks: Sequence[str] = ()) -> None:
+def register(app: web.Application, handlers: Mapping[str, AdminHandler], strict: bool) -> None:
     """Register every row of ``ROUTES`` on the admin sub-application ``app`` with its
     handler from ``handlers`` (by operationId), behind ``contract_checked`` with the
-    app's contract and violation list.  ``account_webhooks``: the providers with an
-    account webhook, the only ``{provider}`` the account-webhook rows match (none: those
-    rows are left out).  ``KeyError`` for a row without a handler or a handler without
-    a row."""
+    app's contract and violation list.  ``KeyError`` for a row without a handler or a
+    handler without a row."""
     contract, violations = app[ADMIN_CONTRACT], app[ADMIN_VIOLATIONS]
     stray = set(handlers) - {op_id for _, _, op_id in ROUTES}
     if stray:
         raise KeyError(f"admin handlers without a route: {sorted(stray)}")
     app.router.add_get("", _page_redirect)
-    accounts = "|".join(re.escape(name) for name in account_webhooks)
     for method, path, op_id in ROUTES:
         if path == _ACCOUNT_WEBHOOK:
-            if not accounts:
-                continue
-            path = f"/webhooks/{{provider:(?:{accounts})}}"
+            # Not the fixed /webhooks/... routes: a wrong method there stays a 405.
+            path = f"/webhooks/{{provider:(?!(?:{_WEBHOOK_SIBLINGS})$)[^/]+}}"
         app.router.add_route(method, path, contract_checked(
             contract, op_id, handlers[op_id], strict=strict, violations=violations,
             check_body=op_id not in MODEL_BODIES))

@@ -14,7 +14,7 @@ Account webhooks are those of the providers whose ``ProviderSpec.webhooks`` is
   ``url: null`` turns the webhook off.  400 ``{"message"}`` for a bad body.
 - ``DELETE /__admin/webhooks/{provider}[?api_key=K]`` -> 200: key ``K``'s own webhook
   removed, or (no key) every key's and the default back to the settings.
-- Any other ``{provider}``: 404 (no route).
+- Any other ``{provider}``: 400 (the contract's ``AccountWebhookProvider`` enum).
 - ``GET /__admin/webhooks/deliveries[?provider&job_id&outcome&test_id&delivery_id&limit]``
   -> 200 ``{count, size, capacity, entries}``, newest first: every attempt with
   ``sent_at`` (virtual) and ``wall_time``, ``url``, ``http_status``, ``response``,

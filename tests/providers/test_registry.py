@@ -92,8 +92,9 @@ async def test_a_provider_with_an_account_webhook_gets_its_admin_routes(on_path,
     summary = await (await client.get("/__admin/webhooks")).json()
     assert summary["vidmill"]["url"] == "http://127.0.0.1:9/h" and summary["pixverse"]["url"] is None
     assert (await client.get("/__admin/webhooks/pixverse")).status == 200  # PixVerse's path unchanged
-    assert (await client.get("/__admin/webhooks/pixwith")).status == 404   # no account webhook there
+    assert (await client.get("/__admin/webhooks/pixwith")).status == 400   # no account webhook there
     assert (await client.get("/__admin/webhooks/deliveries")).status == 200
+    assert (await client.put("/__admin/webhooks/deliveries", json={})).status == 405  # not an account
 
 
 def test_settings_for_an_unregistered_provider_are_refused():
