@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from .app import create_app
 from .engine.statefile import StateFileError
 from .keys import ADAPTERS
+from .providers import configure
 from .serving import exposure_warning, make_runner, prepare_exposure, start_site
 from .settings import Settings
 
@@ -44,14 +46,18 @@ def main() -> None:
               help="Keep the state in this file: read at start, written on shutdown and every "
                    "state_save_interval_s seconds (README, Restarts).")
 def serve(host, port, time_scale, seed, profile, progress_mode, strict, admin_token, state_file) -> None:
-    """Start the fake and print what to point each provider's client at."""
-    settings = Settings.load(profile, host=host, port=port, time_scale=time_scale, seed=seed,
-                             progress_mode=progress_mode, strict=strict, admin_token=admin_token,
-                             state_file=state_file)
+    """Start the fake and print what to point each provider's client at.  Exits 2 with
+    the reason on stderr for settings that do not validate (a bad value, a provider
+    section or name the registry does not know, a provider module that cannot be
+    imported) and for a state file that cannot be read back."""
     try:
+        settings = configure(Settings.load(profile, host=host, port=port, time_scale=time_scale, seed=seed,
+                                           progress_mode=progress_mode, strict=strict, admin_token=admin_token,
+                                           state_file=state_file))
         asyncio.run(_serve(settings))
-    except StateFileError as exc:
-        # Never a silent fresh start over a file someone meant to keep.
+    except (ValidationError, ImportError, StateFileError) as exc:
+        # Never a silent fresh start over a file someone meant to keep, nor a start
+        # with settings other than the ones asked for.
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
 
