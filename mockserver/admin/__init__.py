@@ -261,4 +261,4 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
         "query_journal": journal_get, "clear_journal": journal_delete, "verify_journal": journal_verify,
         "list_unmatched_requests": unmatched_get, "get_metrics": metrics_get,
         **dashboard_handlers(app, engine, adapters), **fault_handlers(engine), **webhook_handlers(engine)}
-    register(app, handlers, engine.settings.strict)
+    register(app, handlers, engine.settings.strict, engine.settings.admin_token)
