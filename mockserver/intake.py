@@ -60,8 +60,11 @@ async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes:
     ``BodyUnreadable`` for bytes that are not what their Content-Encoding says, or an
     encoding other than gzip, deflate, br and identity.
     """
-    length = request.content_length
-    if length is not None and length > limit:
+    headers = request.headers
+    # The header, not ``request.content_length``: one Python call less on every create
+    # (aiohttp's parser has already refused a Content-Length that is not digits).
+    length = headers.get("Content-Length")
+    if length is not None and int(length) > limit:
         raise BodyTooLarge
     try:
         raw = await request.read()  # as sent: aiohttp stops at client_max_size
@@ -69,7 +72,7 @@ async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes:
         raise BodyTooLarge from None
     if len(raw) > limit:
         raise BodyTooLarge
-    encoding = request.headers.get("Content-Encoding")
+    encoding = headers.get("Content-Encoding")
     if encoding is None:
         return raw
     encoding = encoding.strip().lower()

@@ -367,7 +367,10 @@ class Journal:
         entries = self._entries
         if len(entries) == self.max_entries:
             self.evicted += 1
-            self.bytes -= _stored_bytes(entries[0])
+            # _stored_bytes, inlined: once the journal is full every request evicts one.
+            oldest = entries[0]
+            gone, answer = oldest[_REQUEST], oldest[_RESPONSE]
+            self.bytes -= (0 if gone is None else len(gone)) + (0 if answer is None else len(answer))
         self.bytes += (0 if request_body is None else len(request_body)) + \
             (0 if response_body is None else len(response_body))
         entries.append((

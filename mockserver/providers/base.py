@@ -18,13 +18,21 @@ from aiohttp import web
 
 from .. import directives, faultwire, recording
 from ..contract import Contract, ContractError, FieldError, Operation, coerce_text, holds_float, integral, load_contract
-from ..directives import FAULT_HEADER, INJECTED_HEADER, LATENCY_HEADER, OUTCOME_HEADER, PROBLEM_HEADER, TEST_ID_HEADER
+from ..directives import (
+    FAULT_HEADER,
+    INJECTED_HEADER,
+    KEY_PREFIX,
+    LATENCY_HEADER,
+    OUTCOME_HEADER,
+    PROBLEM_HEADER,
+    TEST_ID_HEADER,
+)
 from ..engine import Engine
 from ..engine.faults import Decision, FaultContext, InjectedError
 from ..engine.jobs import MODERATED, Job, JobSpec, PlannedOutcome
 from ..engine.journal import LATENCY_BUCKETS, readable
 from ..engine.limits import CREDITS, Refusal
-from ..intake import BodyTooLarge, BodyUnreadable, read_body, too_deep
+from ..intake import MAX_JSON_DEPTH, BodyTooLarge, BodyUnreadable, read_body, too_deep
 from ..settings import Settings
 from .spec import ProviderSpec
 
@@ -405,7 +413,6 @@ class ProviderAdapter:
         checks_key = self.settings.api_keys is not None or \
             type(self).key_accepted is not ProviderAdapter.key_accepted
         respond, api_key_of, accepted = self.respond, self.api_key, self.key_accepted
-        directive_in = directives.present
         public_base_url = self.settings.public_base_url
 
         async def answer(request: web.Request) -> Answer:
@@ -455,7 +462,8 @@ class ProviderAdapter:
                         body = orjson.loads(raw)
                     except orjson.JSONDecodeError:
                         return respond(op, self.malformed_body(op, request)), key, raw, (), test_id
-                    if too_deep(raw, body):
+                    # too_deep's own bracket count first, inlined: most bodies stop there.
+                    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and too_deep(raw, body):
                         return respond(op, self.malformed_body(op, request)), key, raw, (), test_id
                 else:
                     body = {}
@@ -470,8 +478,11 @@ class ProviderAdapter:
                 call = Call(request, op, key, integral(body), query, path, public_base_url, test_id, None)
             else:
                 call = Call(request, op, key, body, query, path, public_base_url, test_id, raw or None)
-            if faults.armed(directive_in(key, body.get("prompt") if body.__class__ is dict else None,
-                                         headers)):
+            # directives.present, inlined (every request asks): a directive in the key,
+            # the prompt or a header.
+            prompt = body.get("prompt") if body.__class__ is dict else None
+            if faults.armed(key.startswith(KEY_PREFIX) or (prompt.__class__ is str and "[mock:" in prompt)
+                            or FAULT_HEADER in headers or LATENCY_HEADER in headers or OUTCOME_HEADER in headers):
                 decision = self._fault_decision(op, request, key, body, test_id)
                 if decision is not None:
                     response, kinds = await self._with_faults(call, handler, decision)
