@@ -136,7 +136,8 @@ def measure(root: Path, env: dict[str, str], requests: int, warmup: int, work: P
                        check=True, stdout=subprocess.DEVNULL, timeout=300)
     prefix = str(work / "vgdb")
     port = free_port()
-    argv = ["valgrind", "--tool=callgrind", f"--vgdb-prefix={prefix}", "--vgdb=yes",
+    # Uncompressed names: each dump file then reads alone (callgrind_annotate).
+    argv = ["valgrind", "--tool=callgrind", f"--vgdb-prefix={prefix}", "--vgdb=yes", "--compress-strings=no",
             f"--callgrind-out-file={out_dir}/callgrind.out.%p",
             sys.executable, "-m", "mockserver", "serve", "--host", HOST, "--port", str(port), "--seed", "1"]
     log = open(work / "server.log", "wb")
