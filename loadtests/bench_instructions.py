@@ -7,6 +7,9 @@ keep-alive connection, one request at a time:
 
 * start-up: process start to the first successful create (the probe loop), with the
   fake byte-compiled first (``compileall``, as an installed package is; ``--cold``: not);
+* the virtual clock frozen (``POST /__admin/clock {"freeze": true}``): what a request
+  does then does not depend on how much wall time passed, which under callgrind and a
+  busy machine varies (``--no-freeze``: it runs at the default scale);
 * warm-up: ``--warmup`` creates and as many polls (not counted);
 * ``create``: ``--requests`` Freepik creates (``POST /v1/ai/image-to-video/pixverse-v5``,
   the body ``bench.py`` and ``wrk/create.lua`` send);
@@ -125,7 +128,7 @@ def instructions(path: Path) -> int:
 
 
 def measure(root: Path, env: dict[str, str], requests: int, warmup: int, work: Path,
-            cold: bool = False) -> dict[str, float]:
+            cold: bool = False, freeze: bool = True) -> dict[str, float]:
     out_dir = work / "cg"
     out_dir.mkdir()
     if not cold:
@@ -169,6 +172,8 @@ def measure(root: Path, env: dict[str, str], requests: int, warmup: int, work: P
             counts[label] = instructions(path)
 
         phase("startup")
+        if freeze:
+            expect(*client.send("POST", "/__admin/clock", b'{"freeze": true}'), "freezing the clock")
         task_id = json.loads(expect(*client.send("POST", CREATE_PATH, create), "poll task"))["data"]["task_id"]
         poll_path = f"{CREATE_PATH}/{task_id}"
         expect(*client.send("POST", f"/__admin/jobs/freepik/{task_id}", b'{"status": "running"}'),
@@ -206,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fake-root", type=Path, default=None, help="measure the fake from this source tree")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     parser.add_argument("--keep", type=Path, default=None, help="copy the callgrind files to this directory")
+    parser.add_argument("--no-freeze", dest="freeze", action="store_false",
+                        help="let the virtual clock run (by default it is frozen after start-up, so jobs "
+                             "do not move on with the wall time callgrind's slowness and the machine's load take)")
     parser.add_argument("--cold", action="store_true",
                         help="do not byte-compile the fake first: with PYTHONDONTWRITEBYTECODE set, the start-up "
                              "then includes compiling every module from source")
@@ -232,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
                 env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
             print(f"fake: {source}; {args.requests} creates and {args.requests} polls after "
                   f"{args.warmup} of each, one keep-alive connection, under callgrind", flush=True)
-            figures = measure(root, env, args.requests, args.warmup, work, args.cold)
+            figures = measure(root, env, args.requests, args.warmup, work, args.cold, args.freeze)
         except BenchError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return exc.code
