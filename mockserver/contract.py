@@ -347,18 +347,20 @@ class Contract:
 
 def holds_float(value: Any) -> bool:
     """Whether a parsed JSON value holds a float anywhere (a walk of the value: three
-    times cheaper than searching the raw text, on every JSON request)."""
+    times cheaper than searching the raw text, on every JSON request).  Each level's
+    types are collected in C (``set(map(type, ...))``); only containers are walked."""
     cls = value.__class__
-    if cls is float:
-        return True
     if cls is dict:
-        value = value.values()
-    elif cls is not list:
-        return False
-    for item in value:
-        kind = item.__class__
-        if kind is float or ((kind is dict or kind is list) and holds_float(item)):
-            return True
+        items: Any = value.values()
+    elif cls is list:
+        items = value
+    else:
+        return cls is float
+    kinds = set(map(type, items))
+    if float in kinds:
+        return True
+    if dict in kinds or list in kinds:
+        return any(holds_float(item) for item in items if item.__class__ is dict or item.__class__ is list)
     return False
 
 
