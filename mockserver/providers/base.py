@@ -32,13 +32,17 @@ from ..engine.faults import Decision, FaultContext, InjectedError
 from ..engine.jobs import MODERATED, Job, JobSpec, PlannedOutcome
 from ..engine.journal import LATENCY_BUCKETS, readable
 from ..engine.limits import CREDITS, Refusal
-from ..intake import MAX_BODY_BYTES, MAX_JSON_DEPTH, BodyTooLarge, BodyUnreadable, read_body, too_deep
+from ..intake import MAX_BODY_BYTES, BodyTooLarge, BodyUnreadable, read_body, too_deep
 from ..settings import Settings
 from .spec import ProviderSpec
 
 log = logging.getLogger("mockserver")
 
 JSON = "application/json"
+# A Content-Length with fewer digits is under intake.MAX_BODY_BYTES (64 MiB, 8 digits).
+_DIGITS_UNDER_CAP = len(str(MAX_BODY_BYTES))
+# Value types of a JSON object that is neither nested nor holds a float.
+_FLAT = frozenset({str, int, bool, type(None)})
 
 
 
@@ -453,11 +457,12 @@ class ProviderAdapter:
                     errors = [*(errors or ()), *problems]
             body: Any = None
             raw: bytes | None = None
+            flat = False
             if wants_json:
                 length = headers.get("Content-Length")
-                if length is not None and "Content-Encoding" not in headers and int(length) <= MAX_BODY_BYTES:
+                if length is not None and len(length) < _DIGITS_UNDER_CAP and "Content-Encoding" not in headers:
                     # What most clients send: read_body's checks cannot apply (nothing to
-                    # inflate; a declared length within the cap is all aiohttp reads).
+                    # inflate; a declared length under the cap is all aiohttp reads).
                     raw = await request.read()
                 else:
                     try:
@@ -471,11 +476,14 @@ class ProviderAdapter:
                         body = orjson.loads(raw)
                     except orjson.JSONDecodeError:
                         return respond(op, self.malformed_body(op, request)), key, raw, (), test_id
-                    # too_deep's own bracket count first, inlined: most bodies stop there.
-                    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and too_deep(raw, body):
+                    # Most bodies are one object of strings, numbers and booleans: its
+                    # value types, collected in C, say it is neither nested nor holds a
+                    # float, so neither walk below is needed.
+                    flat = body.__class__ is dict and set(map(type, body.values())) <= _FLAT
+                    if not flat and too_deep(raw, body):
                         return respond(op, self.malformed_body(op, request)), key, raw, (), test_id
                 else:
-                    body = {}
+                    body, flat = {}, True
                 # A valid body (most are) is one yes/no check; the full check, which
                 # collects the errors or picks a oneOf branch, only when that says no.
                 if body_validator is None or not body_validator.is_valid(body):
@@ -486,7 +494,7 @@ class ProviderAdapter:
                 return respond(op, self.invalid(op, request, errors)), key, raw, (), test_id
             # JSON Schema counts 5.0 as an integer: handlers get 5.  ``raw`` goes along
             # only when it still says exactly what ``body`` does (jobs store it as is).
-            if body is not None and holds_float(body):
+            if body is not None and not flat and holds_float(body):
                 call = Call(request, op, key, integral(body), query, path, public_base_url, test_id, None)
             else:
                 call = Call(request, op, key, body, query, path, public_base_url, test_id, raw or None)
