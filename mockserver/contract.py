@@ -93,6 +93,7 @@ def _route_path(openapi_path: str) -> str:
 
 
 _MISSING = object()
+_NODES = (dict, list)
 # Keywords that describe and do not validate: a $ref's sibling may override these.
 _ANNOTATIONS = frozenset({"description", "title", "examples", "example", "deprecated", "default",
                           "readOnly", "writeOnly", "$comment"})
@@ -116,13 +117,17 @@ def inline_refs(document: dict[str, Any], uri: str) -> dict[str, Any]:
     inlined: dict[str, Any] = {}
 
     def walk(node: Any, resolver: Any, seen: tuple[str, ...]) -> Any:
-        if isinstance(node, list):
-            return [walk(item, resolver, seen) for item in node]
-        if not isinstance(node, dict):
+        # Exact classes (what the YAML loader makes), and scalars returned where they
+        # stand: every node of every contract passes here at start-up.
+        cls = node.__class__
+        if cls is list:
+            return [item if item.__class__ not in _NODES else walk(item, resolver, seen) for item in node]
+        if cls is not dict:
             return node
         ref = node.get("$ref")
-        if not isinstance(ref, str):
-            return {key: walk(value, resolver, seen) for key, value in node.items()}
+        if ref.__class__ is not str:
+            return {key: value if value.__class__ not in _NODES else walk(value, resolver, seen)
+                    for key, value in node.items()}
         # The contracts' refs are all local to their one document, so the ref text
         # names its target: each is looked up and inlined once, then shared (nothing
         # changes a contract's schemas after loading), which halves the contracts'
