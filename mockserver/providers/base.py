@@ -41,8 +41,6 @@ log = logging.getLogger("mockserver")
 JSON = "application/json"
 # A Content-Length with fewer digits is under intake.MAX_BODY_BYTES (64 MiB, 8 digits).
 _DIGITS_UNDER_CAP = len(str(MAX_BODY_BYTES))
-# Value types of a JSON object that is neither nested nor holds a float.
-_FLAT = frozenset({str, int, bool, type(None)})
 
 
 
@@ -479,7 +477,9 @@ class ProviderAdapter:
                     # Most bodies are one object of strings, numbers and booleans: its
                     # value types, collected in C, say it is neither nested nor holds a
                     # float, so neither walk below is needed.
-                    flat = body.__class__ is dict and set(map(type, body.values())) <= _FLAT
+                    if body.__class__ is dict:
+                        held = tuple(map(type, body.values()))
+                        flat = float not in held and dict not in held and list not in held
                     if not flat and too_deep(raw, body):
                         return respond(op, self.malformed_body(op, request)), key, raw, (), test_id
                 else:
