@@ -12,7 +12,9 @@ applied, and a body that failed to inflate at its very end got aiohttp's own
 (capped at ``MAX_BODY_BYTES``) and inflates gzip, deflate (zlib or raw) and br itself
 in bounded steps, counting what comes out: past ``MAX_BODY_BYTES`` it stops
 (``BodyTooLarge``); bytes that are not what their Content-Encoding says, or an
-encoding it does not know, are ``BodyUnreadable``.
+encoding it does not know, are ``BodyUnreadable``.  (The provider pipeline reads a body
+with a Content-Length under the cap and no Content-Encoding itself, where none of this
+can apply; ``providers/base.py``.)
 JSON nested deeper than ``MAX_JSON_DEPTH`` is refused as malformed, so nothing
 downstream (contract validation, the float scan, the journal) walks a value deep
 enough to exhaust Python's recursion limit.  Callers turn ``BodyTooLarge`` and
