@@ -30,6 +30,9 @@ req/s and latency move with whatever else runs; the server's CPU per request
     python loadtests/bench.py --no-wrk --memory 1000000 --startups 5
     python loadtests/bench.py --setting journal_max_entries=0   # the fake with a setting changed
 
+The fake's package is byte-compiled first (``compileall``), as an installed package is;
+``--cold`` skips that (with ``PYTHONDONTWRITEBYTECODE`` set every start then compiles
+every module from source).
 Besides the first start, ``--startups N`` starts the fake N-1 more times alone and
 reports the median and the slowest.  ``--memory N`` runs ``bench_memory.py N`` in a
 fresh interpreter: resident memory with N stored jobs (retention raised to hold them),
@@ -431,6 +434,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also measure RSS with this many stored jobs (bench_memory.py); 0: skip [0]")
     parser.add_argument("--no-wrk", action="store_true",
                         help="skip the wrk runs (start-up and --memory only)")
+    parser.add_argument("--cold", action="store_true",
+                        help="do not byte-compile the fake first (with PYTHONDONTWRITEBYTECODE set, each "
+                             "start-up then compiles every module from source)")
     parser.add_argument("--setting", action="append", default=[], metavar="NAME=VALUE",
                         help="run the fake with one setting changed (as PIXVERSE_MOCK_<NAME>), e.g. "
                              "journal_max_entries=0; repeatable.  The targets are for the defaults")
@@ -491,6 +497,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.ref or args.fake_root:
                 fake_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(fake_root), env.get("PYTHONPATH")]))
 
+            if not args.cold:
+                # As an installed package is: byte-compiled.  With PYTHONDONTWRITEBYTECODE
+                # set (as on the project's VM) every start would otherwise compile every
+                # module from source, and start-up would measure the compiler.
+                subprocess.run([sys.executable, "-m", "compileall", "-q", str(fake_root / "mockserver")],
+                               env=fake_env, stdout=subprocess.DEVNULL, check=True, timeout=300)
             print_facts(args, wrk, fake_module_path(fake_root, fake_env), fake_src)
             args._fake_root = fake_root
 

@@ -38,7 +38,8 @@ KEY_PREFIX = "mock_"
 
 
 def present(api_key: str | None, prompt: Any, headers: Mapping[str, str]) -> bool:
-    """Cheap check on every request: whether it carries any directive at all."""
+    """Cheap check: whether a request carries any directive at all.  The provider
+    pipeline (``providers/base.py``) inlines it."""
     return bool(
         (api_key and api_key.startswith(KEY_PREFIX))
         or (isinstance(prompt, str) and "[mock:" in prompt)

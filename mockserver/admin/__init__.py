@@ -11,7 +11,6 @@ journal verification that did not hold).
 from __future__ import annotations
 
 import functools
-from difflib import SequenceMatcher
 from typing import Any, Sequence
 
 from aiohttp import web
@@ -89,6 +88,8 @@ def near_misses(method: str, path: str, routes: Sequence[tuple[str, str, str, st
                 n: int = NEAR_MISSES) -> list[dict[str, Any]]:
     """The ``n`` routes closest to ``method path``, best first: similarity is 0.8 times
     difflib's ratio of the paths plus 0.2 for the same method (contracts/admin.yaml)."""
+    from difflib import SequenceMatcher  # only this admin route needs it: off the start-up path
+
     matcher = SequenceMatcher(autojunk=False)
     matcher.set_seq2(path)
     method = method.upper()
@@ -264,4 +265,4 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
         "list_unmatched_requests": unmatched_get, "get_metrics": metrics_get,
         **dashboard_handlers(app, engine, adapters), **fault_handlers(engine),
         **webhook_handlers(engine, account_webhooks)}
-    register(app, handlers, engine.settings.strict)
+    register(app, handlers, engine.settings.strict, engine.settings.admin_token)

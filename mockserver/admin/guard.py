@@ -1,10 +1,14 @@
 """The control plane's door: every ``/__admin`` request passes ``admin_guard`` first.
 
 The admin routes live in their own aiohttp sub-application mounted at ``/__admin``
-(``mount_admin``), and this guard is that sub-application's only middleware, so every
-admin route, present and future (HTML, metrics, event streams, static files), is
-behind it while provider routes pay nothing (an app-wide middleware costs every
-provider request; ``recording.py``).  In order:
+(``mount_admin``), and every handler of that sub-application is wrapped in this guard
+when it is registered (``routes.register``, paths no route serves included);
+``mount_admin`` refuses to mount one that is not, so every admin route, present and
+future (HTML, metrics, event streams, static files), is behind it.  A wrapper, not a
+middleware: any middleware, even a sub-application's, makes aiohttp run a middleware
+layer on every request of the whole application (``_fix_request_current_app``),
+~15,000 CPU instructions on each provider create and poll (``loadtests/bench_instructions.py``).
+In order:
 
 1. **Origin.** A request carrying an ``Origin`` header that is not the fake's own
    origin (``scheme://Host``) gets 403 ``{"message"}``: a web page the developer has
@@ -26,15 +30,13 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import Awaitable, Callable
 
 import orjson
 from aiohttp import hdrs, web
 
-if TYPE_CHECKING:
-    from aiohttp.typedefs import Middleware
-
-__all__ = ["ADMIN_PREFIX", "COOKIE", "TOKEN_HEADER", "admin_guard", "is_loopback_host", "mount_admin"]
+__all__ = ["ADMIN_PREFIX", "COOKIE", "TOKEN_HEADER", "admin_guard", "is_loopback_host", "add_unserved_route",
+           "mount_admin"]
 
 ADMIN_PREFIX = "/__admin"
 TOKEN_HEADER = "X-Mock-Admin-Token"
@@ -43,6 +45,8 @@ QUERY = "token"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# Set on every handler ``admin_guard`` wrapped; ``mount_admin`` checks it.
+_GUARDED = "__pixverse_mock_admin_guarded__"
 
 
 def is_loopback_host(host: str) -> bool:
@@ -77,13 +81,20 @@ def _offered(request: web.Request) -> str | None:
     return request.headers.get(TOKEN_HEADER) or request.cookies.get(COOKIE)
 
 
-def admin_guard(admin_token: str | None) -> Middleware:
-    """The middleware described above; ``admin_token`` None leaves only the Origin,
+def admin_guard(admin_token: str | None) -> Callable[[Handler], Handler]:
+    """``guarded(handler)``: ``handler`` behind the checks described above (their
+    refusals answered before it runs); ``admin_token`` None leaves only the Origin,
     loopback-Host and content-type rules."""
     token = admin_token.encode("utf-8") if admin_token else None
 
-    @web.middleware
-    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    def guarded(handler: Handler) -> Handler:
+        async def guard(request: web.Request) -> web.StreamResponse:
+            return await _check(request, handler)
+        setattr(guard, _GUARDED, True)
+        guard.__name__ = getattr(handler, "__name__", guard.__name__)
+        return guard
+
+    async def _check(request: web.Request, handler: Handler) -> web.StreamResponse:
         host = request.headers.get(hdrs.HOST)
         origin = request.headers.get(hdrs.ORIGIN)
         if origin is not None and origin != f"{request.scheme}://{host}":
@@ -113,10 +124,33 @@ def admin_guard(admin_token: str | None) -> Middleware:
                                 f"(got {request.content_type!r})")
         return await handler(request)
 
-    return guard
+    return guarded
+
+
+def add_unserved_route(admin: web.Application, guarded: Callable[[Handler], Handler]) -> None:
+    """The admin sub-application's last route, ``/{tail:.*}`` behind the guard like the
+    others: for a path no admin route serves, what aiohttp answers, 404, or 405 with
+    ``Allow`` for a method the path does not allow.  Add it after every other route."""
+
+    async def unserved(request: web.Request) -> web.StreamResponse:
+        allowed: set[str] = set()
+        for resource in request.app.router.resources():
+            if resource is not catch_all:
+                allowed |= (await resource.resolve(request))[1]
+        if allowed:
+            raise web.HTTPMethodNotAllowed(request.method, allowed)
+        raise web.HTTPNotFound()
+
+    catch_all = admin.router.add_resource("/{tail:.*}")
+    catch_all.add_route("*", guarded(unserved))
 
 
 def mount_admin(app: web.Application, admin: web.Application) -> None:
     """Mount ``admin`` (its routes registered, relative to ``/__admin``) on ``app``.
-    Routes cannot be added to ``admin`` afterwards: aiohttp freezes its router."""
+    Routes cannot be added to ``admin`` afterwards: aiohttp freezes its router.
+    Raises RuntimeError for a route whose handler is not behind ``admin_guard``."""
+    bare = [f"{route.method} {route.resource.canonical if route.resource else '?'}"
+            for route in admin.router.routes() if not getattr(route.handler, _GUARDED, False)]
+    if bare:
+        raise RuntimeError(f"admin routes not behind admin_guard: {bare}")
     app.add_subapp(ADMIN_PREFIX, admin)

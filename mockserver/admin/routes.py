@@ -1,11 +1,11 @@
 """The control plane's route table: every ``/__admin`` route, in one place.
 
 Each row is (method, path, operationId, handler source).  Paths are relative to the
-admin sub-application (``guard.mount_admin`` mounts it at ``/__admin``, behind
-``guard.admin_guard``); operationIds are ``contracts/admin.yaml``'s.  The modules
+admin sub-application (``guard.mount_admin`` mounts it at ``/__admin``); operationIds
+are ``contracts/admin.yaml``'s.  The modules
 (``admin/__init__.py``, ``faults.py``, ``webhooks.py``, ``dashboard.py``) contribute
 handlers keyed by operationId and register no route themselves; ``register`` puts every
-one behind ``common.contract_checked``.
+one behind ``guard.admin_guard`` and ``common.contract_checked``.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from aiohttp import web
 
 from ..keys import ADMIN_CONTRACT, ADMIN_VIOLATIONS
 from .common import AdminHandler, contract_checked
+from .guard import add_unserved_route, admin_guard
 
 # Any character, slashes and newlines too: AI/ML API ids can hold "/".
 _JOB = r"/jobs/{provider}/{job_id:[\s\S]+}"
@@ -77,20 +78,24 @@ async def _page_redirect(request: web.Request) -> web.Response:
     raise web.HTTPMovedPermanently(location="/__admin/")
 
 
-def register(app: web.Application, handlers: Mapping[str, AdminHandler], strict: bool) -> None:
+def register(app: web.Application, handlers: Mapping[str, AdminHandler], strict: bool,
+             admin_token: str | None) -> None:
     """Register every row of ``ROUTES`` on the admin sub-application ``app`` with its
-    handler from ``handlers`` (by operationId), behind ``contract_checked`` with the
-    app's contract and violation list.  ``KeyError`` for a row without a handler or a
+    handler from ``handlers`` (by operationId), behind ``admin_guard(admin_token)`` and
+    ``contract_checked`` with the app's contract and violation list, then the guarded
+    answer for paths none serves.  ``KeyError`` for a row without a handler or a
     handler without a row."""
     contract, violations = app[ADMIN_CONTRACT], app[ADMIN_VIOLATIONS]
     stray = set(handlers) - {op_id for _, _, op_id in ROUTES}
     if stray:
         raise KeyError(f"admin handlers without a route: {sorted(stray)}")
-    app.router.add_get("", _page_redirect)
+    guarded = admin_guard(admin_token)
+    app.router.add_get("", guarded(_page_redirect))
     for method, path, op_id in ROUTES:
         if path == _ACCOUNT_WEBHOOK:
             # Not the fixed /webhooks/... routes: a wrong method there stays a 405.
             path = f"/webhooks/{{provider:(?!(?:{_WEBHOOK_SIBLINGS})$)[^/]+}}"
-        app.router.add_route(method, path, contract_checked(
+        app.router.add_route(method, path, guarded(contract_checked(
             contract, op_id, handlers[op_id], strict=strict, violations=violations,
-            check_body=op_id not in MODEL_BODIES))
+            check_body=op_id not in MODEL_BODIES)))
+    add_unserved_route(app, guarded)

@@ -355,27 +355,34 @@ class Journal:
         if not self.max_entries:
             return self._seq
         limit = self.body_limit
-        request_size = response_size = 0
-        if request_body is not None and request_body.__class__ is not str:
-            request_size = len(request_body)
-            if request_size > limit or request_body.__class__ is not bytes:
-                request_body = bytes(request_body[:limit])  # type: ignore[arg-type]  # the __class__ test above narrows (isinstance costs more here)
+        # ``stored``: what this entry adds to ``bytes`` (its kept bodies), counted as
+        # they are clipped.
+        request_size = response_size = stored = 0
+        if request_body is not None:
+            if request_body.__class__ is not str:
+                request_size = len(request_body)
+                if request_size > limit or request_body.__class__ is not bytes:
+                    request_body = bytes(request_body[:limit])  # type: ignore[arg-type]  # the __class__ test above narrows (isinstance costs more here)
+            stored = len(request_body)
         if response_body is not None:
             response_size = len(response_body)
             # A copy, also when short: orjson's bytes keep their 4 KiB write buffer.
             response_body = bytes(memoryview(response_body)[:limit])
+            stored += len(response_body)
         entries = self._entries
         if len(entries) == self.max_entries:
             self.evicted += 1
-            self.bytes -= _stored_bytes(entries[0])
-        self.bytes += (0 if request_body is None else len(request_body)) + \
-            (0 if response_body is None else len(response_body))
+            # _stored_bytes, inlined: once the journal is full every request evicts one.
+            oldest = entries[0]
+            gone, answer = oldest[_REQUEST], oldest[_RESPONSE]
+            stored -= (0 if gone is None else len(gone)) + (0 if answer is None else len(answer))
+        total = self.bytes = self.bytes + stored
         entries.append((
             self._seq, time, wall, provider, operation, method, path, query, status,
             latency_ms, api_key, test_id, task_id, request_body, response_body,
             faults if faults.__class__ is tuple else tuple(faults), request_size, response_size,
         ))
-        if self.bytes > self.max_bytes:
+        if total > self.max_bytes:
             while self.bytes > self.max_bytes and len(entries) > 1:
                 self.bytes -= _stored_bytes(entries.popleft())
                 self.evicted += 1

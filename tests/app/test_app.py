@@ -40,6 +40,32 @@ def test_contract_loader_rejects_non_31_documents(tmp_path):
         Contract(tmp_path / "missing.yaml")
 
 
+async def test_default_mode_answers_as_strict_mode_does(aiohttp_client):
+    """Without strict mode (the default) the pipeline sends handlers' answers itself:
+    the same statuses, content types and bodies as strict mode's checked path."""
+    path, key = "/v1/ai/image-to-video/pixverse-v5", {"x-freepik-api-key": "k"}
+    seen = []
+    for strict in (True, False):
+        client = await aiohttp_client(create_app(make_settings(strict=strict)))
+        created = await client.post(path, json={"prompt": "p", "image_url": "https://e.com/i.png"}, headers=key)
+        task = (await created.json())["data"]
+        polled = await client.get(f"{path}/{task['task_id']}", headers=key)
+        invalid = await client.post(path, json={"prompt": 5}, headers=key)
+        missing = await client.get(f"{path}/00000000-0000-0000-0000-000000000000", headers=key)
+        answers = [created, polled, invalid, missing]
+        seen.append([(r.status, r.content_type, await r.json()) for r in answers])
+        for r in answers:
+            r.release()
+    for (status, kind, body), (status_0, kind_0, body_0) in zip(seen[0], seen[1]):
+        assert (status, kind) == (status_0, kind_0)
+        if "data" in body:
+            assert body["data"].keys() == body_0["data"].keys()
+            assert body["data"]["status"] == body_0["data"]["status"]
+        else:
+            assert body == body_0
+    assert [s for s, _, _ in seen[1]] == [200, 200, 400, 404]
+
+
 async def test_strict_mode_catches_a_broken_response(client, engine):
     """A response that breaks the contract becomes a loud 500 in strict mode."""
     freepik = client.server.app[ADAPTERS]["freepik"]

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from mockserver import cli
-from mockserver.admin.guard import COOKIE, is_loopback_host
+from mockserver.admin.guard import COOKIE, admin_guard, is_loopback_host, mount_admin
 from mockserver.app import ENGINE, create_app
 from mockserver.serving import exposure_warning, prepare_exposure
 from mockserver.settings import Settings
@@ -39,7 +39,8 @@ def concrete(path: str) -> str:
 async def test_every_admin_route_needs_the_token_and_provider_routes_do_not(guarded):
     app = guarded.server.app
     routes = [(r.method, r.resource.canonical) for r in app.router.routes()
-              if r.resource is not None and r.resource.canonical.startswith("/__admin") and r.method != "HEAD"]
+              if r.resource is not None and r.resource.canonical.startswith("/__admin")
+              and r.method not in ("HEAD", "*")]  # "*": the answer to paths no route serves, below
     assert len(routes) >= 25  # the page, health, clock, jobs, journal, metrics, faults, webhooks ...
     for method, path in routes:
         resp = await guarded.request(method, concrete(path))
@@ -51,10 +52,28 @@ async def test_every_admin_route_needs_the_token_and_provider_routes_do_not(guar
                     {"Authorization": TOKEN}, {"Cookie": f"{COOKIE}=nope"}):
         assert (await guarded.get("/__admin/health", headers=headers)).status == 401
     assert (await guarded.get("/__admin/no/such/route")).status == 401
-    # The guard is the admin sub-application's middleware, not the whole app's.
+    # The guard wraps each admin route: no middleware, which would cost every request.
     assert not app.middlewares
     resp = await guarded.post(FREEPIK_T2V, json={"prompt": "a cat"}, headers=FREEPIK_KEY)
     assert resp.status == 200, await resp.text()
+
+
+async def test_with_the_token_an_admin_path_no_route_serves_is_404_and_a_wrong_method_405(guarded):
+    missing = await guarded.get("/__admin/no/such/route", headers=BEARER)
+    assert missing.status == 404
+    wrong = await guarded.put("/__admin/health", headers=BEARER)
+    assert wrong.status == 405 and wrong.headers["Allow"] == "GET"
+
+
+def test_an_admin_route_not_behind_the_guard_is_refused_at_mount():
+    async def bare(_request: web.Request) -> web.Response:
+        return web.Response()
+
+    admin = web.Application()
+    admin.router.add_get("/guarded", admin_guard(TOKEN)(bare))
+    admin.router.add_get("/open", bare)
+    with pytest.raises(RuntimeError, match="/open"):
+        mount_admin(web.Application(), admin)
 
 
 @pytest.mark.parametrize("headers", [BEARER, {"X-Mock-Admin-Token": TOKEN}, {"Cookie": f"{COOKIE}={TOKEN}"}])

@@ -64,3 +64,18 @@ def test_a_broken_ref_is_a_contract_error(tmp_path, schemas, message):
     path.write_text(yaml.safe_dump(doc))
     with pytest.raises(ContractError, match=message):
         load_contract(tmp_path, "broken")
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ({}, False), ([], False), (1.0, True), (1, False), ("1.0", False), (True, False), (None, False),
+    ({"a": 1, "b": "x.5e3", "c": True, "d": None}, False),
+    ({"a": {"b": [1, 2, {"c": 2.5}]}}, True),
+    ({"a": [[[]]], "b": {"c": [1, {"d": "e"}]}}, False),
+    ([1, [2, [3.0]]], True),
+    ({"a": [1, 2], "b": 0.0}, True),
+])
+def test_holds_float_finds_a_float_at_any_depth(value, expected):
+    """The pipeline hands handlers integral floats as ints only when a body holds one."""
+    from mockserver.contract import holds_float
+
+    assert holds_float(value) is expected

@@ -10,8 +10,6 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image
-
 from .errors import ErrCode, PixverseError
 
 #: Pillow format name -> (MIME type, file extension) PixVerse accepts.
@@ -62,6 +60,10 @@ def inspect_image(data: bytes, max_bytes: int, max_side: int, min_side: int = 16
     sniffed = _sniff(data)
     if sniffed is None:
         raise PixverseError(ErrCode.IMAGE_FORMAT)
+    # Imported on the first upload, not at start-up: Pillow's import is a few percent
+    # of the fake's start and only PixVerse's image upload reads images.
+    from PIL import Image
+
     try:
         with warnings.catch_warnings():
             # Sizes up to max_side are legitimate here; Pillow's bomb warning is noise.
