@@ -377,7 +377,7 @@ class WebhookScheduler:
         else:
             outcome = FAILED if result.status is not None else ERROR
             schedule = channel.retry_schedule()
-            if d.attempts <= len(schedule) and not self._closing and not d.cancelled:
+            if d.attempts <= len(schedule) and self._may_retry() and not d.cancelled:
                 d.due = sent_at + schedule[d.attempts - 1]
                 entry["next_attempt_at"] = d.due
                 self._push(d.due, _DELIVERY, d)
@@ -389,6 +389,11 @@ class WebhookScheduler:
                     "shutting down: no retry" if self._closing else None))
         if d.attempts == 1:
             self._release_held(d.url, d)
+
+    def _may_retry(self) -> bool:
+        """Whether a failed attempt gets a retry (not while shutting down: nobody
+        would make it)."""
+        return not self._closing
 
     def _finish(self, d: Delivery, entry: dict[str, Any], outcome: str, *, error: str | None = None,
                 final: bool = True) -> None:
