@@ -91,7 +91,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
         app.router.add_routes(adapter.routes())
         adapters[adapter.name] = adapter
     app[ADAPTERS] = adapters
-    add_file_routes(app, engine.media, engine.uploads)
+    add_file_routes(app, engine.media, engine.get_upload)
     app[FAULTS] = engine.faults  # /__files reads the fault rules too
     # The control plane is a sub-application behind its own guard (admin/guard.py): every
     # route under /__admin is checked, and provider routes pay nothing for it.

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
+from typing import Awaitable, Callable
 
 from aiohttp import web
 
@@ -28,7 +29,8 @@ from mockserver import directives, faultwire
 from mockserver.directives import DRIBBLE_HEADER, FAULT_HEADER, LATENCY_HEADER, TEST_ID_HEADER
 from mockserver.engine.faults import FILES, Decision, FaultContext
 from mockserver.engine.media import MediaLibrary, RenderBusy, is_provider_shape
-from mockserver.engine.state import FaultRules, UploadStorage
+from mockserver.engine.state import FaultRules
+from mockserver.engine.store import Upload
 from mockserver.keys import FAULTS
 
 __all__ = ["FAULTS", "FILES_PREFIX", "NAME_PATTERN", "add_file_routes", "image_url", "upload_url",
@@ -165,9 +167,11 @@ async def _send(request: web.Request, operation: str, content_type: str,
     return web.Response(body=data, content_type=content_type)
 
 
-def add_file_routes(app: web.Application, media: MediaLibrary, uploads: UploadStorage | None = None) -> None:
+def add_file_routes(app: web.Application, media: MediaLibrary,
+                    uploads: Callable[[str, str], Awaitable[Upload | None]] | None = None) -> None:
     """Register the ``/__files/`` GET/HEAD routes on ``app``, serving from ``media``
-    and, under ``/__files/uploads/{provider}/{id}/{name}``, the bytes in ``uploads``.
+    and, under ``/__files/uploads/{provider}/{id}/{name}``, the bytes of the upload
+    ``await uploads(provider, id)`` finds (``Engine.get_upload``).
 
     Only shapes a provider hands out are rendered (``media.is_provider_shape``: the
     sizes of 360p-1080p at the five aspect ratios, 1-30 s); other shapes and any
@@ -201,7 +205,7 @@ def add_file_routes(app: web.Application, media: MediaLibrary, uploads: UploadSt
 
     async def get_upload(request: web.Request) -> web.StreamResponse:
         info = request.match_info
-        item = uploads.get(info["provider"], info["upload_id"]) if uploads is not None else None
+        item = await uploads(info["provider"], info["upload_id"]) if uploads is not None else None
         if item is None:
             return _not_found()
         return await _send(request, "upload", item.content_type, data=item.data)

@@ -128,7 +128,7 @@ def dashboard_handlers(app: web.Application, engine: Engine, adapters: dict[str,
 
     async def dashboard(request: web.Request, _: None) -> web.Response:
         refresh = request.query.get("refresh")
-        html = page(engine, Filters.from_query(request.query), catalog, limit=_limit(request),
+        html = await page(engine, Filters.from_query(request.query), catalog, limit=_limit(request),
                     refresh=int(refresh) if refresh else None)
         return web.Response(text=html, content_type="text/html",
                             headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"})
@@ -149,7 +149,7 @@ def dashboard_handlers(app: web.Application, engine: Engine, adapters: dict[str,
             await response.prepare(request)
             while not stop.is_set():
                 started = time.perf_counter()
-                live = sections(engine, filters, catalog, limit)
+                live = await sections(engine, filters, catalog, limit)
                 clock = clock_state(engine)
                 # Unchanged while the clock just runs: moves only when it is set.
                 key = (clock["scale"], clock["frozen"],

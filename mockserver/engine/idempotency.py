@@ -44,14 +44,14 @@ class IdempotencyStore(Generic[T]):
         self,
         key: Hashable,
         make: Callable[[], Awaitable[T]],
-        reusable: Callable[[T], bool] = lambda reply: True,
+        reusable: Callable[[T], Awaitable[bool]] | None = None,
     ) -> T:
-        """The remembered answer for ``key`` if ``reusable`` accepts it, else
-        ``await make()``, remembered for next time."""
+        """The remembered answer for ``key`` if ``await reusable(answer)`` accepts it
+        (None: any answer is), else ``await make()``, remembered for next time."""
         while (pending := self._entries.get(key)) is not None:
             # shield: a repeat whose client hangs up must not cancel the first request.
             earlier = pending.result() if pending.done() else await asyncio.shield(pending)
-            if earlier is not None and reusable(earlier):
+            if earlier is not None and (reusable is None or await reusable(earlier)):
                 return earlier
             if self._entries.get(key) is pending:
                 del self._entries[key]

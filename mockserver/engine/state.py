@@ -23,9 +23,14 @@ store               what it holds                          in-memory implementat
 ``rng``             the seeded id/plan sequence            :class:`random.Random`
 ==================  =====================================  ===========================
 
-A store is written by one event loop; its methods are synchronous except
-``idempotency.once`` (a repeat waits for the first answer).  Each protocol lists
-what the rest of the fake calls, so another backend knows what to provide.
+A store is written by one event loop.  The in-memory stores' methods are synchronous
+(except ``idempotency.once``: a repeat waits for the first answer); everything outside
+the engine reaches jobs, uploads, credits, concurrency, rate limits and the clock's
+changes through the engine's coroutines (``Engine.get_job``, ``observe``, ``admit``,
+``create_job``, ``add_upload``, ``hit_rate``, ``change_clock``, ...), so a backend whose
+stores are across the network (Redis) awaits there and the in-memory default answers
+without suspending.  Each protocol lists what the engine calls, so another backend
+knows what to provide.
 """
 from __future__ import annotations
 
@@ -105,7 +110,7 @@ class ReplayStore(Protocol):
 
     def __len__(self) -> int: ...
     def once(self, key: Hashable, make: Callable[[], Awaitable[Any]],
-             reusable: Callable[[Any], bool] = ...) -> Awaitable[Any]: ...
+             reusable: Callable[[Any], Awaitable[bool]] | None = None) -> Awaitable[Any]: ...
     def clear(self) -> None: ...
 
 

@@ -228,17 +228,18 @@ class ProviderAdapter:
         assert reply is not None
         return reply
 
-    def admit(self, call: Call, cost: int) -> Reply | None:
+    async def admit(self, call: Call, cost: int) -> Reply | None:
         """Before creating a job: the refusal answer when the key is at its
         concurrency cap or has fewer than ``cost`` credits, else None (``cost`` taken)."""
-        refusal = self.engine.admit(self.name, call.api_key, cost)
+        refusal = await self.engine.admit(self.name, call.api_key, cost)
         return None if refusal is None else self.refusal_reply(call.op, call.request, refusal)
 
-    def create_job(self, call: Call, spec: JobSpec) -> Job:
+    def create_job(self, call: Call, spec: JobSpec) -> Awaitable[Job]:
         """Create the job ``spec`` describes for ``call``'s key and test id, with the
-        outcome a fault planned for this request (``call.planned``), if any."""
+        outcome a fault planned for this request (``call.planned``), if any (await it)."""
         spec.provider, spec.api_key, spec.test_id, spec.planned = \
             self.name, call.api_key, call.test_id, call.planned
+        # The engine's coroutine itself: no second frame per create.
         return self.engine.create_job(spec)
 
     def _fault_decision(self, op: Operation, request: web.Request, key: str, body: Any,
@@ -391,7 +392,7 @@ class ProviderAdapter:
         kinds of faults injected and the test id header."""
         # Multipart bodies (uploads) are parsed and checked by their handler.
         wants_json = "application/json" in op.body_media_types
-        rates = self.engine.rate_limits
+        rates, hit_rate = self.engine.rate_limits, self.engine.hit_rate
         faults = self.engine.faults
         contract = self.contract
         # Path parameters: (contract name, aiohttp's name, coercion or None for text).
@@ -418,7 +419,7 @@ class ProviderAdapter:
             if test_id is not None and not test_id.isascii():
                 test_id = readable(test_id)
             if rates:
-                refusal = rates.hit(self.name, request.remote, key)
+                refusal = await hit_rate(self.name, request.remote, key)
                 if refusal is not None:
                     return respond(op, self.refusal_reply(op, request, refusal)), key, None, (), test_id
             if key is None or not key.strip() or (checks_key and not accepted(key)):

@@ -191,7 +191,7 @@ async def test_pixverse_out_of_credits_is_500090_and_creates_nothing(aiohttp_cli
     body = await pv_submit(client)
     assert_error(body, 500090)
     assert await pv_balance(client) == 40
-    assert len(engine.find_jobs(provider="pixverse")) == 1
+    assert len(await engine.find_jobs(provider="pixverse")) == 1
 
 
 async def test_aimlapi_out_of_credits_is_403_with_its_message(aiohttp_client):
@@ -203,7 +203,7 @@ async def test_aimlapi_out_of_credits_is_403_with_its_message(aiohttp_client):
     assert body["message"] == AIML_403 and body["statusCode"] == 403 and body["path"] == AIML
     assert set(body) == {"message", "path", "requestId", "statusCode", "timestamp"}
     assert await aiml_balance(client) == 80_000
-    assert len(engine.find_jobs(provider="aimlapi")) == 1
+    assert len(await engine.find_jobs(provider="aimlapi")) == 1
 
 
 async def test_pixwith_out_of_credits_is_code_0_credits_not_enough(aiohttp_client):
@@ -212,7 +212,7 @@ async def test_pixwith_out_of_credits_is_code_0_credits_not_enough(aiohttp_clien
     assert resp.status == 200
     assert await resp.json() == {"code": 0, "message": "Credits not enough", "data": None}
     assert await pw_balance(client) == 100
-    assert engine.find_jobs(provider="pixwith") == []
+    assert await engine.find_jobs(provider="pixwith") == []
 
 
 # concurrency caps ----------------------------------------------------------------------------
@@ -224,7 +224,7 @@ async def test_pixverse_cap_is_500044_until_a_job_finishes(aiohttp_client):
     assert_error(await pv_submit(client), 500044)
     assert await pv_balance(client) == 100_000 - 120       # the refused submit costs nothing
     assert (await pv_submit(client, key="other"))["ErrCode"] == 0  # per key
-    job = engine.get_job("pixverse", str(first))
+    job = await engine.get_job("pixverse", str(first))
     engine.clock.advance(job.finishes_at - engine.now() - 1)
     assert_error(await pv_submit(client), 500044)          # still running
     engine.clock.advance(1.01)                              # both end on the clock, unpolled
@@ -253,7 +253,7 @@ async def test_freepik_cap_is_429_with_retry_after_until_the_first_job_ends(aioh
     resp = await client.post(FREEPIK_T2V, json={"prompt": "a fox"}, headers=fp_headers())
     assert resp.status == 429
     assert await resp.json() == {"message": "Too many requests"}
-    job = engine.get_job("freepik", created["data"]["task_id"])
+    job = await engine.get_job("freepik", created["data"]["task_id"])
     expected = math.ceil(job.finishes_at - engine.now())
     assert int(resp.headers["Retry-After"]) in (expected, expected + 1)
 
@@ -281,7 +281,7 @@ async def test_a_forced_end_frees_the_slot(aiohttp_client):
     client, engine = await fake(aiohttp_client, accounts={"concurrency": {"aimlapi": 1}})
     created = await (await client.post(AIML, json=AIML_BODY, headers=aiml_headers())).json()
     assert (await client.post(AIML, json=AIML_BODY, headers=aiml_headers())).status == 429
-    engine.force(engine.get_job("aimlapi", created["id"]), "failed")
+    await engine.force(await engine.get_job("aimlapi", created["id"]), "failed")
     assert (await client.post(AIML, json=AIML_BODY, headers=aiml_headers())).status == 200
 
 

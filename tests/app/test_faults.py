@@ -531,7 +531,7 @@ async def test_reset_restores_the_profile_and_delete_removes_it(aiohttp_client):
     assert (await AIMLAPI.create(client)).status == 502
     assert (await AIMLAPI.create(client)).status == 200
     await add_rule(client, error=500)
-    app[ENGINE].reset()
+    await app[ENGINE].reset()
     rules = (await (await client.get("/__admin/faults")).json())["faults"]
     assert [(r["source"], r["fired"]) for r in rules] == [("profile", 0)]
     assert (await AIMLAPI.create(client)).status == 502

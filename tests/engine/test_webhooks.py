@@ -57,8 +57,8 @@ async def set_pixverse_hook(client, **body) -> dict:
     return await resp.json()
 
 
-def finish_at(engine, provider: str, job_id) -> float:
-    return engine.get_job(provider, str(job_id)).finishes_at
+async def finish_at(engine, provider: str, job_id) -> float:
+    return (await engine.get_job(provider, str(job_id))).finishes_at
 
 
 # independent signature checks --------------------------------------------------------------
@@ -99,7 +99,7 @@ def pixverse_signature(secret: str, hit: Hit, variant: str) -> str:
 async def test_freepik_posts_every_status_change_signed_per_standard_webhooks(aiohttp_client, receiver):
     client, engine = await fake(aiohttp_client)
     task_id = await freepik_job(client, receiver.url)
-    job = engine.get_job("freepik", task_id)
+    job = await engine.get_job("freepik", task_id)
     engine.clock.advance(job.plan.queue_s + 0.01)
     await engine.webhooks.drain()
     engine.clock.advance(job.plan.run_s)
@@ -130,7 +130,7 @@ async def test_freepik_a_clock_jump_delivers_both_changes_in_order(aiohttp_clien
     await engine.webhooks.drain()
     assert [h.json["status"] for h in receiver.hits] == ["IN_PROGRESS", "COMPLETED"]
     log = await deliveries(client, job_id=task_id)
-    job = engine.get_job("freepik", task_id)
+    job = await engine.get_job("freepik", task_id)
     assert [e["changed_at"] for e in log] == pytest.approx([job.created_at + job.plan.queue_s, job.finishes_at],
                                                             abs=1e-6)
 
@@ -165,7 +165,7 @@ async def test_freepik_retries_non_2xx_on_its_schedule_with_the_same_id(aiohttp_
     receiver.answers = [(503, "busy"), (400, "no")]
     client, engine = await fake(aiohttp_client, progress_mode="manual")
     task_id = await freepik_job(client, receiver.url)
-    engine.force(engine.get_job("freepik", task_id), "succeeded")
+    await engine.force(await engine.get_job("freepik", task_id), "succeeded")
     await engine.webhooks.drain()
     engine.clock.advance(5)
     await engine.webhooks.drain()
@@ -196,7 +196,7 @@ async def test_pixverse_account_webhook_signed_body_and_headers(aiohttp_client, 
     trace = str(uuid.uuid4())
     resp = await client.post(PIXVERSE_T2V, json=PIXVERSE_BODY, headers={"API-KEY": "hook-key", "Ai-Trace-Id": trace})
     video_id = (await resp.json())["Resp"]["video_id"]
-    engine.clock.advance(finish_at(engine, "pixverse", video_id) - engine.now() + 0.01)
+    engine.clock.advance(await finish_at(engine, "pixverse", video_id) - engine.now() + 0.01)
     await engine.webhooks.drain()
 
     [hit] = receiver.hits
@@ -215,7 +215,7 @@ async def test_pixverse_form_variant_escapes_the_url(aiohttp_client, receiver):
     """The default variant form-encodes values: the result URL's ':' and '/' are escaped."""
     client, engine = await fake(aiohttp_client, pixverse={"webhook_url": receiver.url})
     video_id = await pixverse_job(client)
-    engine.clock.advance(finish_at(engine, "pixverse", video_id) - engine.now())
+    engine.clock.advance(await finish_at(engine, "pixverse", video_id) - engine.now())
     await engine.webhooks.drain()
     [hit] = receiver.hits
     assert "url=http%3A%2F%2F127.0.0.1" in form_encode(hit.json)
@@ -229,7 +229,7 @@ async def test_pixverse_retry_schedule_until_the_receiver_recovers(aiohttp_clien
     await set_pixverse_hook(client, url=receiver.url)
     receiver.answers = [(500, "boom"), (200, "OK!"), (200, "not ok")]
     video_id = await pixverse_job(client)
-    start = finish_at(engine, "pixverse", video_id)
+    start = await finish_at(engine, "pixverse", video_id)
     engine.clock.advance(start - engine.now())
     await engine.webhooks.drain()
     for interval in (2, 10, 30):
@@ -255,7 +255,7 @@ async def test_pixverse_gives_up_after_eight_retries(aiohttp_client, receiver):
     await set_pixverse_hook(client, url=receiver.url)
     receiver.default = (503, "down")
     video_id = await pixverse_job(client)
-    start = finish_at(engine, "pixverse", video_id)
+    start = await finish_at(engine, "pixverse", video_id)
     engine.clock.advance(start - engine.now())
     await engine.webhooks.drain()
     for interval in PIXVERSE_SCHEDULE:
@@ -274,7 +274,7 @@ async def test_pixverse_connection_refused_is_an_error_and_retried(aiohttp_clien
     client, engine = await fake(aiohttp_client)
     await set_pixverse_hook(client, url=f"http://127.0.0.1:{unused_tcp_port}/hook")
     video_id = await pixverse_job(client)
-    engine.clock.advance(finish_at(engine, "pixverse", video_id) - engine.now())
+    engine.clock.advance(await finish_at(engine, "pixverse", video_id) - engine.now())
     await engine.webhooks.drain()
     [entry] = await deliveries(client, job_id=str(video_id))
     assert entry["outcome"] == "error" and entry["http_status"] is None and entry["error"]
@@ -355,7 +355,7 @@ async def test_manual_mode_delivers_what_the_admin_forces(aiohttp_client, receiv
 async def test_forcing_a_time_driven_job_overrides_its_schedule(aiohttp_client, receiver):
     client, engine = await fake(aiohttp_client)
     task_id = await freepik_job(client, receiver.url)
-    engine.force(engine.get_job("freepik", task_id), "failed")
+    await engine.force(await engine.get_job("freepik", task_id), "failed")
     await engine.webhooks.drain()
     engine.clock.advance(3600)
     await engine.webhooks.drain()
@@ -448,7 +448,7 @@ async def test_redirects_are_not_followed(aiohttp_client, aiohttp_server):
     server = await aiohttp_server(app)
     client, engine = await fake(aiohttp_client, pixverse={"webhook_url": str(server.make_url("/hook"))})
     video_id = await pixverse_job(client)
-    engine.clock.advance(finish_at(engine, "pixverse", video_id) - engine.now())
+    engine.clock.advance(await finish_at(engine, "pixverse", video_id) - engine.now())
     await engine.webhooks.drain()
     [entry] = await deliveries(client, job_id=str(video_id))
     assert entry["http_status"] == 302 and entry["outcome"] == "failed"
@@ -461,7 +461,7 @@ async def test_delay_fault_postpones_the_first_attempt(aiohttp_client, receiver)
     resp = await client.post("/__admin/webhooks/faults", json={"kind": "delay", "seconds": 30, "provider": "pixverse"})
     assert resp.status == 201
     video_id = await pixverse_job(client)
-    end = finish_at(engine, "pixverse", video_id)
+    end = await finish_at(engine, "pixverse", video_id)
     engine.clock.advance(end - engine.now() + 29)
     await engine.webhooks.drain()
     assert receiver.hits == []
@@ -491,7 +491,7 @@ async def test_out_of_order_fault_delivers_a_change_after_the_next_one(aiohttp_c
     await client.post("/__admin/webhooks/faults",
                       json={"kind": "out_of_order", "event": "IN_PROGRESS", "seconds": 3600})
     task_id = await freepik_job(client, receiver.url)
-    job = engine.get_job("freepik", task_id)
+    job = await engine.get_job("freepik", task_id)
     engine.clock.advance(job.plan.queue_s + 0.01)
     await engine.webhooks.drain()
     assert receiver.hits == []  # held back
@@ -504,7 +504,7 @@ async def test_out_of_order_hold_ends_after_its_seconds(aiohttp_client, receiver
     client, engine = await fake(aiohttp_client, pixverse={"webhook_url": receiver.url})
     await client.post("/__admin/webhooks/faults", json={"kind": "out_of_order", "seconds": 20})
     video_id = await pixverse_job(client)
-    end = finish_at(engine, "pixverse", video_id)
+    end = await finish_at(engine, "pixverse", video_id)
     engine.clock.advance(end - engine.now() + 19.9)
     await engine.webhooks.drain()
     assert receiver.hits == []
@@ -569,7 +569,7 @@ async def test_metrics_count_attempts_by_outcome_across_a_reset(aiohttp_client, 
     receiver.answers = [(503, "busy")]
     client, engine = await fake(aiohttp_client, progress_mode="manual")
     task_id = await freepik_job(client, receiver.url)
-    engine.force(engine.get_job("freepik", task_id), "succeeded")
+    await engine.force(await engine.get_job("freepik", task_id), "succeeded")
     await engine.webhooks.drain()
 
     async def metrics() -> str:
@@ -598,11 +598,11 @@ async def test_shutdown_attempts_what_is_due_and_logs_the_rest(aiohttp_client, r
     client, engine = await fake(aiohttp_client, progress_mode="manual")
     down_task = await freepik_job(client, down.url)
     for state in ("running", "succeeded"):
-        engine.force(engine.get_job("freepik", down_task), state)
+        await engine.force(await engine.get_job("freepik", down_task), state)
         await engine.webhooks.drain()
     assert len(down.hits) == 2  # both failed; retries pending 5 s later
     ok_task = await freepik_job(client, receiver.url)
-    engine.force(engine.get_job("freepik", ok_task), "succeeded")  # due now, not drained
+    await engine.force(await engine.get_job("freepik", ok_task), "succeeded")  # due now, not drained
     await client.close()
 
     assert engine.webhooks.closed
