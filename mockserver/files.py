@@ -27,7 +27,7 @@ from aiohttp import web
 
 from mockserver import directives, faultwire
 from mockserver.directives import DRIBBLE_HEADER, FAULT_HEADER, LATENCY_HEADER, TEST_ID_HEADER
-from mockserver.engine.faults import FILES, Decision, FaultContext
+from mockserver.engine.faults import FILES, FaultContext
 from mockserver.engine.media import MediaLibrary, RenderBusy, is_provider_shape
 from mockserver.engine.state import FaultRules
 from mockserver.engine.store import Upload
@@ -127,24 +127,28 @@ def _busy() -> web.Response:
                              status=503, headers={"Retry-After": str(RENDER_RETRY_AFTER_S)})
 
 
-def _file_decision(faults: FaultRules, request: web.Request, operation: str) -> Decision | None:
+def _file_context(faults: FaultRules, request: web.Request, operation: str) -> FaultContext | None:
+    """What a media request looks like to the rules; None when none can touch it."""
     headers = request.headers
     dribble = headers.get(DRIBBLE_HEADER)
     fault = headers.get(FAULT_HEADER)
     latency = headers.get(LATENCY_HEADER)
     if not len(faults) and not (faults.directives and (dribble or fault or latency)):
         return None
-    return faults.decide(FaultContext(
+    return FaultContext(
         provider=FILES, operation=operation, test_id=headers.get(TEST_ID_HEADER),
         directives=directives.found(fault=fault, latency=latency, dribble=dribble)
-        if faults.directives else ()))
+        if faults.directives else ())
 
 
 async def _send(request: web.Request, operation: str, content_type: str,
                 path: Path | None = None, data: bytes | None = None) -> web.StreamResponse:
     """Serve a file or bytes, with whatever faults the rules ask for on ``/__files``."""
     faults = request.app.get(FAULTS)
-    decision = _file_decision(faults, request, operation) if faults is not None else None
+    ctx = _file_context(faults, request, operation) if faults is not None else None
+    decision = None
+    if ctx is not None and faults is not None:
+        decision = await faults.decide_shared(ctx) if faults.shared else faults.decide(ctx)
     if decision is None or faults is None:
         if path is not None:
             return web.FileResponse(path, headers={"Content-Type": content_type})

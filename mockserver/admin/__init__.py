@@ -131,6 +131,7 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
     app[ADMIN_VIOLATIONS] = []
 
     async def health(request: web.Request, _: None) -> web.Response:
+        await engine.sync_records()
         return json_answer({"status": "ok", "jobs": await engine.count_jobs(), "journal": len(engine.journal),
                       "faults": len(engine.faults)})
 
@@ -187,6 +188,7 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
         unknown = set(request.query) - set(FILTERS) - {"limit", "since"}
         if unknown:
             return error_answer(f"unknown parameter(s): {', '.join(sorted(unknown))}")
+        await engine.journal.sync()
         try:
             entries = engine.journal.find(_criteria(request.query), since=_int_query(request, "since", None))
         except ValueError as exc:
@@ -197,7 +199,10 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
 
     async def journal_delete(request: web.Request, _: None) -> web.Response:
         test_id = request.query.get("test_id")
-        return json_answer({"journal": engine.journal.clear(test_id), "test_id": test_id})
+        await engine.journal.sync()
+        cleared = engine.journal.clear(test_id)
+        await engine.journal.sync()
+        return json_answer({"journal": cleared, "test_id": test_id})
 
     async def journal_verify(request: web.Request, body: dict[str, Any]) -> web.Response:
         """Filters plus ``times`` (exactly), or ``at_least``/``at_most``; with no
@@ -206,6 +211,7 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
         if not bounds:
             bounds = {"at_least": 1}
         criteria = _criteria(body)
+        await engine.journal.sync()
         try:
             matched = engine.journal.find(criteria)
         except ValueError as exc:
@@ -242,6 +248,7 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
         """Journaled requests no route served (recording.py's catch-all), newest first,
         each with its near misses."""
         criteria = {k: request.query[k] for k in ("provider", "test_id") if k in request.query}
+        await engine.journal.sync()
         found = engine.journal.find(criteria, since=_int_query(request, "since", None))
         entries = [e for e in found if e.operation is None]
         limit = _int_query(request, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT

@@ -176,6 +176,7 @@ def dashboard_handlers(app: web.Application, engine: Engine, adapters: dict[str,
 
     async def journal_entry(request: web.Request, _: None) -> web.Response:
         seq = int(request.match_info["seq"])
+        await engine.journal.sync()
         entry = engine.journal.get(seq)
         if entry is None:
             return error_answer("no such journal entry (never recorded, cleared or evicted)", 404)

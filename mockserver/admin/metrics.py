@@ -109,4 +109,5 @@ class Metrics(Collector):
 
     async def render(self) -> bytes:
         self._job_counts = await self.engine.job_counts()
+        await self.engine.sync_records()
         return generate_latest(self.registry)

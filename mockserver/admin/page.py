@@ -386,6 +386,7 @@ async def sections(engine: Engine, f: Filters, catalog: Catalog, limit: int) -> 
     """The page's live parts, by element id, as escaped HTML (the clock brought up
     to date first)."""
     await engine.sync_clock()
+    await engine.sync_records()
     jobs, total = await _jobs(engine, f, limit)
     entries = engine.journal.newest(max(limit, TIMELINE_ENTRIES), f.journal())
     return {

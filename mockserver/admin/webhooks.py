@@ -78,10 +78,12 @@ def webhook_handlers(engine: Engine) -> dict[str, AdminHandler]:
                 "keys": keys}
 
     async def summary(request: web.Request, _: None) -> web.Response:
+        await hooks.sync()
         return json_answer({**hooks.summary(), "faults": [_fault_view(f) for f in hooks.faults],
                       "pixverse": account_view(None)})
 
     async def pixverse_get(request: web.Request, _: None) -> web.Response:
+        await hooks.sync()
         return json_answer(account_view(request.query.get("api_key")))
 
     async def pixverse_put(request: web.Request, body: dict[str, Any]) -> web.Response:
@@ -89,12 +91,16 @@ def webhook_handlers(engine: Engine) -> dict[str, AdminHandler]:
         kwargs: dict[str, Any] = {"secret": body.get("secret"), "variant": body.get("signature")}
         if "url" in body:
             kwargs["url"] = body["url"]
+        await hooks.sync()
         hooks.set_account(PIXVERSE, body.get("api_key"), **kwargs)
+        await hooks.sync()
         return json_answer(account_view(body.get("api_key")))
 
     async def pixverse_delete(request: web.Request, _: None) -> web.Response:
         api_key = request.query.get("api_key")
+        await hooks.sync()
         hooks.drop_account(PIXVERSE, api_key)
+        await hooks.sync()
         return json_answer(account_view(api_key))
 
     async def deliveries_get(request: web.Request, _: None) -> web.Response:
@@ -103,6 +109,7 @@ def webhook_handlers(engine: Engine) -> dict[str, AdminHandler]:
         if unknown:
             return error_answer(f"unknown parameter(s): {', '.join(sorted(unknown))}")
         limit = int(q.get("limit", DEFAULT_LIMIT))
+        await hooks.sync()
         entries = hooks.entries(provider=q.get("provider"), job_id=q.get("job_id"),
                                 outcome=q.get("outcome"), test_id=q.get("test_id"),
                                 delivery_id=q.get("delivery_id"))
@@ -110,11 +117,13 @@ def webhook_handlers(engine: Engine) -> dict[str, AdminHandler]:
                       "entries": list(reversed(entries[-limit:]))})
 
     async def deliveries_delete(request: web.Request, _: None) -> web.Response:
-        n = len(hooks.log)
-        hooks.log.clear()
+        await hooks.sync()
+        n = hooks.clear_log()
+        await hooks.sync()
         return json_answer({"deleted": n})
 
     async def faults_get(request: web.Request, _: None) -> web.Response:
+        await hooks.sync()
         return json_answer({"faults": [_fault_view(f) for f in hooks.faults]})
 
     async def faults_post(request: web.Request, body: Any) -> web.Response:
@@ -123,13 +132,21 @@ def webhook_handlers(engine: Engine) -> dict[str, AdminHandler]:
                                       context=None if hooks.providers is None else {"providers": hooks.providers})
         if errors:
             return error_answer("invalid delivery fault", errors=errors)
-        return json_answer({"faults": [_fault_view(hooks.add_fault(r)) for r in rules]}, 201)
+        await hooks.sync(ids=len(rules))
+        added = [_fault_view(hooks.add_fault(r)) for r in rules]
+        await hooks.sync()
+        return json_answer({"faults": added}, 201)
 
     async def faults_delete(request: web.Request, _: None) -> web.Response:
-        return json_answer({"deleted": hooks.remove_fault(None)})
+        await hooks.sync()
+        deleted = hooks.remove_fault(None)
+        await hooks.sync()
+        return json_answer({"deleted": deleted})
 
     async def fault_delete(request: web.Request, _: None) -> web.Response:
+        await hooks.sync()
         deleted = hooks.remove_fault(request.match_info["fault_id"])
+        await hooks.sync()
         return json_answer({"deleted": deleted}) if deleted else error_answer("fault not found", 404)
 
     async def drain(request: web.Request, _: None) -> web.Response:
@@ -140,6 +157,7 @@ def webhook_handlers(engine: Engine) -> dict[str, AdminHandler]:
             handled = await hooks.drain(timeout_s)
         except TimeoutError:
             return error_answer(f"deliveries still running after {timeout_s:g} s", 504)
+        await hooks.sync()
         return json_answer({"handled": handled, **hooks.summary(), "faults": [_fault_view(f) for f in hooks.faults]})
 
     return {"get_webhooks": summary, "get_pixverse_webhook": pixverse_get,

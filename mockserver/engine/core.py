@@ -156,6 +156,14 @@ class Engine:
         """Bring ``self.clock`` up to date with a clock shared with other processes
         (nothing to do in memory: the clock is this process's own)."""
 
+    async def sync_records(self) -> None:
+        """Bring the journal, the fault rules (with their counts and log) and the
+        webhook log up to date with other workers' (nothing to do in memory): what the
+        admin plane awaits before it reads them."""
+        await self.journal.sync()
+        await self.faults.sync()
+        await self.webhooks.sync()
+
     # uploads -----------------------------------------------------------------------
     async def add_upload(self, upload: Upload) -> None:
         """Keep ``upload`` (bounded by bytes and count: the oldest go first)."""
@@ -288,6 +296,7 @@ class Engine:
         jobs, journal entries and fault rules went (a full reset keeps the profile's
         rules, with fresh counters).
         """
+        await self.sync_records()  # shared records: clear what every worker has sent
         faults = self.faults.clear(test_id)
         if test_id is None:
             dropped = {"jobs": len(self.jobs), "journal": self.journal.clear(), "faults": faults}
@@ -298,9 +307,12 @@ class Engine:
             self.concurrency.clear()
             self.rate_limits.clear()
             self.webhooks.reset()
+            await self.sync_records()
             return dropped
         self.webhooks.reset(test_id)
         doomed = [job for job in self.jobs.all() if job.test_id == test_id]
         for job in doomed:
             self.jobs.remove(job.provider, job.id)
-        return {"jobs": len(doomed), "journal": self.journal.clear(test_id), "faults": faults}
+        journal = self.journal.clear(test_id)
+        await self.sync_records()
+        return {"jobs": len(doomed), "journal": journal, "faults": faults}

@@ -242,8 +242,8 @@ class ProviderAdapter:
         # The engine's coroutine itself: no second frame per create.
         return self.engine.create_job(spec)
 
-    def _fault_decision(self, op: Operation, request: web.Request, key: str, body: Any,
-                        test_id: str | None) -> Decision | None:
+    async def _fault_decision(self, op: Operation, request: web.Request, key: str, body: Any,
+                              test_id: str | None) -> Decision | None:
         faults = self.engine.faults
         headers = request.headers
         prompt = body.get("prompt") if isinstance(body, dict) else None
@@ -251,12 +251,14 @@ class ProviderAdapter:
         found = directives.found(key, prompt, fault=headers.get(FAULT_HEADER),
                                  latency=headers.get(LATENCY_HEADER),
                                  outcome=headers.get(OUTCOME_HEADER)) if faults.directives else ()
-        return faults.decide(FaultContext(
+        ctx = FaultContext(
             provider=self.name, operation=op.operation_id, submit=op.operation_id in self.submit_ops,
             moderated=op.operation_id in self.moderated_operations,
             api_key=key, test_id=test_id, prompt=prompt, directives=found,
             supports=lambda fault: self.fault_supported(op, fault),
-        ))
+        )
+        # Shared rules count their budgets in Redis (engine/faults/redis_rules.py).
+        return await faults.decide_shared(ctx) if faults.shared else faults.decide(ctx)
 
     async def _with_faults(self, call: Call, handler: Handler,
                            decision: Decision) -> tuple[web.StreamResponse, tuple[str, ...]]:
@@ -473,7 +475,7 @@ class ProviderAdapter:
                 call = Call(request, op, key, body, query, path, public_base_url, test_id, raw or None)
             if faults.armed(directive_in(key, body.get("prompt") if body.__class__ is dict else None,
                                          headers)):
-                decision = self._fault_decision(op, request, key, body, test_id)
+                decision = await self._fault_decision(op, request, key, body, test_id)
                 if decision is not None:
                     response, kinds = await self._with_faults(call, handler, decision)
                     return response, key, raw, kinds, test_id

@@ -51,7 +51,7 @@ async def schedulers(redis_url, engine):
     made = []
 
     async def job(provider, job_id):
-        return engine.jobs.get(provider, job_id, engine.clock.now())
+        return await engine.get_job(provider, job_id)
 
     def make(**kwargs) -> RedisWebhookScheduler:
         conn = aioredis.Redis.from_url(redis_url)
@@ -71,8 +71,8 @@ async def schedulers(redis_url, engine):
         await hooks.redis.aclose()
 
 
-def new_job(engine: Engine, n: int):
-    return engine.create_job(JobSpec("text-to-video", f"j{n}", provider="pixverse", api_key="k",
+async def new_job(engine: Engine, n: int):
+    return await engine.create_job(JobSpec("text-to-video", f"j{n}", provider="pixverse", api_key="k",
                                      quality="360p", width=640, height=360, duration=5))
 
 
@@ -98,7 +98,7 @@ async def test_each_delivery_made_once_with_two_schedulers_running(engine, sched
     await a.start(sender("a"))
     await b.start(sender("b"))
     for n in range(60):
-        (a if n % 2 else b).watch(new_job(engine, n), Channel(), "http://127.0.0.1:9/hook")
+        (a if n % 2 else b).watch(await new_job(engine, n), Channel(), "http://127.0.0.1:9/hook")
     engine.clock.advance(3600)
     a.clock_changed()
     b.clock_changed()
@@ -128,7 +128,7 @@ async def test_a_delivery_held_by_a_stopped_worker_is_made_by_the_other(engine, 
         return SendResult(200, "ok")
 
     await a.start(hangs)
-    job = new_job(engine, 1)
+    job = await new_job(engine, 1)
     job.plan.queue_s = job.plan.run_s = 1e9  # only the first change (queued) is due
     a.watch(job, Channel(), "http://127.0.0.1:9/hook")
     await asyncio.wait_for(stuck.wait(), 10)
@@ -155,7 +155,7 @@ async def test_a_retry_is_made_by_whichever_worker_takes_it(engine, schedulers):
 
     await a.start(flaky)
     await b.start(flaky)
-    job = new_job(engine, 1)
+    job = await new_job(engine, 1)
     job.plan.queue_s = job.plan.run_s = 1e9
     a.watch(job, Channel(), "http://127.0.0.1:9/hook")
     await settle(a, b)
@@ -196,9 +196,9 @@ async def test_reset_of_one_test_id_drops_its_shared_deliveries(engine, schedule
         sent.append(body.decode())
         return SendResult(200, "")
 
-    mine = engine.create_job(JobSpec("text-to-video", "mine", provider="pixverse", api_key="k", quality="360p",
+    mine = await engine.create_job(JobSpec("text-to-video", "mine", provider="pixverse", api_key="k", quality="360p",
                                      width=640, height=360, duration=5, test_id="t-1"))
-    other = new_job(engine, 2)
+    other = await new_job(engine, 2)
     a.watch(mine, Channel(), "http://127.0.0.1:9/hook")  # not started: handed over on start
     a.watch(other, Channel(), "http://127.0.0.1:9/hook")
     await a.flush()

@@ -346,6 +346,12 @@ class RedisWebhookScheduler(WebhookScheduler):
         self._changes.append(("fault", added.id or "", added.model_dump_json()))
         return added
 
+    def clear_log(self) -> int:
+        n = super().clear_log()
+        self._pending_log.clear()
+        self._changes.append(("clearlog",))
+        return n
+
     def remove_fault(self, fault_id: str | None = None) -> int:
         gone = super().remove_fault(fault_id)
         self._changes.append(("unfault", fault_id or ""))
@@ -382,6 +388,8 @@ class RedisWebhookScheduler(WebhookScheduler):
                         pipe.hdel(k["faults"], change[1])
                     elif kind == "unfault":
                         pipe.delete(k["faults"])
+                    elif kind == "clearlog":
+                        pipe.delete(k["log"])
                     else:  # reset
                         pipe.delete(k["log"], k["counts"], k["accounts"], k["faults"])
                 await pipe.execute()

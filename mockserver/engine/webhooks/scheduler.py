@@ -574,6 +574,17 @@ class WebhookScheduler:
         self.faults = [] if fault_id is None else [f for f in self.faults if f.id != fault_id]
         return before - len(self.faults)
 
+    def clear_log(self) -> int:
+        """Empty the delivery log; returns how many entries went."""
+        n = len(self.log)
+        self.log.clear()
+        return n
+
+    async def sync(self, ids: int = 0) -> None:
+        """Nothing to do: this scheduler is the only one.  A shared scheduler sends
+        what changed here and reloads (the admin plane awaits it before reading and
+        after changing; ``ids``: delivery fault ids about to be needed)."""
+
     def entries(self, provider: str | None = None, job_id: str | None = None, outcome: str | None = None,
                 test_id: str | None = None, delivery_id: str | None = None) -> list[dict[str, Any]]:
         """Delivery log entries matching every filter given, oldest first."""
