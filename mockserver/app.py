@@ -91,6 +91,9 @@ def create_app(settings: Settings | None = None) -> web.Application:
         app.router.add_routes(adapter.routes())
         adapters[adapter.name] = adapter
     app[ADAPTERS] = adapters
+    # An adapter that sends webhooks keeps its channel as ``webhooks``.
+    channels = {c.provider: c for a in adapters.values() if (c := getattr(a, "webhooks", None)) is not None}
+    engine.webhooks.use_channels(channels)
     add_file_routes(app, engine.media, engine.get_upload)
     app[FAULTS] = engine.faults  # /__files reads the fault rules too
     # The control plane is a sub-application behind its own guard (admin/guard.py): every
@@ -107,10 +110,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
 
     app.on_shutdown.append(end_injected_waits)
     if settings.state_file is not None:
-        keep_state(app, engine, settings.state_file, settings.state_save_interval_s,
-                   # An adapter that sends webhooks keeps its channel as ``webhooks``.
-                   {c.provider: c for a in adapters.values()
-                    if (c := getattr(a, "webhooks", None)) is not None})
+        keep_state(app, engine, settings.state_file, settings.state_save_interval_s, channels)
     app[METRICS] = admin[METRICS]
     app[ADMIN_CONTRACT] = admin[ADMIN_CONTRACT]
     app[ADMIN_VIOLATIONS] = admin[ADMIN_VIOLATIONS]

@@ -346,6 +346,9 @@ class RedisWebhookScheduler(WebhookScheduler):
         self._changes.append(("fault", added.id or "", added.model_dump_json()))
         return added
 
+    def use_channels(self, channels: dict[str, Channel]) -> None:
+        self.channels.update(channels)
+
     def clear_log(self) -> int:
         n = super().clear_log()
         self._pending_log.clear()

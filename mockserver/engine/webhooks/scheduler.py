@@ -88,6 +88,8 @@ class WebhookScheduler:
         self._held: dict[str, list[Delivery]] = {}
         self._pending: dict[int, Delivery] = {}  # seq -> delivery not finished (heap, held, ready)
         self.faults: list[DeliveryFault] = []
+        # The providers' channels by name (use_channels), for deliveries made elsewhere.
+        self.channels: dict[str, Channel] = {}
         self._fault_ids = itertools.count(1)
         self.log: deque[dict[str, Any]] = deque(maxlen=max(1, settings.log_max_entries))
         self._log_seq = itertools.count(1)
@@ -573,6 +575,11 @@ class WebhookScheduler:
         before = len(self.faults)
         self.faults = [] if fault_id is None else [f for f in self.faults if f.id != fault_id]
         return before - len(self.faults)
+
+    def use_channels(self, channels: dict[str, Channel]) -> None:
+        """The providers' channels by name (the app passes its adapters'): a shared
+        scheduler attempts deliveries other workers created with them."""
+        self.channels = dict(channels)
 
     def clear_log(self) -> int:
         """Empty the delivery log; returns how many entries went."""
