@@ -23,6 +23,14 @@ store               what it holds                          in-memory implementat
 ``rng``             the seeded id/plan sequence            :class:`random.Random`
 ==================  =====================================  ===========================
 
+With ``redis_url`` set, ``redis_records.share_records`` puts the journal, the fault
+rules and the webhook schedule in Redis, shared by every worker on that Redis:
+:class:`~.redis_journal.RedisJournal` (a stream), :class:`~.faults.redis_rules.RedisFaultSet`
+(rules cached per worker, budgets counted by Lua) and
+:class:`~.webhooks.redis_schedule.RedisWebhookScheduler` (due deliveries under leases);
+they keep the in-memory classes' reads and writes and add ``sync()``, which the admin
+plane awaits (a no-op coroutine in memory).
+
 A store is written by one event loop.  The in-memory stores' methods are synchronous
 (except ``idempotency.once``: a repeat waits for the first answer); everything outside
 the engine reaches jobs, uploads, credits, concurrency, rate limits and the clock's
