@@ -56,3 +56,12 @@ def redis_url(redis_server) -> str:
     with redis.Redis.from_url(redis_server.url) as conn:
         conn.flushall()
     return redis_server.url
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request) -> dict:
+    """Settings for each state backend: ``{}`` (in memory) and the session's Redis
+    (emptied first); a test that takes it runs once per backend."""
+    if request.param == "memory":
+        return {}
+    return {"redis_url": request.getfixturevalue("redis_url")}

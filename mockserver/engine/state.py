@@ -52,6 +52,12 @@ if TYPE_CHECKING:
     from .webhooks import AccountHook, Channel, DeliveryFault, Sender, Watch
 
 
+class StoreUnavailable(Exception):
+    """A store across the network (Redis) did not answer: the provider routes answer
+    with the provider's 503 (``ProviderAdapter.unavailable_reply``), ``serve`` exits 2
+    when it happens at start-up."""
+
+
 class JobStorage(Protocol):
     """Jobs keyed by (provider, id), bounded; an expired job reads as absent."""
 
@@ -110,7 +116,8 @@ class ReplayStore(Protocol):
 
     def __len__(self) -> int: ...
     def once(self, key: Hashable, make: Callable[[], Awaitable[Any]],
-             reusable: Callable[[Any], Awaitable[bool]] | None = None) -> Awaitable[Any]: ...
+             reusable: Callable[[Any], Awaitable[bool]] | None = None,
+             revive: Callable[[Any], Any] | None = None) -> Awaitable[Any]: ...
     def clear(self) -> None: ...
 
 
