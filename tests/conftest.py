@@ -16,8 +16,11 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-async def client(aiohttp_client, settings):
-    """A test client for the whole fake; fails the test if any response broke its contract."""
+async def client(aiohttp_client, settings, request):
+    """A test client for the whole fake; fails the test if any response broke its contract.
+    A test that also takes ``store`` gets it once per state backend (memory, Redis)."""
+    if "store" in request.fixturenames:
+        settings = settings.model_copy(update=request.getfixturevalue("store"))
     app = create_app(settings)
     test_client = await aiohttp_client(app)
     yield test_client
