@@ -222,6 +222,8 @@ async def test_redis_gone_mid_request_gets_the_providers_503_not_a_traceback(aio
     assert "Traceback" not in await resp.text()
     body = await (await client.get(PV_RESULT.format(1), headers=pv())).json()
     assert body["ErrCode"] != 0  # PixVerse's own envelope
+    listed = await client.get("/__admin/jobs")
+    assert listed.status == 503 and "did not answer" in (await listed.json())["message"]
 
 
 def test_serve_exits_2_with_one_line_when_redis_does_not_answer():
