@@ -29,7 +29,7 @@ from mockserver import directives, faultwire
 from mockserver.directives import DRIBBLE_HEADER, FAULT_HEADER, LATENCY_HEADER, TEST_ID_HEADER
 from mockserver.engine.faults import FILES, FaultContext
 from mockserver.engine.media import MediaLibrary, RenderBusy, is_provider_shape
-from mockserver.engine.state import FaultRules
+from mockserver.engine.state import FaultRules, StoreUnavailable
 from mockserver.engine.store import Upload
 from mockserver.keys import FAULTS
 
@@ -121,9 +121,9 @@ def _not_found() -> web.Response:
 RENDER_RETRY_AFTER_S = 1
 
 
-def _busy() -> web.Response:
+def _busy(message: str = "media renders are queued to capacity; retry shortly") -> web.Response:
     # 503, not 429: the fake is busy, the client did nothing wrong.
-    return web.json_response({"message": "media renders are queued to capacity; retry shortly"},
+    return web.json_response({"message": message},
                              status=503, headers={"Retry-After": str(RENDER_RETRY_AFTER_S)})
 
 
@@ -209,7 +209,10 @@ def add_file_routes(app: web.Application, media: MediaLibrary,
 
     async def get_upload(request: web.Request) -> web.StreamResponse:
         info = request.match_info
-        item = await uploads(info["provider"], info["upload_id"]) if uploads is not None else None
+        try:
+            item = await uploads(info["provider"], info["upload_id"]) if uploads is not None else None
+        except StoreUnavailable:  # Redis went away: try again shortly
+            return _busy("the fake's shared state (Redis) did not answer; retry shortly")
         if item is None:
             return _not_found()
         return await _send(request, "upload", item.content_type, data=item.data)

@@ -110,6 +110,13 @@ class Engine:
     async def create_job(self, spec: JobSpec) -> Job:
         """Create and store the job ``spec`` describes.  ``spec.outcome`` overrides the
         drawn outcome; without it a fault's ``spec.planned`` outcome applies, if any."""
+        job = self._new_job(spec)
+        self.jobs.add(job, job.created_at)
+        self.concurrency.track(job)
+        return job
+
+    def _new_job(self, spec: JobSpec) -> Job:
+        """The job ``spec`` describes, planned now (not stored)."""
         now = self.now()
         plan = self.plan(spec.quality, spec.duration)
         planned, outcome = spec.planned, spec.outcome
@@ -134,8 +141,6 @@ class Engine:
         )
         if planned is not None and planned.immediate and outcome is None:
             job.forced, job.forced_at = planned.outcome, now
-        self.jobs.add(job, now)
-        self.concurrency.track(job)
         return job
 
     # clock -------------------------------------------------------------------------

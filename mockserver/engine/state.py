@@ -6,22 +6,25 @@ engine, the provider adapters and the admin plane reach state only through them.
 the default (and the fastest: the engine holds the store objects themselves, so a
 request pays no indirection for the interface).
 
-==================  =====================================  ===========================
-store               what it holds                          in-memory implementation
-==================  =====================================  ===========================
-``jobs``            jobs with their poll counts            :class:`~.store.JobStore`
-``uploads``         upload metadata (and bytes)            :class:`~.store.UploadStore`
-``ledger``          credits per (provider, key), refunds   :class:`~.ledger.Ledger`
-``concurrency``     queued/running jobs per key            :class:`~.limits.ConcurrencyCaps`
-``rate_limits``     sliding-window request counts          :class:`~.limits.RateLimiter`
-``idempotency``     trace-id replays                       :class:`~.idempotency.IdempotencyStore`
-``faults``          fault rules, budgets, counters         :class:`~.faults.FaultSet`
-``journal``         what provider routes answered          :class:`~.journal.Journal`
-``webhooks``        webhook schedule, delivery log,        :class:`~.webhooks.WebhookScheduler`
-                    account webhooks
-``clock``           virtual time (scale, offset, frozen)   :class:`~.clock.VirtualClock`
-``rng``             the seeded id/plan sequence            :class:`random.Random`
-==================  =====================================  ===========================
+===============  ====================================  =======================================  ==============
+store            what it holds                         in-memory implementation                 in Redis
+===============  ====================================  =======================================  ==============
+``jobs``         jobs with their poll counts           :class:`~.store.JobStore`                yes
+``uploads``      upload metadata (and bytes)           :class:`~.store.UploadStore`             yes, bytes too
+``ledger``       credits per (provider, key), refunds  :class:`~.ledger.Ledger`                 yes
+``concurrency``  queued/running jobs per key           :class:`~.limits.ConcurrencyCaps`        yes
+``rate_limits``  sliding-window request counts         :class:`~.limits.RateLimiter`            yes
+``idempotency``  trace-id replays                      :class:`~.idempotency.IdempotencyStore`  yes
+``faults``       fault rules, budgets, counters        :class:`~.faults.FaultSet`               not yet
+``journal``      what provider routes answered         :class:`~.journal.Journal`               not yet
+``webhooks``     webhook schedule, delivery log,       :class:`~.webhooks.WebhookScheduler`     not yet
+                 account webhooks
+``clock``        virtual time (scale, offset, frozen)  :class:`~.clock.VirtualClock`            yes, shared
+``rng``          the seeded id/plan sequence           :class:`random.Random`                   seed + epoch
+===============  ====================================  =======================================  ==============
+
+With ``redis_url`` the engine is :class:`~.redis_backend.RedisEngine`: the kinds marked
+"yes" live in Redis (its module docstring gives the keys), the others in this process.
 
 With ``redis_url`` set, ``redis_records.share_records`` puts the journal, the fault
 rules and the webhook schedule in Redis, shared by every worker on that Redis:
@@ -58,6 +61,12 @@ if TYPE_CHECKING:
     from .journal import Entry, Headers
     from .store import Upload
     from .webhooks import AccountHook, Channel, DeliveryFault, Sender, Watch
+
+
+class StoreUnavailable(Exception):
+    """A store across the network (Redis) did not answer: the provider routes answer
+    with the provider's 503 (``ProviderAdapter.unavailable_reply``), ``serve`` exits 2
+    when it happens at start-up."""
 
 
 class JobStorage(Protocol):
@@ -118,7 +127,8 @@ class ReplayStore(Protocol):
 
     def __len__(self) -> int: ...
     def once(self, key: Hashable, make: Callable[[], Awaitable[Any]],
-             reusable: Callable[[Any], Awaitable[bool]] | None = None) -> Awaitable[Any]: ...
+             reusable: Callable[[Any], Awaitable[bool]] | None = None,
+             revive: Callable[[Any], Any] | None = None) -> Awaitable[Any]: ...
     def clear(self) -> None: ...
 
 

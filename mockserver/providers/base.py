@@ -24,6 +24,7 @@ from ..engine.faults import Decision, FaultContext, InjectedError
 from ..engine.jobs import MODERATED, Job, JobSpec, PlannedOutcome
 from ..engine.journal import LATENCY_BUCKETS, readable
 from ..engine.limits import CREDITS, Refusal
+from ..engine.state import StoreUnavailable
 from ..intake import BodyTooLarge, BodyUnreadable, read_body, too_deep
 from ..settings import Settings
 from .spec import ProviderSpec
@@ -228,6 +229,19 @@ class ProviderAdapter:
         assert reply is not None
         return reply
 
+    def unavailable_reply(self, op: Operation, request: web.Request) -> Reply:
+        """The answer when the shared state (Redis, ``redis_url``) does not answer: the
+        provider's own 503 with ``Retry-After: 1`` where its contract documents one
+        for ``op``, else its 500 (PixVerse: its envelope, as for an injected 503)."""
+        statuses = self.fault_statuses(op)
+        status = 503 if 503 in statuses or 500 not in statuses else 500
+        reply = self.fault_reply(op, request, InjectedError(status=status, retry_after=1))
+        if reply is None:  # only moderation answers None
+            reply = Reply({"message": "Service Unavailable"}, 503)
+        if reply.status == 503:
+            reply.headers = {**reply.headers, "Retry-After": "1"}
+        return reply
+
     async def admit(self, call: Call, cost: int) -> Reply | None:
         """Before creating a job: the refusal answer when the key is at its
         concurrency cap or has fewer than ``cost`` credits, else None (``cost`` taken)."""
@@ -360,6 +374,12 @@ class ProviderAdapter:
             virtual, wall, started = clock.now(), wall_time(), perf_counter()
             try:
                 response, key, raw, faults, test_id = await answer(request)
+            except StoreUnavailable as exc:
+                # Redis went away mid-request: the provider's 5xx, never a traceback.
+                log.warning("%s %s: %s", request.method, request.path, exc)
+                key = api_key_of(request)
+                key = None if key is None else readable(key)
+                response, raw, faults, test_id = self.respond(op, self.unavailable_reply(op, request)), None, (), None
             except BaseException as exc:
                 key = api_key_of(request)
                 recording.record(engine, request, provider, op_id, virtual, wall, started,

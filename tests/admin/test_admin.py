@@ -107,7 +107,7 @@ def test_admin_contract_fault_rule_mirrors_the_engine_model():
     assert tuple(served["Provider"]["enum"]) == names()
 
 
-async def test_health(admin):
+async def test_health(admin, store):
     body = await admin_json(await admin.get("/__admin/health"))
     assert body["status"] == "ok" and body["jobs"] == 0 and body["journal"] == 0
     await freepik_create(admin)
@@ -115,7 +115,7 @@ async def test_health(admin):
     assert body["jobs"] == 1 and body["journal"] == 1
 
 
-async def test_clock_read_freeze_advance_scale(admin):
+async def test_clock_read_freeze_advance_scale(admin, store):
     frozen = await admin_json(await admin.post("/__admin/clock", json={"freeze": True}))
     assert frozen["frozen"] is True
     assert (await admin_json(await admin.get("/__admin/clock")))["now"] == frozen["now"]
@@ -391,7 +391,7 @@ async def test_admin_and_media_requests_are_not_journaled(admin):
 
 
 # jobs ---------------------------------------------------------------------------------------
-async def test_jobs_list_filters_and_masks(admin):
+async def test_jobs_list_filters_and_masks(admin, store):
     a = await freepik_create(admin, "A")
     b = await freepik_create(admin, "B", key="another-key-9999")
     p = await pixwith_create(admin, "A")
@@ -413,7 +413,7 @@ async def test_jobs_list_filters_and_masks(admin):
         assert (await admin.get("/__admin/jobs", params=bad)).status == 400, bad
 
 
-async def test_job_inspect_does_not_count_as_a_poll(admin):
+async def test_job_inspect_does_not_count_as_a_poll(admin, store):
     task = await freepik_create(admin, "A")
     job = await admin_json(await admin.get(f"/__admin/jobs/freepik/{task}"))
     assert job["id"] == task and job["test_id"] == "A" and job["polls"] == 0
@@ -424,7 +424,7 @@ async def test_job_inspect_does_not_count_as_a_poll(admin):
 
 
 @pytest.mark.parametrize("settings", [make_settings(progress_mode="manual")])
-async def test_force_transitions_drive_the_provider_answer(admin):
+async def test_force_transitions_drive_the_provider_answer(admin, store):
     task = await freepik_create(admin)
     assert (await (await freepik_poll(admin, task)).json())["data"]["status"] == "CREATED"
 
@@ -447,7 +447,7 @@ async def test_force_transitions_drive_the_provider_answer(admin):
 
 
 @pytest.mark.parametrize("settings", [make_settings(aimlapi={"id_format": "uuid-model"})])
-async def test_job_ids_with_slashes_are_reachable(admin):
+async def test_job_ids_with_slashes_are_reachable(admin, store):
     headers = {"Authorization": f"Bearer {AIML_KEY}"}
     gen = await (await admin.post("/v2/video/generations", headers=headers,
                                   json={"model": "pixverse/v5/text-to-video", "prompt": "p"})).json()
@@ -464,7 +464,7 @@ def quiet_rule(test_id: str | None) -> dict:
     return {"test_id": test_id, "operation": "get_account_balance", "error": 500}
 
 
-async def test_reset_one_test_id_leaves_other_tests_alone(admin, engine):
+async def test_reset_one_test_id_leaves_other_tests_alone(admin, engine, store):
     engine.faults.add(quiet_rule("A"))
     engine.faults.add(quiet_rule("B"))
     engine.faults.add(quiet_rule(None))
@@ -490,20 +490,20 @@ async def test_reset_one_test_id_leaves_other_tests_alone(admin, engine):
     assert by_query["jobs"] == 1 and by_query["faults"] == 1 and len(engine.faults) == 1
 
 
-async def test_full_reset(admin, engine):
+async def test_full_reset(admin, engine, store):
     engine.faults.add(quiet_rule("A"))
     await freepik_create(admin, "A")
     await freepik_create(admin)
     dropped = await admin_json(await admin.post("/__admin/reset"))
     assert dropped == {"status": "reset", "test_id": None, "jobs": 2, "journal": 2, "faults": 1}
-    assert len(engine.jobs) == 0 and len(engine.journal) == 0 and len(engine.faults) == 0
+    assert await engine.count_jobs() == 0 and len(engine.journal) == 0 and len(engine.faults) == 0
     for bad in ({"test_id": ""}, {"test_id": 3}, {"everything": True}):
         assert (await admin.post("/__admin/reset", json=bad)).status == 400, bad
     assert (await admin.post("/__admin/reset", data=b"[", headers=JSON)).status == 400
 
 
 # metrics ------------------------------------------------------------------------------------
-async def test_metrics_series_after_some_requests(admin, engine):
+async def test_metrics_series_after_some_requests(admin, engine, store):
     engine.faults.add({"provider": "pixwith", "operation": "get_task", "error": 500, "times": 2})
     task = await freepik_create(admin)
     await freepik_poll(admin, task)

@@ -7,14 +7,15 @@ wall-clock ``Retry-After`` of an unfrozen clock.
 from __future__ import annotations
 
 import math
+import sys
 import uuid
 
 import pytest
 
+import support
 from mockserver.app import ENGINE, create_app
 from mockserver.engine.limits import RateLimiter
 from mockserver.settings import Settings, rate_limit_presets
-from support import make_settings
 from support.pixverse import ERRMSG, assert_error
 
 PIXVERSE_T2V = "/openapi/v2/video/text/generate"
@@ -57,6 +58,17 @@ def pw_body(resolution: str = "720p", duration: int = 5, outputs: int = 1) -> di
             "options": {"prompt_optimization": False, "num_outputs": outputs, "resolution": resolution,
                         "aspect_ratio": "16:9",
                         "duration": duration}}
+
+
+@pytest.fixture(autouse=True)
+def _both_stores(store, monkeypatch):
+    """Every test here runs in memory and in Redis (``store``)."""
+    monkeypatch.setattr(sys.modules[__name__], "make_settings",
+                        lambda **kw: support.make_settings(**{**store, **kw}))
+
+
+def make_settings(**overrides):
+    return support.make_settings(**overrides)
 
 
 async def fake(aiohttp_client, **settings):
@@ -171,7 +183,7 @@ async def test_freepik_costs_nothing(aiohttp_client):
     client, engine = await fake(aiohttp_client)
     resp = await client.post(FREEPIK_T2V, json={"prompt": "a fox"}, headers=fp_headers())
     assert resp.status == 200
-    assert engine.ledger.balance("freepik", KEY) == engine.ledger.starting("freepik")
+    assert await engine.balance("freepik", KEY) == engine.ledger.starting("freepik")
 
 
 async def test_balances_are_per_key_and_per_provider(aiohttp_client):
@@ -372,7 +384,7 @@ async def test_full_reset_restores_balances_and_windows(aiohttp_client):
     assert (await pv_submit(client))["ErrCode"] == 0
     assert_error(await pv_submit(client), 500044)
     await client.post("/__admin/reset", json={})
-    assert engine.ledger.balance("pixverse", KEY) == 100_000
+    assert await engine.balance("pixverse", KEY) == 100_000
     assert (await pv_submit(client))["ErrCode"] == 0
 
 

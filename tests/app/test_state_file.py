@@ -51,7 +51,7 @@ async def test_every_store_comes_back(aiohttp_client, tmp_path):
     engine.clock.freeze()
     engine.clock.advance(123)
     before = {
-        "balance": pv.balance(engine), "polls": (await engine.get_job("pixverse", str(video_id))).polls,
+        "balance": await pv.balance(engine), "polls": (await engine.get_job("pixverse", str(video_id))).polls,
         "faults": engine.faults.list(), "journal": [e.to_dict() for e in engine.journal],
         "hook": engine.webhooks.account("pixverse", pv.KEY), "now": engine.now(),
         "watching": engine.webhooks.watching, "pending": engine.webhooks.pending,
@@ -68,7 +68,7 @@ async def test_every_store_comes_back(aiohttp_client, tmp_path):
     assert job is not None and job.polls == before["polls"]
     assert job.request == (await engine.get_job("pixverse", str(video_id))).request
     assert await again.get_job("freepik", task_id) is not None
-    assert pv.balance(again) == before["balance"]
+    assert await pv.balance(again) == before["balance"]
     assert again.faults.list() == before["faults"]
     assert [e.to_dict() for e in again.journal] == before["journal"]
     assert again.webhooks.account("pixverse", pv.KEY) == before["hook"]

@@ -86,8 +86,8 @@ async def finish(engine, video_id: int) -> None:
     engine.clock.advance(job.plan.queue_s + job.plan.run_s + 0.01)
 
 
-def balance(engine, key: str = KEY) -> int:
-    return engine.ledger.balance("pixverse", key)
+async def balance(engine, key: str = KEY) -> int:
+    return await engine.balance("pixverse", key)
 
 
 # media and chains -----------------------------------------------------------------------

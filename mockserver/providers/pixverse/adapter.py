@@ -153,7 +153,8 @@ class PixverseAdapter(ProviderAdapter):
             return await run()
         trace = call.request.headers[TRACE_HEADER].strip().lower()
         return await self.engine.idempotency.once((self.name, call.api_key, trace, op_id), run,
-                                                  lambda reply: self._still_live(op_id, reply))
+                                                  lambda reply: self._still_live(op_id, reply),
+                                                  lambda data: Reply(**data))
 
     async def _still_live(self, op_id: str, reply: Reply) -> bool:
         refers = _REFERS.get(op_id)

@@ -167,26 +167,26 @@ async def test_upload_with_both_fields_takes_the_file(client):
 
 
 # trace id ------------------------------------------------------------------------------
-async def test_repeated_trace_id_on_a_post_replays_and_creates_nothing(client, frozen):
+async def test_repeated_trace_id_on_a_post_replays_and_creates_nothing(client, frozen, store):
     trace = str(uuid.uuid4())
     first = await call(client, "POST", T2V, trace=trace, json=T2V_SEED)
     again = await call(client, "POST", T2V, trace=trace.upper(), json={**T2V_SEED, "prompt": "other"})
     assert again == first
     assert len(await frozen.list_jobs("pixverse", KEY, "text-to-video")) == 1
-    assert balance(frozen) == 100_000 - 45
+    assert await balance(frozen) == 100_000 - 45
     # Another key with the same trace id is another request.
     other = await call(client, "POST", T2V, key="other-key", trace=trace, json=T2V_SEED)
     assert other["Resp"]["video_id"] != first["Resp"]["video_id"]
 
 
-async def test_repeated_trace_id_on_upload_returns_the_first_image(client):
+async def test_repeated_trace_id_on_upload_returns_the_first_image(client, store):
     trace = str(uuid.uuid4())
     first = await call(client, "POST", UPLOAD, trace=trace, data=form(image=(image_bytes(), "a.png")))
     again = await call(client, "POST", UPLOAD, trace=trace, data=form(image=(image_bytes(64, 64), "b.png")))
     assert again == first
 
 
-async def test_repeated_trace_id_on_a_poll_replays_the_stale_answer(client, frozen):
+async def test_repeated_trace_id_on_a_poll_replays_the_stale_answer(client, frozen, store):
     video_id = (await call(client, "POST", T2V, json=T2V_SEED))["Resp"]["video_id"]
     trace = str(uuid.uuid4())
     assert (await call(client, "GET", RESULT.format(video_id), trace=trace))["Resp"]["status"] == 5
@@ -341,7 +341,7 @@ async def test_negative_prompt_too_long(client):
 async def test_bad_requests_cost_nothing(client, engine):
     await call(client, "POST", T2V, json={**T2V_SEED, "motion_mode": "fast"})
     await call(client, "POST", I2V, json={**I2V_SEED, "img_id": 1})
-    assert balance(engine) == 100_000
+    assert await balance(engine) == 100_000
     assert len(engine.jobs) == 0
 
 

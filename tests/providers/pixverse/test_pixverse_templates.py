@@ -53,10 +53,10 @@ async def test_template_list_errors(client, params, code):
 
 async def test_template_video_flow(client, frozen):
     img = await upload_id(client, image_bytes(400, 400))
-    before = balance(frozen)
+    before = await balance(frozen)
     created = await call(client, "POST", I2V, json={**I2V_SEED, "img_id": img, "template_id": VENOM, "quality": "720p"})
     assert created["ErrCode"] == 0, created
-    assert balance(frozen) == before - 60  # effects cost what image-to-video costs
+    assert await balance(frozen) == before - 60  # effects cost what image-to-video costs
     await finish(frozen, created["Resp"]["video_id"])
     done = await result(client, created["Resp"]["video_id"])
     assert done["status"] == 1 and (done["outputWidth"], done["outputHeight"]) == (720, 720)
@@ -112,11 +112,11 @@ async def test_text_to_video_takes_the_pages_example_template(client, frozen):
 
 async def test_image_template_flow(client, frozen):
     img = await upload_id(client, image_bytes(600, 800))
-    before = balance(frozen)
+    before = await balance(frozen)
     created = await call(client, "POST", IMAGE_TEMPLATE, json={"img_ids": [img], "template_id": ACTION_FIGURE})
     assert created["ErrCode"] == 0, created
     image_id = created["Resp"]["image_id"]
-    assert balance(frozen) == before - 20
+    assert await balance(frozen) == before - 20
     pending = await call(client, "GET", IMAGE_RESULT.format(image_id))
     assert pending["Resp"] == {"image_id": image_id, "status": 5, "url": ""}
     await finish(frozen, image_id)
