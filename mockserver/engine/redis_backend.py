@@ -30,8 +30,10 @@ trace-id replay        ``replay:<digest>``: SET NX for the first request, then i
                        a repeat elsewhere waits (bounded) and replays it
 =====================  ====================================================================
 
-Not yet in Redis (per process): fault rules and their budgets, the journal, the
-webhook schedule and account webhooks (issue 17 items for other sessions).
+The journal, the fault rules (budgets, counts, log) and the webhook schedule (delivery
+log, account webhooks, delivery faults) are in Redis too, under ``journal*``,
+``faults:*``, ``webhooks:*`` and ``peers*``: ``redis_records.share_records`` puts them in
+this engine, and they reset themselves (``sync``).
 
 Round trips: a poll is 2 (job + clock read; the poll-count script, which also ends the
 job's concurrency slot and refunds it once), a create 2 (admit; store) plus one per
@@ -62,6 +64,8 @@ from .core import Engine
 from .jobs import STATES, TERMINAL, Job, JobSpec, Plan
 from .ledger import Ledger
 from .limits import CONCURRENCY, CREDITS, RATE, RateLimiter, Refusal, whole_seconds
+from .redis_records import connect as connect_records
+from .redis_records import share_records
 from .state import StoreUnavailable
 from .store import Upload
 from .webhooks import redact_url
@@ -78,6 +82,9 @@ REPLAY_TTL_S = 24 * 3600
 RESERVE_S = 60.0
 #: Jobs read per round trip when the admin lists them.
 _BATCH = 500
+# Key names the shared records keep (redis_records.py): a full reset leaves them to the
+# records, which clear themselves and keep their sequence numbers.
+_RECORDS = ("journal", "faults:", "webhooks:", "peers")
 
 # -- Lua ---------------------------------------------------------------------------------
 # KEYS[1] job hash, KEYS[2] clock hash -> {job fields..., clock fields...}
@@ -381,6 +388,9 @@ class RedisEngine(Engine):
         self._replay_keep = r.register_script(_REPLAY_KEEP)
         self._del_if = r.register_script(_DEL_IF)
         self.idempotency = self.state.idempotency = RedisReplay(self)
+        # The journal, fault rules and webhooks (engine/redis_records.py).
+        self.records = share_records(self, connect_records(settings.redis_url), self.prefix, providers,
+                                     webhook_providers)
         # A VirtualClock on wall time, so anchors mean the same on every host.
         self._clock = cast(VirtualClock, self.clock)
         self._clock.rebase(time.time)
@@ -421,8 +431,16 @@ class RedisEngine(Engine):
             self._adopt(shared)
         else:
             await self._publish_clock()
+        try:
+            await self.records.start()
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"Redis at {self.where} did not answer ({exc})") from None
 
     async def close(self) -> None:
+        # The webhook scheduler first (what is due is attempted, the rest stays in
+        # Redis), then what the journal and fault counts buffer, while Redis is open.
+        await self.webhooks.close()
+        await self.records.close()
         await self.redis.aclose()
 
     # clock -----------------------------------------------------------------------------
@@ -639,24 +657,29 @@ class RedisEngine(Engine):
                 and (status is None or self.status(job) == status)]
 
     async def reset(self, test_id: str | None = None) -> dict[str, int]:
+        await self.sync_records()  # the records reset themselves: clear what every worker sent
         faults = self.faults.clear(test_id)
         if test_id is None:
             dropped = {"jobs": await self.count_jobs(), "journal": self.journal.clear(), "faults": faults}
             keep = {f"{self.prefix}{k}".encode() for k in ("clock", "epoch", "jobs:seq", "uploads:seq")}
+            records = tuple(f"{self.prefix}{k}".encode() for k in _RECORDS)
             doomed = [k async for k in self.redis.scan_iter(match=f"{_glob(self.prefix)}*", count=1000)
-                      if k not in keep]
+                      if k not in keep and not k.startswith(records)]
             for start in range(0, len(doomed), _BATCH):
                 await self._run(self.redis.unlink(*doomed[start:start + _BATCH]))
             self._reserved.clear()
             self.idempotency.clear()
             self.webhooks.reset()
+            await self.sync_records()
             return dropped
         self.webhooks.reset(test_id)
         doomed_jobs = [job for job in await self.find_jobs(test_id=test_id)]
         for job in doomed_jobs:
             await self._run(self._remove(keys=[self._job_key(job.provider, job.id)],
                                          args=[self.prefix, f"{job.provider}\0{job.id}"]))
-        return {"jobs": len(doomed_jobs), "journal": self.journal.clear(test_id), "faults": faults}
+        journal = self.journal.clear(test_id)
+        await self.sync_records()
+        return {"jobs": len(doomed_jobs), "journal": journal, "faults": faults}
 
     # uploads ---------------------------------------------------------------------------
     async def add_upload(self, upload: Upload) -> None:

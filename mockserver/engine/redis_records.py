@@ -23,11 +23,15 @@ from .webhooks.redis_schedule import RedisWebhookScheduler
 if TYPE_CHECKING:
     from .core import Engine
 
+#: The records' connections name themselves (CLIENT LIST tells them from the jobs' pool).
+CLIENT_NAME = "pixverse-mock-records"
+
 
 @dataclass
 class SharedRecords:
     """The Redis stores :func:`share_records` put into an engine, and their peers."""
 
+    redis: Any
     peers: Peers
     journal: RedisJournal
     faults: RedisFaultSet
@@ -44,12 +48,25 @@ class SharedRecords:
         await self.journal.close()
         await self.faults.close()
         await self.peers.close()
+        await self.redis.aclose()
+
+
+def connect(url: str) -> Any:
+    """A client for the records: its own pool, which waits (up to 10 s) for a free
+    connection rather than failing when all are busy."""
+    import redis.asyncio as aioredis
+
+    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=64, timeout=10, client_name=CLIENT_NAME,
+                                                    socket_connect_timeout=5, socket_timeout=None)
+    return aioredis.Redis(connection_pool=pool)
 
 
 def share_records(engine: Engine, redis: Any, prefix: str, providers: Iterable[str] | None = None,
                   webhook_providers: Iterable[str] | None = None) -> SharedRecords:
     """Put ``engine``'s journal, fault rules and webhooks in Redis (``redis``: a
-    ``redis.asyncio.Redis``, ``prefix``: the key prefix); ``providers`` and
+    ``redis.asyncio.Redis`` of their own, closed with them: a blocking pool, as
+    :func:`connect` makes, so the subscription and the waits for other workers never
+    take a connection a request needs; ``prefix``: the key prefix); ``providers`` and
     ``webhook_providers`` as :class:`~.core.Engine` takes them.  Call before the
     adapters are built (they define account webhooks); the app gives the webhook
     scheduler the adapters' channels (``use_channels``)."""
@@ -69,4 +86,4 @@ def share_records(engine: Engine, redis: Any, prefix: str, providers: Iterable[s
     engine.fault_counts = faults.counts
     engine.webhooks = state.webhooks = hooks
     engine.clock.on_change(hooks.clock_changed)
-    return SharedRecords(peers, journal, faults, hooks)
+    return SharedRecords(redis, peers, journal, faults, hooks)

@@ -43,8 +43,10 @@ log = logging.getLogger("mockserver.webhooks")
 
 #: The topic that has every worker reload account webhooks and delivery faults.
 RELOAD = "webhooks"
-#: Wall seconds between looks at the shared schedule (other workers' deliveries, leases run out).
-POLL_S = 0.05
+#: Wall seconds between looks at the shared schedule for what this worker was not told
+#: of (other workers' retries, leases run out); a worker takes the deliveries it hands
+#: over, and those a clock change makes due, at once.
+POLL_S = 0.25
 #: Deliveries taken per look.
 CLAIM_BATCH = 100
 
