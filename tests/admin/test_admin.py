@@ -135,7 +135,7 @@ async def test_redirect_to_the_page(admin):
 
 
 # journal ------------------------------------------------------------------------------------
-async def test_journal_records_each_provider_with_operation_task_id_and_masked_key(admin):
+async def test_journal_records_each_provider_with_operation_task_id_and_masked_key(admin, store):
     t = "t-journal"
     task = await freepik_create(admin, t)
     assert (await freepik_poll(admin, task, t)).status == 200
@@ -180,7 +180,7 @@ async def test_journal_records_each_provider_with_operation_task_id_and_masked_k
     assert aiml_poll["query"] == f"generation_id={gen['id']}" and aiml_poll["request_body"] is None
 
 
-async def test_journal_filters(admin):
+async def test_journal_filters(admin, store):
     a = await freepik_create(admin, "A")
     await freepik_create(admin, "B", key="another-key-9999")
     await freepik_poll(admin, a, "A")
@@ -213,7 +213,7 @@ async def test_journal_filters(admin):
         assert (await admin.get("/__admin/journal", params=bad)).status == 400, bad
 
 
-async def test_verify_exactly_three_polls_of_a_task(admin):
+async def test_verify_exactly_three_polls_of_a_task(admin, store):
     t = "t-verify"
     x = await pixwith_create(admin, t)
     y = await pixwith_create(admin, t)
@@ -253,7 +253,7 @@ async def test_verify_exactly_three_polls_of_a_task(admin):
     assert (await admin.post("/__admin/journal/verify")).status == 400
 
 
-async def test_journal_clear_all_or_one_test(admin):
+async def test_journal_clear_all_or_one_test(admin, store):
     await freepik_create(admin, "A")
     await freepik_create(admin, "B")
     assert await admin_json(await admin.delete("/__admin/journal", params={"test_id": "A"})) == {
@@ -264,7 +264,7 @@ async def test_journal_clear_all_or_one_test(admin):
 
 
 @pytest.mark.parametrize("settings", [make_settings(journal_max_entries=3, journal_body_limit=10)])
-async def test_journal_is_a_bounded_ring_and_says_what_it_evicted(admin):
+async def test_journal_is_a_bounded_ring_and_says_what_it_evicted(admin, store):
     task_id = await freepik_create(admin)
     for _ in range(4):
         assert (await freepik_poll(admin, task_id)).status == 200
@@ -278,7 +278,7 @@ async def test_journal_is_a_bounded_ring_and_says_what_it_evicted(admin):
 
 
 @pytest.mark.parametrize("settings", [make_settings(journal_max_entries=0)])
-async def test_a_journal_turned_off_keeps_nothing_and_says_so(admin):
+async def test_a_journal_turned_off_keeps_nothing_and_says_so(admin, store):
     task_id = await freepik_create(admin)
     assert (await freepik_poll(admin, task_id)).status == 200
     page = await journal(admin)
@@ -297,7 +297,7 @@ def test_journal_settings_come_from_the_environment(monkeypatch):
         Settings.load(None)
 
 
-async def test_bodies_are_clipped_and_multipart_is_described_not_read(admin):
+async def test_bodies_are_clipped_and_multipart_is_described_not_read(admin, store):
     long_prompt = "x" * 5000
     await freepik_create(admin, prompt=long_prompt)
     entry = (await journal(admin))["entries"][0]
@@ -334,7 +334,7 @@ async def test_a_crashing_handler_is_journaled_as_500(admin, engine, monkeypatch
     assert entry["status"] == 500 and entry["task_id"] == task and entry["response_body"] is None
 
 
-async def test_unserved_paths_and_methods_answer_in_the_providers_words_and_are_journaled(admin):
+async def test_unserved_paths_and_methods_answer_in_the_providers_words_and_are_journaled(admin, store):
     missing = await admin.post("/v1/ai/nowhere", data=b'{"prompt": "x"}', headers={"Content-Type": "application/json"})
     assert missing.status == 404 and await missing.json() == {"message": "Not Found"}
     wrong_method = await admin.delete(FREEPIK_T2V, headers={"x-freepik-api-key": FREEPIK_KEY})
@@ -468,6 +468,7 @@ async def test_reset_one_test_id_leaves_other_tests_alone(admin, engine, store):
     engine.faults.add(quiet_rule("A"))
     engine.faults.add(quiet_rule("B"))
     engine.faults.add(quiet_rule(None))
+    await engine.faults.sync()  # what the admin plane does after a change (shared rules)
     a1, a2 = await freepik_create(admin, "A"), await pixwith_create(admin, "A")
     b1 = await freepik_create(admin, "B")
     untagged = await freepik_create(admin)
@@ -492,6 +493,7 @@ async def test_reset_one_test_id_leaves_other_tests_alone(admin, engine, store):
 
 async def test_full_reset(admin, engine, store):
     engine.faults.add(quiet_rule("A"))
+    await engine.faults.sync()  # what the admin plane does after a change (shared rules)
     await freepik_create(admin, "A")
     await freepik_create(admin)
     dropped = await admin_json(await admin.post("/__admin/reset"))
@@ -505,6 +507,7 @@ async def test_full_reset(admin, engine, store):
 # metrics ------------------------------------------------------------------------------------
 async def test_metrics_series_after_some_requests(admin, engine, store):
     engine.faults.add({"provider": "pixwith", "operation": "get_task", "error": 500, "times": 2})
+    await engine.faults.sync()  # what the admin plane does after a change (shared rules)
     task = await freepik_create(admin)
     await freepik_poll(admin, task)
     await freepik_poll(admin, task)
@@ -550,8 +553,9 @@ async def test_each_app_has_its_own_registry(aiohttp_client):
 
 
 # the page (markup only; tests/admin/test_admin_browser.py renders it in Chromium) -------------------
-async def test_page_lists_jobs_requests_and_faults_escaped(admin, engine):
+async def test_page_lists_jobs_requests_and_faults_escaped(admin, engine, store):
     engine.faults.add({**quiet_rule("<b>A</b>"), "description": "<i>evil</i>"})
+    await engine.faults.sync()  # what the admin plane does after a change (shared rules)
     evil = "<script>alert(1)</script>"
     task = await freepik_create(admin, evil)
     resp = await admin.get("/__admin/")
@@ -617,7 +621,7 @@ async def read_event(stream) -> dict:
     return json.loads(lines[1][len("data: "):])
 
 
-async def test_event_stream_sends_sections_as_they_change_and_keeps_headers_while_open(admin, engine):
+async def test_event_stream_sends_sections_as_they_change_and_keeps_headers_while_open(admin, engine, store):
     first = await freepik_create(admin, "T1")
     stream = await admin.get("/__admin/events", params={"test_id": "T1"})
     assert stream.status == 200 and stream.content_type == "text/event-stream"
@@ -659,9 +663,10 @@ async def test_dashboard_assets_are_served_from_the_package(admin):
     await admin_json(await admin.get("/__admin/static/nothing.js"), 404)
 
 
-async def test_injected_faults_are_journaled_and_verifiable(admin, engine):
+async def test_injected_faults_are_journaled_and_verifiable(admin, engine, store):
     x = await pixwith_create(admin, "F")
     engine.faults.add({"provider": "pixwith", "operation": "get_task", "error": 500, "times": 2})
+    await engine.faults.sync()  # what the admin plane does after a change (shared rules)
     for _ in range(3):
         await pixwith_poll(admin, x, "F")
     polls = (await journal(admin, operation="get_task"))["entries"]
@@ -673,10 +678,11 @@ async def test_injected_faults_are_journaled_and_verifiable(admin, engine):
     assert resp["code"] == 1  # the rule is spent
 
 
-async def test_connection_faults_are_journaled_as_client_closed(admin, engine):
+async def test_connection_faults_are_journaled_as_client_closed(admin, engine, store):
     task = await freepik_create(admin)
     engine.faults.add({"provider": "freepik", "operation": "get_pixverse_v5_text_to_video",
                        "connection": "reset", "times": 1})
+    await engine.faults.sync()  # what the admin plane does after a change (shared rules)
     import aiohttp
     with pytest.raises(aiohttp.ClientError):
         await freepik_poll(admin, task)
@@ -685,7 +691,7 @@ async def test_connection_faults_are_journaled_as_client_closed(admin, engine):
 
 
 # unmatched requests ------------------------------------------------------------------------
-async def test_unmatched_requests_newest_first_with_three_near_misses(admin):
+async def test_unmatched_requests_newest_first_with_three_near_misses(admin, store):
     await admin.get("/api/task/stauts", headers={"Api-Key": PIXWITH_KEY, "X-Mock-Test-Id": "t-1"})
     await admin.delete("/nowhere/at/all")
     await freepik_create(admin)  # served: not listed

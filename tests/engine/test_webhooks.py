@@ -96,8 +96,8 @@ def pixverse_signature(secret: str, hit: Hit, variant: str) -> str:
 
 
 # Freepik -------------------------------------------------------------------------------------
-async def test_freepik_posts_every_status_change_signed_per_standard_webhooks(aiohttp_client, receiver):
-    client, engine = await fake(aiohttp_client)
+async def test_freepik_posts_every_status_change_signed_per_standard_webhooks(aiohttp_client, receiver, store):
+    client, engine = await fake(aiohttp_client, **store)
     task_id = await freepik_job(client, receiver.url)
     job = await engine.get_job("freepik", task_id)
     engine.clock.advance(job.plan.queue_s + 0.01)
@@ -161,9 +161,9 @@ async def test_freepik_library_receivers_verify_whsec_deliveries(aiohttp_client,
     assert [Webhook(secret).verify(h.body, h.headers)["status"] for h in receiver.hits] == ["IN_PROGRESS", "COMPLETED"]
 
 
-async def test_freepik_retries_non_2xx_on_its_schedule_with_the_same_id(aiohttp_client, receiver):
+async def test_freepik_retries_non_2xx_on_its_schedule_with_the_same_id(aiohttp_client, receiver, store):
     receiver.answers = [(503, "busy"), (400, "no")]
-    client, engine = await fake(aiohttp_client, progress_mode="manual")
+    client, engine = await fake(aiohttp_client, **store, progress_mode="manual")
     task_id = await freepik_job(client, receiver.url)
     await engine.force(await engine.get_job("freepik", task_id), "succeeded")
     await engine.webhooks.drain()
@@ -189,8 +189,8 @@ async def test_no_webhook_url_no_watch(aiohttp_client):
 
 # PixVerse ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("variant", ["form", "uri"])
-async def test_pixverse_account_webhook_signed_body_and_headers(aiohttp_client, receiver, variant):
-    client, engine = await fake(aiohttp_client)
+async def test_pixverse_account_webhook_signed_body_and_headers(aiohttp_client, receiver, variant, store):
+    client, engine = await fake(aiohttp_client, **store)
     view = await set_pixverse_hook(client, url=receiver.url, secret="s3cret", signature=variant)
     assert view["url"] == receiver.url and view["allowed"] is True
     trace = str(uuid.uuid4())
@@ -222,10 +222,10 @@ async def test_pixverse_form_variant_escapes_the_url(aiohttp_client, receiver):
     assert hit.headers["Webhook-Signature"] == pixverse_signature("pixverse-mock-pixverse-secret", hit, "form")
 
 
-async def test_pixverse_retry_schedule_until_the_receiver_recovers(aiohttp_client, receiver):
+async def test_pixverse_retry_schedule_until_the_receiver_recovers(aiohttp_client, receiver, store):
     """Fails three times (500, 200 without "ok", a refused connection), then answers ok:
     attempts at +2 s, +10 s, +30 s on the virtual clock, then nothing more."""
-    client, engine = await fake(aiohttp_client)
+    client, engine = await fake(aiohttp_client, **store)
     await set_pixverse_hook(client, url=receiver.url)
     receiver.answers = [(500, "boom"), (200, "OK!"), (200, "not ok")]
     video_id = await pixverse_job(client)
@@ -281,8 +281,8 @@ async def test_pixverse_connection_refused_is_an_error_and_retried(aiohttp_clien
     assert entry["next_attempt_at"] == pytest.approx(entry["sent_at"] + 2, abs=1e-5)
 
 
-async def test_pixverse_webhook_per_key_and_off(aiohttp_client, receiver):
-    client, engine = await fake(aiohttp_client)
+async def test_pixverse_webhook_per_key_and_off(aiohttp_client, receiver, store):
+    client, engine = await fake(aiohttp_client, **store)
     await set_pixverse_hook(client, url=receiver.url + "/a", api_key="key-a")
     view = await (await client.get("/__admin/webhooks/pixverse", params={"api_key": "key-a"})).json()
     assert view["own"] is True and view["url"].endswith("/a")
@@ -326,8 +326,8 @@ async def test_pixverse_failed_job_reports_status_8_and_keeps_the_charge(aiohttp
 
 
 # progress modes, forcing, clock changes -----------------------------------------------------
-async def test_poll_count_mode_delivers_on_the_reads_that_change_status(aiohttp_client, receiver):
-    client, engine = await fake(aiohttp_client, progress_mode="polls", queued_polls=1, running_polls=1)
+async def test_poll_count_mode_delivers_on_the_reads_that_change_status(aiohttp_client, receiver, store):
+    client, engine = await fake(aiohttp_client, **store, progress_mode="polls", queued_polls=1, running_polls=1)
     task_id = await freepik_job(client, receiver.url)
     path = f"{FREEPIK_T2V}/{task_id}"
     seen = []
@@ -396,8 +396,8 @@ async def test_unfrozen_clock_delivers_on_its_own(aiohttp_client, receiver):
 # allowed hosts -------------------------------------------------------------------------------
 @pytest.mark.parametrize("url", ["http://example.com/hook", "http://10.1.2.3/hook", "ftp://127.0.0.1/x",
                                  "http://169.254.169.254/latest/meta-data"])
-async def test_hosts_not_allowed_are_refused_and_logged(aiohttp_client, url):
-    client, engine = await fake(aiohttp_client)
+async def test_hosts_not_allowed_are_refused_and_logged(aiohttp_client, url, store):
+    client, engine = await fake(aiohttp_client, **store)
     task_id = await freepik_job(client, url)
     engine.clock.advance(3600)
     await engine.webhooks.drain()
@@ -456,8 +456,8 @@ async def test_redirects_are_not_followed(aiohttp_client, aiohttp_server):
 
 
 # delivery faults -----------------------------------------------------------------------------
-async def test_delay_fault_postpones_the_first_attempt(aiohttp_client, receiver):
-    client, engine = await fake(aiohttp_client, pixverse={"webhook_url": receiver.url})
+async def test_delay_fault_postpones_the_first_attempt(aiohttp_client, receiver, store):
+    client, engine = await fake(aiohttp_client, **store, pixverse={"webhook_url": receiver.url})
     resp = await client.post("/__admin/webhooks/faults", json={"kind": "delay", "seconds": 30, "provider": "pixverse"})
     assert resp.status == 201
     video_id = await pixverse_job(client)
@@ -471,8 +471,8 @@ async def test_delay_fault_postpones_the_first_attempt(aiohttp_client, receiver)
     assert entry["sent_at"] == pytest.approx(end + 30, abs=1e-5) and entry["faults"] == ["delay"]
 
 
-async def test_duplicate_fault_sends_the_same_delivery_twice(aiohttp_client, receiver):
-    client, engine = await fake(aiohttp_client)
+async def test_duplicate_fault_sends_the_same_delivery_twice(aiohttp_client, receiver, store):
+    client, engine = await fake(aiohttp_client, **store)
     await client.post("/__admin/webhooks/faults", json={"kind": "duplicate", "event": "COMPLETED", "times": 1})
     await freepik_job(client, receiver.url)
     engine.clock.advance(3600)
@@ -513,7 +513,7 @@ async def test_out_of_order_hold_ends_after_its_seconds(aiohttp_client, receiver
     assert len(receiver.hits) == 1
 
 
-async def test_delivery_fault_routes(client):
+async def test_delivery_fault_routes(client, store):
     bad = await client.post("/__admin/webhooks/faults", json={"kind": "explode"})
     assert bad.status == 400
     added = await client.post("/__admin/webhooks/faults", json=[{"kind": "delay", "seconds": 5, "id": "d1"},
@@ -527,7 +527,7 @@ async def test_delivery_fault_routes(client):
 
 
 # admin, reset, shutdown ---------------------------------------------------------------------
-async def test_admin_summary_and_pixverse_validation(client):
+async def test_admin_summary_and_pixverse_validation(client, store):
     summary = await (await client.get("/__admin/webhooks")).json()
     assert summary["running"] is True and summary["allowed_hosts"] == ["loopback"]
     assert summary["pixverse"]["url"] is None and summary["pixverse"]["signature"] == "form"

@@ -282,12 +282,13 @@ class RedisFaultSet(FaultSet):
             self._schedule_flush()
 
     async def flush(self) -> None:
-        """Send the injection counts and log entries made here since the last flush."""
-        if not self._pending_counts and not self._pending_log:
-            return
+        """Send the injection counts and log entries made here since the last flush
+        (after any flush already on its way)."""
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
+            if not self._pending_counts and not self._pending_log:
+                return
             counts, self._pending_counts = self._pending_counts, Counter()
             logged, self._pending_log = self._pending_log, []
             try:

@@ -153,6 +153,10 @@ class RedisWebhookScheduler(WebhookScheduler):
         # Writes not yet in Redis, in order: (id, job key, state or "" when finished, due).
         self._outbox: list[tuple[str, str, bytes | str, float]] = []
         self._resets: list[str | None] = []
+        self._attempts_made = 0
+        # One look at the schedule at a time (the runner's, drain's), enqueueing included,
+        # so drain's wait covers what the runner took.
+        self._taking = asyncio.Lock()
         self._fault_pool: list[int] = []
         self._pending_log: list[dict[str, Any]] = []
         self._pending_counts: Counter[str] = Counter()
@@ -172,6 +176,14 @@ class RedisWebhookScheduler(WebhookScheduler):
         self._pending.pop(item.seq, None)
         self._outbox.append((item.id, f"{item.watch.job.provider}\x00{item.job_id}", self._payload(item), item.due))
         self._schedule_flush()
+
+    def notice(self, job: Job) -> None:
+        """As :meth:`WebhookScheduler.notice`; ``job`` is a fresh read of the shared
+        job (its polls, its forced state), which the watch takes."""
+        w = self._watches.get((job.provider, job.id)) if self._watches else None
+        if w is not None:
+            w.job = job
+            self._advance(w, self.clock.now())
 
     def _release(self, d: Delivery) -> None:
         held = self._held.get(d.url)
@@ -208,12 +220,8 @@ class RedisWebhookScheduler(WebhookScheduler):
                         duplicate_after=r["duplicate_after"])
 
     async def _attempt(self, d: Delivery) -> None:
-        try:
-            await super()._attempt(d)
-        finally:
-            if d.finished:
-                self._outbox.append((d.id, f"{d.watch.job.provider}\x00{d.job_id}", "", 0.0))
-                self._schedule_flush()
+        self._attempts_made += 1
+        await super()._attempt(d)
 
     def _may_retry(self) -> bool:
         return True  # shutting down too: another worker (or the next start) makes it
@@ -221,19 +229,23 @@ class RedisWebhookScheduler(WebhookScheduler):
     def _finish(self, d: Delivery, entry: dict[str, Any], outcome: str, *, error: str | None = None,
                 final: bool = True) -> None:
         super()._finish(d, entry, outcome, error=error, final=final)
+        if final:  # before a duplicate's copy (same id) is handed over
+            self._outbox.append((d.id, f"{d.watch.job.provider}\x00{d.job_id}", "", 0.0))
+            self._schedule_flush()
         self._pending_log.append(entry)
         self._pending_counts[outcome] += 1
 
     async def _take_due(self) -> int:
         """Take what is due (and what a dead worker's lease left) for this worker's pool."""
         k = self._key
-        raw = await self._claim(keys=[k["due"], k["leased"], k["d"], k["busy"]],
-                                args=[repr(self.clock.now() + 1e-6), repr(time.time()), repr(self.lease_s),
-                                      CLAIM_BATCH])
-        for payload in raw:
-            d = await self._delivery(payload)
-            if d is not None:
-                self._enqueue(d)
+        async with self._taking:
+            raw = await self._claim(keys=[k["due"], k["leased"], k["d"], k["busy"]],
+                                    args=[repr(self.clock.now() + 1e-6), repr(time.time()), repr(self.lease_s),
+                                          CLAIM_BATCH])
+            for payload in raw:
+                d = await self._delivery(payload)
+                if d is not None:
+                    self._enqueue(d)
         return len(raw)
 
     async def _run(self) -> None:
@@ -268,13 +280,16 @@ class RedisWebhookScheduler(WebhookScheduler):
         async def settle() -> None:
             nonlocal handled
             while True:
+                attempts = self._attempts_made
                 handled += self._process_due(self.clock.now())
                 await self.flush()
                 taken = await self._take_due()
                 handled += taken
                 await self._ready.join()  # type: ignore[union-attr]
                 await self.flush()
-                if not taken and self._outstanding == 0 and not (
+                # An attempt's end may have made due what waited behind it (the same
+                # job's next delivery, a duplicate): look again until a look finds nothing.
+                if not taken and attempts == self._attempts_made and self._outstanding == 0 and not (
                         self._heap and self._heap[0][0] <= self.clock.now() + 1e-6):
                     return
 
@@ -303,12 +318,13 @@ class RedisWebhookScheduler(WebhookScheduler):
             log.warning("webhooks: cannot write to Redis (%s); kept and retried", exc)
 
     async def flush(self) -> None:
-        """Send handed-over deliveries, finished ones, log entries and counts."""
-        if not (self._outbox or self._pending_log or self._pending_counts):
-            return
+        """Send handed-over deliveries, finished ones, log entries and counts (after
+        any flush already on its way)."""
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
+            if not (self._outbox or self._pending_log or self._pending_counts):
+                return
             outbox, self._outbox = self._outbox, []
             logged, self._pending_log = self._pending_log, []
             counts, self._pending_counts = self._pending_counts, Counter()
@@ -462,5 +478,5 @@ class RedisWebhookScheduler(WebhookScheduler):
         k = self._key
         gone = 0
         for test_id in resets:
-            gone += int(await self._drop(keys=[k["due"], k["leased"], k["d"]], args=[test_id or ""]))
+            gone += int(await self._drop(keys=[k["due"], k["leased"], k["d"], k["busy"]], args=[test_id or ""]))
         return gone
