@@ -79,6 +79,7 @@ def share_records(engine: Engine, redis: Any, prefix: str, providers: Iterable[s
     memory = cast(WebhookScheduler, engine.webhooks)  # the memory state's, built from the settings
     hooks = RedisWebhookScheduler(
         redis, prefix, peers, memory.clock, memory.settings, channels={}, job=engine.get_job,
+        sync_clock=engine.sync_clock,
         status_at=memory._status_at, progress_mode=memory._mode,
         on_status=memory._on_status, providers=webhook_providers)
     engine.journal = state.journal = journal

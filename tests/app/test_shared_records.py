@@ -127,3 +127,42 @@ async def test_a_journal_entry_reaches_redis_without_a_read(workers, redis_url):
     finally:
         await conn.aclose()
 
+
+
+
+@pytest.fixture
+def gate_calls(monkeypatch):
+    """How often the fault budget script (engine/faults/redis_rules.py) is sent."""
+    import hashlib
+
+    from redis.asyncio.connection import AbstractConnection
+
+    from mockserver.engine.faults.redis_rules import _GATE
+
+    sha = hashlib.sha1(_GATE.encode()).hexdigest().encode()
+    sent = [0]
+    original = AbstractConnection.send_packed_command
+
+    async def counting(self, command, check_health=True):
+        packed = b"".join(command) if isinstance(command, list) else command
+        if sha in packed:
+            sent[0] += 1
+        return await original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+    return sent
+
+
+async def test_a_request_asks_redis_about_faults_only_when_a_rule_meets_it(aiohttp_client, redis_url, gate_calls):
+    client = await aiohttp_client(create_app(make_settings(redis_url=redis_url)))
+    assert await create(client) == 200
+    assert gate_calls[0] == 0
+    # A rule for another provider: nothing asked.
+    await admin(client, "POST", "/faults", 201, json={"provider": "pixwith", "error": 500})
+    assert await create(client) == 200 and gate_calls[0] == 0
+    # A rule that meets the request (and never fires): one script per request.
+    await admin(client, "POST", "/faults", 201, json={"provider": "freepik", "error": 500, "nth": 1000})
+    assert await create(client) == 200 and gate_calls[0] >= 1  # the first call loads the script
+    for _ in range(3):
+        before = gate_calls[0]
+        assert await create(client) == 200 and gate_calls[0] == before + 1

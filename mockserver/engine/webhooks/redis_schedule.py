@@ -131,12 +131,15 @@ class RedisWebhookScheduler(WebhookScheduler):
 
     ``channels`` are the providers' channels by name and ``job(provider, id)`` the
     stored job (awaitable), so a worker can attempt a delivery another created;
+    ``sync_clock()`` adopts a clock change made through another worker (each look at
+    the schedule and each drain start with it);
     ``lease_s`` is how long (wall seconds) a taken delivery is this worker's (default:
     twice the send timeout, plus 5 s).
     """
 
     def __init__(self, redis: Any, prefix: str, peers: Peers | None, clock: VirtualClock, settings: Any, *,
                  channels: dict[str, Channel], job: Callable[[str, str], Awaitable[Job | None]],
+                 sync_clock: Callable[[], Awaitable[None]] | None = None,
                  lease_s: float | None = None, **kwargs: Any) -> None:
         super().__init__(clock, settings, **kwargs)
         self._rng = random.Random()
@@ -144,6 +147,8 @@ class RedisWebhookScheduler(WebhookScheduler):
         self.peers = peers
         self.channels = channels
         self._job = job
+        # Brings the clock up to a change another worker made (None: the clock is ours).
+        self._sync_clock = sync_clock
         self.lease_s = lease_s if lease_s is not None else 2 * settings.timeout_s + 5
         names = ("due", "leased", "d", "busy", "log", "counts", "accounts", "faults", "fault_ids")
         self._key = {n: f"{prefix}webhooks:{n}" for n in names}
@@ -252,6 +257,7 @@ class RedisWebhookScheduler(WebhookScheduler):
         assert self._wake is not None
         while not self._closing:
             self._wake.clear()
+            await self._adopt_clock()
             now = self.clock.now()
             while self._heap and self._heap[0][0] <= now + 1e-6 and not self._closing:
                 self._process_due(now, 500)  # watches' checks and holds: this worker's
@@ -276,6 +282,7 @@ class RedisWebhookScheduler(WebhookScheduler):
         if self._ready is None:
             raise RuntimeError("the webhook scheduler is not running")
         handled = 0
+        await self._adopt_clock()
 
         async def settle() -> None:
             nonlocal handled
@@ -295,6 +302,13 @@ class RedisWebhookScheduler(WebhookScheduler):
 
         await asyncio.wait_for(settle(), timeout)
         return handled
+
+    async def _adopt_clock(self) -> None:
+        if self._sync_clock is not None:
+            try:
+                await self._sync_clock()
+            except Exception as exc:  # Redis away: the clock as it stood
+                log.warning("webhooks: cannot read the shared clock (%s)", exc)
 
     # writes -----------------------------------------------------------------------------------
     def _schedule_flush(self) -> None:
