@@ -151,12 +151,13 @@ end
 
 # KEYS: job, owner zset, active zset.  ARGV: prefix, index member, job id, tracked
 # ('1'/''), active score, reservation token, max jobs, max bytes ('' none), request
-# bytes, TTL ms, virtual now, retention s, then field/value pairs.  -> 1
+# bytes, TTL ms, virtual now, retention s, progress mode, queued polls, running polls,
+# then field/value pairs.  -> 1
 _CREATE = _DROP + """
 local prefix, member = ARGV[1], ARGV[2]
 if redis.call('HEXISTS', prefix .. 'jobs:meta', member) == 1 then drop(prefix, member) end
 local seq = redis.call('INCR', prefix .. 'jobs:seq')
-redis.call('HSET', KEYS[1], unpack(ARGV, 13))
+redis.call('HSET', KEYS[1], unpack(ARGV, 16))
 redis.call('PEXPIRE', KEYS[1], ARGV[10])
 redis.call('ZADD', prefix .. 'jobs', seq, member)
 redis.call('ZADD', KEYS[2], seq, ARGV[3])
@@ -167,6 +168,27 @@ if ARGV[4] == '1' then
 end
 local bytes = redis.call('INCRBY', prefix .. 'jobs:bytes', ARGV[9])
 local maxj, maxb = tonumber(ARGV[7]), tonumber(ARGV[8])
+local now = tonumber(ARGV[11])
+if maxb and bytes > maxb then
+  -- over the byte budget: finished jobs first, among the oldest 1024
+  local q, r = tonumber(ARGV[14]), tonumber(ARGV[15])
+  for _, old in ipairs(redis.call('ZRANGE', prefix .. 'jobs', 0, 1023)) do
+    if bytes <= maxb then break end
+    if old ~= member then
+      local t = redis.call('HMGET', prefix .. 'job:' .. old, 'f', 'c', 'q', 'r', 'p')
+      local done
+      if t[1] then done = t[1] ~= 'queued' and t[1] ~= 'running'
+      elseif not t[2] then done = true
+      elseif ARGV[13] == 'time' then done = now >= tonumber(t[2]) + tonumber(t[3]) + tonumber(t[4])
+      elseif ARGV[13] == 'polls' then done = tonumber(t[5] or '0') > q + r
+      else done = false end
+      if done then
+        drop(prefix, old)
+        bytes = tonumber(redis.call('GET', prefix .. 'jobs:bytes') or '0')
+      end
+    end
+  end
+end
 local n = redis.call('ZCARD', prefix .. 'jobs')
 while n > maxj or (maxb and bytes > maxb) do
   local oldest = redis.call('ZRANGE', prefix .. 'jobs', 0, 0)[1]
@@ -176,7 +198,7 @@ while n > maxj or (maxb and bytes > maxb) do
   bytes = tonumber(redis.call('GET', prefix .. 'jobs:bytes') or '0')
 end
 -- a few of the oldest, expired on the virtual clock or by their TTL, go now
-local now, keep = tonumber(ARGV[11]), tonumber(ARGV[12])
+local keep = tonumber(ARGV[12])
 for _ = 1, 8 do
   local oldest = redis.call('ZRANGE', prefix .. 'jobs', 0, 0)[1]
   if not oldest or oldest == member then break end
@@ -391,7 +413,7 @@ class RedisEngine(Engine):
         self._caps = dict(settings.accounts.concurrency)
         # Slots ``admit`` reserved for jobs not yet created, per (provider, key).
         self._reserved: dict[tuple[str, str], deque[str]] = {}
-        self._rate_rules = cast(RateLimiter, self.rate_limits).rules
+        self._rate_limiter = cast(RateLimiter, self.rate_limits)
         self._seq = 0
         self._rate_virtual = settings.accounts.rate_limit_clock == "virtual"
         self._tag = os.urandom(6).hex()
@@ -543,7 +565,8 @@ class RedisEngine(Engine):
                   self._active_key(provider, job.api_key)],
             args=[self.prefix, f"{provider}\0{job.id}", job.id, "1" if tracked else "", score, token,
                   s.retention_max_jobs, "" if max_bytes is None else max_bytes, len(request or b""), ttl_ms,
-                  _num(self.clock.now()), _num(s.retention_seconds), *fields]))
+                  _num(self.clock.now()), _num(s.retention_seconds), s.progress_mode, s.queued_polls,
+                  s.running_polls, *fields]))
         if token and not tracked:  # a slot reserved for a job that ends at once
             await self._run(self.redis.zrem(self._active_key(provider, job.api_key), token))
         return job
@@ -693,12 +716,7 @@ class RedisEngine(Engine):
     async def hit_rate(self, provider: str, address: str | None, api_key: str | None) -> Refusal | None:
         keys: list[str] = []
         args: list[Any] = []
-        for n, rule in enumerate(self._rate_rules):
-            if rule.providers is not None and provider not in rule.providers:
-                continue
-            scope = address if rule.per == "ip" else api_key
-            if not scope:
-                continue
+        for n, rule, scope in self._rate_limiter.windows(provider, address, api_key):
             keys.append(f"{self.prefix}rate:{n}:{rule.per}:{scope}")
             args += [rule.limit, _num(rule.window_s)]
         if not keys:
