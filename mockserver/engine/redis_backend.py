@@ -216,7 +216,8 @@ return 1
 _FORCE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'f', ARGV[1], 'fa', ARGV[2])
-if ARGV[1] ~= 'queued' and ARGV[1] ~= 'running' then redis.call('ZREM', KEYS[2], ARGV[3]) end
+if ARGV[1] ~= 'queued' and ARGV[1] ~= 'running' then redis.call('ZREM', KEYS[2], ARGV[3])
+else redis.call('ZADD', KEYS[2], 'XX', '+inf', ARGV[3]) end  -- a forced state never ends by time
 return 1
 """
 
@@ -272,6 +273,12 @@ for i, key in ipairs(KEYS) do
   redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[2 + 2 * i]) * 1000) + 1000)
 end
 return ''
+"""
+
+# KEYS: replay key.  ARGV: token, lease ms.  -> {1} taken | {0, the stored value or false}
+_TAKE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
+return {0, redis.call('GET', KEYS[1])}
 """
 
 # KEYS: replay key, replay index.  ARGV: answer, ttl ms, max entries, token.  -> 1
@@ -334,10 +341,10 @@ class RedisReplay:
         waited = 0.0
         pause = 0.005
         while True:
-            taken = await engine._run(engine.redis.set(rkey, token, nx=True, px=int(REPLAY_WAIT_S * 1000)))
-            if taken:
+            answer = await engine._run(engine._take(keys=[rkey], args=[token, int(REPLAY_WAIT_S * 1000)]))
+            if answer[0] == 1:
                 break
-            stored = await engine._run(engine.redis.get(rkey))
+            stored = answer[1]
             if stored is None:
                 continue
             if stored.startswith(_PENDING):
@@ -400,6 +407,7 @@ class RedisEngine(Engine):
         self._set_clock = r.register_script(_SET_CLOCK)
         self._upload = r.register_script(_UPLOAD)
         self._rate = r.register_script(_RATE)
+        self._take = r.register_script(_TAKE)
         self._replay_keep = r.register_script(_REPLAY_KEEP)
         self._del_if = r.register_script(_DEL_IF)
         self.idempotency = self.state.idempotency = RedisReplay(self)
@@ -417,6 +425,7 @@ class RedisEngine(Engine):
         self._seq = 0
         self._rate_virtual = settings.accounts.rate_limit_clock == "virtual"
         self._tag = os.urandom(6).hex()
+        self._background: set[asyncio.Task[None]] = set()
         self.epoch = 0
 
     # connection ------------------------------------------------------------------------
@@ -601,7 +610,9 @@ class RedisEngine(Engine):
     def _settle(self, job: Job, state: str) -> None:
         # A webhook saw the end state: refund once, as a poll would (no answer awaited).
         if state in TERMINAL and job.cost > 0 and state in self._refund_states.get(job.provider, ()):
-            asyncio.get_running_loop().create_task(self._settle_now(job, state))
+            task = asyncio.get_running_loop().create_task(self._settle_now(job, state))
+            self._background.add(task)  # held until done: the loop keeps only weak references
+            task.add_done_callback(self._background.discard)
 
     async def _settle_now(self, job: Job, state: str) -> None:
         try:
