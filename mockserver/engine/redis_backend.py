@@ -80,9 +80,16 @@ RESERVE_S = 60.0
 _BATCH = 500
 
 # -- Lua ---------------------------------------------------------------------------------
-# KEYS[1] job hash, KEYS[2] clock hash -> {job fields..., clock fields...}
+# The job hash's fields, in the order _GET answers them (Job's attributes, shortened).
+_FIELDS = ("i", "k", "a", "c", "q", "r", "o", "w", "h", "d", "n", "b", "t", "p", "$", "f", "fa")
+
+# KEYS: job hash, clock hash.  ARGV: the clock version this process runs, then _FIELDS.
+# -> {job values in _FIELDS order, clock version, the clock's fields when it changed}
 _GET = """
-return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
+local job = redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
+local v = redis.call('HGET', KEYS[2], 'v')
+if v == ARGV[1] then return {job, v} end
+return {job, v, redis.call('HGETALL', KEYS[2])}
 """
 
 # KEYS: job, spent hash, active zset.  ARGV: status by time ('' for poll-count mode),
@@ -301,6 +308,9 @@ return 0
 _PENDING = b"\x00pending:"
 
 
+_KEYS = tuple(f.encode() for f in _FIELDS)
+
+
 def _num(value: float) -> str:
     return repr(float(value))
 
@@ -488,7 +498,9 @@ class RedisEngine(Engine):
         return f"{self.prefix}active:{provider}\0{api_key}"
 
     def _job_from(self, provider: str, raw: list[bytes]) -> Job:
-        h = dict(zip(raw[::2], raw[1::2]))
+        return self._job_of(provider, dict(zip(raw[::2], raw[1::2])))
+
+    def _job_of(self, provider: str, h: dict[bytes, bytes]) -> Job:
         forced_at = h.get(b"fa")
         test_id = h.get(b"t")
         job = Job(id=h[b"i"].decode(), provider=provider, kind=h[b"k"].decode(), api_key=h[b"a"].decode(),
@@ -504,12 +516,15 @@ class RedisEngine(Engine):
         return now > end + self.settings.retention_seconds
 
     async def get_job(self, provider: str, job_id: str) -> Job | None:
-        raw, shared = await self._run(self._get(keys=[self._job_key(provider, job_id), self._clock_key]))
-        if shared:
+        answer = await self._run(self._get(keys=[self._job_key(provider, job_id), self._clock_key],
+                                           args=[self._clock_version, *_FIELDS]))
+        if len(answer) > 2:
+            shared = answer[2]
             self._adopt(dict(zip(shared[::2], shared[1::2])))
-        if not raw:
+        values = answer[0]
+        if values[0] is None:
             return None
-        job = self._job_from(provider, raw)
+        job = self._job_of(provider, {k: v for k, v in zip(_KEYS, values) if v is not None})
         return None if self._expired(job, self.clock.now()) else job
 
     async def observe(self, job: Job) -> str:
