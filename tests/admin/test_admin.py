@@ -552,7 +552,7 @@ async def test_each_app_has_its_own_registry(aiohttp_client):
 
 
 # the page (markup only; tests/admin/test_admin_browser.py renders it in Chromium) -------------------
-async def test_page_lists_jobs_requests_and_faults_escaped(admin, engine):
+async def test_page_lists_jobs_requests_and_faults_escaped(admin, engine, store):
     engine.faults.add({**quiet_rule("<b>A</b>"), "description": "<i>evil</i>"})
     evil = "<script>alert(1)</script>"
     task = await freepik_create(admin, evil)
@@ -619,7 +619,7 @@ async def read_event(stream) -> dict:
     return json.loads(lines[1][len("data: "):])
 
 
-async def test_event_stream_sends_sections_as_they_change_and_keeps_headers_while_open(admin, engine):
+async def test_event_stream_sends_sections_as_they_change_and_keeps_headers_while_open(admin, engine, store):
     first = await freepik_create(admin, "T1")
     stream = await admin.get("/__admin/events", params={"test_id": "T1"})
     assert stream.status == 200 and stream.content_type == "text/event-stream"
