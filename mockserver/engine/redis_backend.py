@@ -76,6 +76,8 @@ REPLAY_MAX = 100_000
 REPLAY_TTL_S = 24 * 3600
 #: Wall seconds a concurrency slot reserved by ``admit`` is held for its job.
 RESERVE_S = 60.0
+#: Connections to Redis one process holds at most.
+REDIS_CONNECTIONS = 64
 #: Jobs read per round trip when the admin lists them.
 _BATCH = 500
 
@@ -404,8 +406,12 @@ class RedisEngine(Engine):
         assert settings.redis_url is not None
         self.prefix = settings.redis_prefix
         # Any: redis-py types every answer as a union of all it can be.
-        self.redis: Any = aioredis.Redis.from_url(settings.redis_url, decode_responses=False,
-                                                  socket_connect_timeout=5, socket_timeout=10)
+        # At most REDIS_CONNECTIONS at once: a burst of requests queues for a connection
+        # (up to the socket timeout) instead of opening one connection per request.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=10,
+            decode_responses=False, socket_connect_timeout=5, socket_timeout=10)
+        self.redis: Any = aioredis.Redis(connection_pool=pool)
         self.where = redact_url(settings.redis_url)
         r = self.redis
         self._get = r.register_script(_GET)
@@ -464,7 +470,7 @@ class RedisEngine(Engine):
             await self._publish_clock()
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        await self.redis.aclose(close_connection_pool=True)
 
     # clock -----------------------------------------------------------------------------
     def _adopt(self, shared: dict[bytes, bytes]) -> None:
