@@ -152,8 +152,7 @@ def dashboard_handlers(app: web.Application, engine: Engine, adapters: dict[str,
                 live = await sections(engine, filters, catalog, limit)
                 clock = clock_state(engine)
                 # Unchanged while the clock just runs: moves only when it is set.
-                key = (clock["scale"], clock["frozen"],
-                       round(clock["now"] - (0 if clock["frozen"] else clock["scale"] * time.monotonic()), 2))
+                key = engine.clock.anchors()
                 changed = {k: v for k, v in live.items() if sent.get(k) != v}
                 if changed or key != clock_key:
                     await response.write(_sse("state", {"clock": clock, "sections": changed}))

@@ -80,6 +80,8 @@ REPLAY_MAX = 100_000
 REPLAY_TTL_S = 24 * 3600
 #: Wall seconds a concurrency slot reserved by ``admit`` is held for its job.
 RESERVE_S = 60.0
+#: Connections to Redis one process holds at most.
+REDIS_CONNECTIONS = 64
 #: Jobs read per round trip when the admin lists them.
 _BATCH = 500
 # Key names the shared records keep (redis_records.py): a full reset leaves them to the
@@ -87,9 +89,16 @@ _BATCH = 500
 _RECORDS = ("journal", "faults:", "webhooks:", "peers")
 
 # -- Lua ---------------------------------------------------------------------------------
-# KEYS[1] job hash, KEYS[2] clock hash -> {job fields..., clock fields...}
+# The job hash's fields, in the order _GET answers them (Job's attributes, shortened).
+_FIELDS = ("i", "k", "a", "c", "q", "r", "o", "w", "h", "d", "n", "b", "t", "p", "$", "f", "fa")
+
+# KEYS: job hash, clock hash.  ARGV: the clock version this process runs, then _FIELDS.
+# -> {job values in _FIELDS order, clock version, the clock's fields when it changed}
 _GET = """
-return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
+local job = redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
+local v = redis.call('HGET', KEYS[2], 'v')
+if v == ARGV[1] then return {job, v} end
+return {job, v, redis.call('HGETALL', KEYS[2])}
 """
 
 # KEYS: job, spent hash, active zset.  ARGV: status by time ('' for poll-count mode),
@@ -158,12 +167,13 @@ end
 
 # KEYS: job, owner zset, active zset.  ARGV: prefix, index member, job id, tracked
 # ('1'/''), active score, reservation token, max jobs, max bytes ('' none), request
-# bytes, TTL ms, virtual now, retention s, then field/value pairs.  -> 1
+# bytes, TTL ms, virtual now, retention s, progress mode, queued polls, running polls,
+# then field/value pairs.  -> 1
 _CREATE = _DROP + """
 local prefix, member = ARGV[1], ARGV[2]
 if redis.call('HEXISTS', prefix .. 'jobs:meta', member) == 1 then drop(prefix, member) end
 local seq = redis.call('INCR', prefix .. 'jobs:seq')
-redis.call('HSET', KEYS[1], unpack(ARGV, 13))
+redis.call('HSET', KEYS[1], unpack(ARGV, 16))
 redis.call('PEXPIRE', KEYS[1], ARGV[10])
 redis.call('ZADD', prefix .. 'jobs', seq, member)
 redis.call('ZADD', KEYS[2], seq, ARGV[3])
@@ -174,6 +184,27 @@ if ARGV[4] == '1' then
 end
 local bytes = redis.call('INCRBY', prefix .. 'jobs:bytes', ARGV[9])
 local maxj, maxb = tonumber(ARGV[7]), tonumber(ARGV[8])
+local now = tonumber(ARGV[11])
+if maxb and bytes > maxb then
+  -- over the byte budget: finished jobs first, among the oldest 1024
+  local q, r = tonumber(ARGV[14]), tonumber(ARGV[15])
+  for _, old in ipairs(redis.call('ZRANGE', prefix .. 'jobs', 0, 1023)) do
+    if bytes <= maxb then break end
+    if old ~= member then
+      local t = redis.call('HMGET', prefix .. 'job:' .. old, 'f', 'c', 'q', 'r', 'p')
+      local done
+      if t[1] then done = t[1] ~= 'queued' and t[1] ~= 'running'
+      elseif not t[2] then done = true
+      elseif ARGV[13] == 'time' then done = now >= tonumber(t[2]) + tonumber(t[3]) + tonumber(t[4])
+      elseif ARGV[13] == 'polls' then done = tonumber(t[5] or '0') > q + r
+      else done = false end
+      if done then
+        drop(prefix, old)
+        bytes = tonumber(redis.call('GET', prefix .. 'jobs:bytes') or '0')
+      end
+    end
+  end
+end
 local n = redis.call('ZCARD', prefix .. 'jobs')
 while n > maxj or (maxb and bytes > maxb) do
   local oldest = redis.call('ZRANGE', prefix .. 'jobs', 0, 0)[1]
@@ -183,7 +214,7 @@ while n > maxj or (maxb and bytes > maxb) do
   bytes = tonumber(redis.call('GET', prefix .. 'jobs:bytes') or '0')
 end
 -- a few of the oldest, expired on the virtual clock or by their TTL, go now
-local now, keep = tonumber(ARGV[11]), tonumber(ARGV[12])
+local keep = tonumber(ARGV[12])
 for _ = 1, 8 do
   local oldest = redis.call('ZRANGE', prefix .. 'jobs', 0, 0)[1]
   if not oldest or oldest == member then break end
@@ -201,7 +232,8 @@ return 1
 _FORCE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'f', ARGV[1], 'fa', ARGV[2])
-if ARGV[1] ~= 'queued' and ARGV[1] ~= 'running' then redis.call('ZREM', KEYS[2], ARGV[3]) end
+if ARGV[1] ~= 'queued' and ARGV[1] ~= 'running' then redis.call('ZREM', KEYS[2], ARGV[3])
+else redis.call('ZADD', KEYS[2], 'XX', '+inf', ARGV[3]) end  -- a forced state never ends by time
 return 1
 """
 
@@ -259,6 +291,12 @@ end
 return ''
 """
 
+# KEYS: replay key.  ARGV: token, lease ms.  -> {1} taken | {0, the stored value or false}
+_TAKE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
+return {0, redis.call('GET', KEYS[1])}
+"""
+
 # KEYS: replay key, replay index.  ARGV: answer, ttl ms, max entries, token.  -> 1
 _REPLAY_KEEP = """
 if redis.call('GET', KEYS[1]) ~= ARGV[4] then return 0 end
@@ -277,6 +315,9 @@ return 0
 """
 
 _PENDING = b"\x00pending:"
+
+
+_KEYS = tuple(f.encode() for f in _FIELDS)
 
 
 def _num(value: float) -> str:
@@ -319,10 +360,10 @@ class RedisReplay:
         waited = 0.0
         pause = 0.005
         while True:
-            taken = await engine._run(engine.redis.set(rkey, token, nx=True, px=int(REPLAY_WAIT_S * 1000)))
-            if taken:
+            answer = await engine._run(engine._take(keys=[rkey], args=[token, int(REPLAY_WAIT_S * 1000)]))
+            if answer[0] == 1:
                 break
-            stored = await engine._run(engine.redis.get(rkey))
+            stored = answer[1]
             if stored is None:
                 continue
             if stored.startswith(_PENDING):
@@ -372,8 +413,12 @@ class RedisEngine(Engine):
         assert settings.redis_url is not None
         self.prefix = settings.redis_prefix
         # Any: redis-py types every answer as a union of all it can be.
-        self.redis: Any = aioredis.Redis.from_url(settings.redis_url, decode_responses=False,
-                                                  socket_connect_timeout=5, socket_timeout=10)
+        # At most REDIS_CONNECTIONS at once: a burst of requests queues for a connection
+        # (up to the socket timeout) instead of opening one connection per request.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=10,
+            decode_responses=False, socket_connect_timeout=5, socket_timeout=10)
+        self.redis: Any = aioredis.Redis(connection_pool=pool)
         self.where = redact_url(settings.redis_url)
         r = self.redis
         self._get = r.register_script(_GET)
@@ -385,6 +430,7 @@ class RedisEngine(Engine):
         self._set_clock = r.register_script(_SET_CLOCK)
         self._upload = r.register_script(_UPLOAD)
         self._rate = r.register_script(_RATE)
+        self._take = r.register_script(_TAKE)
         self._replay_keep = r.register_script(_REPLAY_KEEP)
         self._del_if = r.register_script(_DEL_IF)
         self.idempotency = self.state.idempotency = RedisReplay(self)
@@ -401,10 +447,11 @@ class RedisEngine(Engine):
         self._caps = dict(settings.accounts.concurrency)
         # Slots ``admit`` reserved for jobs not yet created, per (provider, key).
         self._reserved: dict[tuple[str, str], deque[str]] = {}
-        self._rate_rules = cast(RateLimiter, self.rate_limits).rules
+        self._rate_limiter = cast(RateLimiter, self.rate_limits)
         self._seq = 0
         self._rate_virtual = settings.accounts.rate_limit_clock == "virtual"
         self._tag = os.urandom(6).hex()
+        self._background: set[asyncio.Task[None]] = set()
         self.epoch = 0
 
     # connection ------------------------------------------------------------------------
@@ -441,7 +488,7 @@ class RedisEngine(Engine):
         # Redis), then what the journal and fault counts buffer, while Redis is open.
         await self.webhooks.close()
         await self.records.close()
-        await self.redis.aclose()
+        await self.redis.aclose(close_connection_pool=True)
 
     # clock -----------------------------------------------------------------------------
     def _adopt(self, shared: dict[bytes, bytes]) -> None:
@@ -475,7 +522,9 @@ class RedisEngine(Engine):
         return f"{self.prefix}active:{provider}\0{api_key}"
 
     def _job_from(self, provider: str, raw: list[bytes]) -> Job:
-        h = dict(zip(raw[::2], raw[1::2]))
+        return self._job_of(provider, dict(zip(raw[::2], raw[1::2])))
+
+    def _job_of(self, provider: str, h: dict[bytes, bytes]) -> Job:
         forced_at = h.get(b"fa")
         test_id = h.get(b"t")
         job = Job(id=h[b"i"].decode(), provider=provider, kind=h[b"k"].decode(), api_key=h[b"a"].decode(),
@@ -491,12 +540,15 @@ class RedisEngine(Engine):
         return now > end + self.settings.retention_seconds
 
     async def get_job(self, provider: str, job_id: str) -> Job | None:
-        raw, shared = await self._run(self._get(keys=[self._job_key(provider, job_id), self._clock_key]))
-        if shared:
+        answer = await self._run(self._get(keys=[self._job_key(provider, job_id), self._clock_key],
+                                           args=[self._clock_version, *_FIELDS]))
+        if len(answer) > 2:
+            shared = answer[2]
             self._adopt(dict(zip(shared[::2], shared[1::2])))
-        if not raw:
+        values = answer[0]
+        if values[0] is None:
             return None
-        job = self._job_from(provider, raw)
+        job = self._job_of(provider, {k: v for k, v in zip(_KEYS, values) if v is not None})
         return None if self._expired(job, self.clock.now()) else job
 
     async def observe(self, job: Job) -> str:
@@ -561,7 +613,8 @@ class RedisEngine(Engine):
                   self._active_key(provider, job.api_key)],
             args=[self.prefix, f"{provider}\0{job.id}", job.id, "1" if tracked else "", score, token,
                   s.retention_max_jobs, "" if max_bytes is None else max_bytes, len(request or b""), ttl_ms,
-                  _num(self.clock.now()), _num(s.retention_seconds), *fields]))
+                  _num(self.clock.now()), _num(s.retention_seconds), s.progress_mode, s.queued_polls,
+                  s.running_polls, *fields]))
         if token and not tracked:  # a slot reserved for a job that ends at once
             await self._run(self.redis.zrem(self._active_key(provider, job.api_key), token))
         return job
@@ -596,7 +649,9 @@ class RedisEngine(Engine):
     def _settle(self, job: Job, state: str) -> None:
         # A webhook saw the end state: refund once, as a poll would (no answer awaited).
         if state in TERMINAL and job.cost > 0 and state in self._refund_states.get(job.provider, ()):
-            asyncio.get_running_loop().create_task(self._settle_now(job, state))
+            task = asyncio.get_running_loop().create_task(self._settle_now(job, state))
+            self._background.add(task)  # held until done: the loop keeps only weak references
+            task.add_done_callback(self._background.discard)
 
     async def _settle_now(self, job: Job, state: str) -> None:
         try:
@@ -716,12 +771,7 @@ class RedisEngine(Engine):
     async def hit_rate(self, provider: str, address: str | None, api_key: str | None) -> Refusal | None:
         keys: list[str] = []
         args: list[Any] = []
-        for n, rule in enumerate(self._rate_rules):
-            if rule.providers is not None and provider not in rule.providers:
-                continue
-            scope = address if rule.per == "ip" else api_key
-            if not scope:
-                continue
+        for n, rule, scope in self._rate_limiter.windows(provider, address, api_key):
             keys.append(f"{self.prefix}rate:{n}:{rule.per}:{scope}")
             args += [rule.limit, _num(rule.window_s)]
         if not keys:

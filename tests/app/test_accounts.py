@@ -297,6 +297,14 @@ async def test_a_forced_end_frees_the_slot(aiohttp_client):
     assert (await client.post(AIML, json=AIML_BODY, headers=aiml_headers())).status == 200
 
 
+async def test_a_job_forced_to_running_keeps_its_slot_past_its_planned_end(aiohttp_client):
+    client, engine = await fake(aiohttp_client, accounts={"concurrency": {"aimlapi": 1}})
+    created = await (await client.post(AIML, json=AIML_BODY, headers=aiml_headers())).json()
+    await engine.force(await engine.get_job("aimlapi", created["id"]), "running")
+    engine.clock.advance(3600)
+    assert (await client.post(AIML, json=AIML_BODY, headers=aiml_headers())).status == 429
+
+
 # rate limits ---------------------------------------------------------------------------------
 def test_freepik_preset_windows():
     """50 hits/s over 5 s (250) and 10 hits/s on average over 2 minutes (1200), per IP."""

@@ -9,6 +9,7 @@ import asyncio
 import subprocess
 import sys
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -17,6 +18,8 @@ from redis.asyncio.connection import AbstractConnection
 from mockserver.app import ADAPTERS, ENGINE, create_app
 from mockserver.engine.redis_records import CLIENT_NAME
 from support import ROOT, make_settings
+from support import pixverse as pv_support
+from support.pixverse import call as pv_call
 from support.redis_server import _free_port
 from support.redis_server import start as start_redis
 
@@ -170,6 +173,24 @@ async def test_alone_on_a_fresh_redis_the_ids_are_the_in_memory_ones(aiohttp_cli
     shared = await aiohttp_client(create_app(make_settings(redis_url=redis_url)))
     alone = await aiohttp_client(create_app(make_settings()))
     assert (await freepik_create(shared))[1]["data"]["task_id"] == (await freepik_create(alone))[1]["data"]["task_id"]
+
+
+async def test_a_rate_window_counts_requests_through_every_worker(workers, redis_url):
+    rule = {"limit": 3, "window_s": 60, "per": "key"}
+    a, b = await workers.start(redis_url=redis_url, accounts={"rate_limits": [rule]})
+    statuses = [(await c.get(f"{FREEPIK}/none", headers=fp())).status for c in (a, b, a, b)]
+    assert statuses[:3] == [404, 404, 404] and statuses[3] == 429
+
+
+async def test_an_upload_through_one_is_used_through_the_other(workers, redis_url):
+    a, b = await workers.start(redis_url=redis_url)
+    uploaded = await pv_call(a, "POST", pv_support.UPLOAD, key="shared-key",
+                             data=pv_support.form(image=(pv_support.image_bytes(), "a.png")))
+    img_id = uploaded["Resp"]["img_id"]
+    made = await pv_call(b, "POST", pv_support.I2V, key="shared-key", json={**pv_support.I2V_SEED, "img_id": img_id})
+    assert made["ErrCode"] == 0, made
+    thumb = await b.get(urlsplit(uploaded["Resp"]["img_url"]).path)
+    assert thumb.status == 200 and thumb.headers["Content-Type"] == "image/png"
 
 
 # round trips ----------------------------------------------------------------------------------
