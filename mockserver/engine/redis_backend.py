@@ -490,6 +490,9 @@ class RedisEngine(Engine):
         await self.records.close()
         await self.redis.aclose(close_connection_pool=True)
 
+    async def sync_records(self) -> None:
+        await self.records.sync()
+
     # clock -----------------------------------------------------------------------------
     def _adopt(self, shared: dict[bytes, bytes]) -> None:
         version = int(shared.get(b"v", 0))

@@ -231,6 +231,10 @@ class RedisJournal(Journal):
         await self.flush()
         if self.peers is not None:
             await self.peers.ask(FLUSH)
+        await self.pull()
+
+    async def pull(self) -> None:
+        """Bring the mirror up to the stream (what the workers have sent)."""
         stream, _, bytes_key, evicted_key, generation_key = self._keys
         last = self._entries[-1][0] if self._entries else 0
         async with self.redis.pipeline(transaction=True) as pipe:

@@ -118,7 +118,7 @@ class RedisFaultSet(FaultSet):
         self._flush_timer: asyncio.TimerHandle | None = None
         self._lock: asyncio.Lock | None = None
         if peers is not None:
-            peers.on(RELOAD, lambda _: self._reload())
+            peers.on(RELOAD, lambda _: self.reload())
             peers.on(FLUSH, lambda _: self.flush())
 
     # changes: local at once, sent by sync() ------------------------------------------------
@@ -159,7 +159,7 @@ class RedisFaultSet(FaultSet):
             await self._send_ops()
         else:
             self._ops = []
-        await self._reload()
+        await self.reload()
 
     async def sync(self, ids: int = 0) -> None:
         """Send this worker's changes (every worker has reloaded when it returns) and
@@ -175,7 +175,7 @@ class RedisFaultSet(FaultSet):
                 await self.peers.ask(RELOAD)
         elif self.peers is not None:
             await self.peers.ask(FLUSH)
-        await self._reload()
+        await self.reload()
 
     async def _send_ops(self) -> None:
         ops, self._ops = self._ops, []
@@ -186,7 +186,12 @@ class RedisFaultSet(FaultSet):
             self._ops = (ops or []) + (self._ops or [])
             raise
 
-    async def _reload(self) -> None:
+    @property
+    def changed(self) -> bool:
+        """Whether this worker has changes :meth:`sync` has not sent yet."""
+        return bool(self._ops)
+
+    async def reload(self) -> None:
         """Take the rules, budgets, counts and log as Redis has them."""
         await self.flush()
         k = self._key

@@ -169,7 +169,7 @@ class RedisWebhookScheduler(WebhookScheduler):
         self._lock: asyncio.Lock | None = None
         self._flush_soon: asyncio.Handle | None = None
         if peers is not None:
-            peers.on(RELOAD, lambda _: self._reload())
+            peers.on(RELOAD, lambda _: self.reload())
             peers.on(FLUSH, lambda _: self.flush())
 
     # deliveries go to Redis -------------------------------------------------------------------
@@ -430,9 +430,14 @@ class RedisWebhookScheduler(WebhookScheduler):
                 await pipe.execute()
         if self.peers is not None:
             await self.peers.ask(RELOAD if changes else FLUSH)
-        await self._reload()
+        await self.reload()
 
-    async def _reload(self) -> None:
+    @property
+    def changed(self) -> bool:
+        """Whether this worker has changes or resets :meth:`sync` has not sent yet."""
+        return bool(self._changes or self._resets)
+
+    async def reload(self) -> None:
         await self.flush()
         k = self._key
         async with self.redis.pipeline(transaction=True) as pipe:
@@ -473,7 +478,7 @@ class RedisWebhookScheduler(WebhookScheduler):
     async def start(self, sender: Any) -> None:
         if self.peers is not None:
             await self.peers.start()
-        await self._reload()
+        await self.reload()
         await super().start(sender)
 
     async def close(self) -> None:
