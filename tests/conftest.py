@@ -68,3 +68,18 @@ def store(request) -> dict:
     if request.param == "memory":
         return {}
     return {"redis_url": request.getfixturevalue("redis_url")}
+
+
+@pytest.fixture
+async def receiver(aiohttp_server):
+    """A webhook receiver on 127.0.0.1 recording every POST (``support.webhooks.Receiver``)."""
+    from aiohttp import web
+
+    from support.webhooks import Receiver
+
+    rec = Receiver()
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", rec.handle)
+    server = await aiohttp_server(app)
+    rec.url = str(server.make_url("/hooks"))
+    return rec

@@ -11,11 +11,10 @@ import asyncio
 from collections import Counter
 
 import pytest
-from aiohttp import web
 
 from mockserver.app import create_app
 from support import make_settings
-from support.webhooks import FREEPIK_KEY, Receiver, freepik_job
+from support.webhooks import FREEPIK_KEY, freepik_job
 
 I2V = "/v1/ai/image-to-video/pixverse-v5"
 BODY = {"prompt": "A cat walking through a garden", "image_url": "https://example.com/cat.jpg"}
@@ -29,16 +28,6 @@ async def workers(aiohttp_client, redis_url):
     resp = await a.post("/__admin/clock", json={"freeze": True})
     assert resp.status == 200, await resp.text()
     return a, b
-
-
-@pytest.fixture
-async def receiver(aiohttp_server):
-    rec = Receiver()
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", rec.handle)
-    server = await aiohttp_server(app)
-    rec.url = str(server.make_url("/hooks"))
-    return rec
 
 
 async def create(client, **headers) -> int:

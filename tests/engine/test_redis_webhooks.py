@@ -16,27 +16,13 @@ from mockserver.engine.redis_peers import Peers
 from mockserver.engine.webhooks import AccountHook, DeliveryFault, SendResult
 from mockserver.engine.webhooks.redis_schedule import RedisWebhookScheduler
 from mockserver.settings import Settings
+from support.webhooks import StubChannel
 
 pytestmark = pytest.mark.asyncio
 
 
-class Channel:
-    provider = "pixverse"
-
-    def visible(self, state):
-        return state
-
-    async def render(self, watch, state):
-        return b'{"id": "%s", "state": "%s"}' % (watch.job.id.encode(), state.encode())
-
-    def headers(self, delivery, body, timestamp):
-        return {"X-Id": delivery.id}
-
-    def accepted(self, status, text):
-        return status == 200
-
-    def retry_schedule(self):
-        return [2.0, 10.0]
+def Channel() -> StubChannel:
+    return StubChannel(every=True)
 
 
 @pytest.fixture

@@ -34,16 +34,6 @@ def pixverse_headers(key: str = "hook-key") -> dict[str, str]:
     return {"API-KEY": key, "Ai-Trace-Id": str(uuid.uuid4())}
 
 
-@pytest.fixture
-async def receiver(aiohttp_server):
-    rec = Receiver()
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", rec.handle)
-    server = await aiohttp_server(app)
-    rec.url = str(server.make_url("/hooks"))
-    return rec
-
-
 async def pixverse_job(client, body: dict | None = None, key: str = "hook-key") -> int:
     resp = await client.post(PIXVERSE_T2V, json={**PIXVERSE_BODY, **(body or {})}, headers=pixverse_headers(key))
     data = await resp.json()

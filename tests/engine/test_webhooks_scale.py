@@ -8,27 +8,12 @@ from mockserver.engine import Engine
 from mockserver.engine.jobs import JobSpec
 from mockserver.engine.webhooks import SendResult
 from mockserver.settings import Settings
+from support.webhooks import StubChannel
 
 N = 10_000
 
 
-class Channel:
-    provider = "pixverse"
-
-    def visible(self, state):
-        return state if state in ("succeeded", "failed", "moderated") else None
-
-    async def render(self, watch, state):
-        return b'{"id": "%s"}' % watch.job.id.encode()
-
-    def headers(self, delivery, body, timestamp):
-        return {"X-Id": delivery.id}
-
-    def accepted(self, status, text):
-        return status == 200
-
-    def retry_schedule(self):
-        return [2.0, 10.0]
+Channel = StubChannel
 
 
 async def jobs(engine: Engine, n: int):

@@ -191,12 +191,7 @@ class RedisWebhookScheduler(WebhookScheduler):
             self._advance(w, self.clock.now())
 
     def _release(self, d: Delivery) -> None:
-        held = self._held.get(d.url)
-        if held and d in held:
-            held.remove(d)
-            if not held:
-                del self._held[d.url]
-        d.held = False
+        self._unhold(d)
         d.due = min(d.due, self.clock.now())
         self._push(d.due, _DELIVERY, d)
 

@@ -319,13 +319,17 @@ class WebhookScheduler:
         self._ready.put_nowait(d)
 
     def _release(self, d: Delivery) -> None:
+        self._unhold(d)
+        self._enqueue(d)
+
+    def _unhold(self, d: Delivery) -> None:
+        """Take ``d`` out of its URL's held deliveries."""
         held = self._held.get(d.url)
         if held and d in held:
             held.remove(d)
             if not held:
                 del self._held[d.url]
         d.held = False
-        self._enqueue(d)
 
     def _release_held(self, url: str, after: Delivery) -> None:
         for d in list(self._held.get(url, ())):
