@@ -23,6 +23,8 @@ log = logging.getLogger("mockserver.redis")
 FLUSH = "flush"
 #: Wall seconds an asker waits for every worker to acknowledge.
 ASK_TIMEOUT_S = 5.0
+# The token of a message nobody acknowledges (``tell``).
+_NO_ACK = "-"
 #: Seconds an acknowledgement list outlives its question (none is left behind).
 _ACK_TTL_S = 60
 
@@ -73,6 +75,8 @@ class Peers:
                     await handler(arg)
                 except Exception as exc:
                     log.warning("peers: %s failed here (%s)", topic, exc)
+            if token == _NO_ACK:
+                continue
             try:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     await pipe.rpush(self._acks + token, 1).expire(self._acks + token, _ACK_TTL_S).execute()
@@ -98,6 +102,10 @@ class Peers:
             got += 1
         await self.redis.delete(key)
         return got
+
+    async def tell(self, topic: str, arg: str = "") -> None:
+        """Have every worker run ``topic``'s handler with ``arg``, without waiting."""
+        await self.redis.publish(self.channel, f"{topic} {_NO_ACK} {arg}")
 
     async def close(self) -> None:
         if self._task is not None:

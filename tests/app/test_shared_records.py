@@ -155,3 +155,19 @@ async def test_a_request_asks_redis_about_faults_only_when_a_rule_meets_it(aioht
     for _ in range(3):
         before = gate_calls[0]
         assert await create(client) == 200 and gate_calls[0] == before + 1
+
+
+async def test_poll_count_mode_polls_through_the_other_worker_deliver(aiohttp_client, redis_url, receiver):
+    settings = make_settings(redis_url=redis_url, progress_mode="polls", queued_polls=1, running_polls=1)
+    a = await aiohttp_client(create_app(settings))
+    b = await aiohttp_client(create_app(settings))
+    task = await freepik_job(a, receiver.url)
+    path = f"/v1/ai/text-to-video/pixverse-v5/{task}"
+    seen = [(await (await b.get(path, headers=FREEPIK_KEY)).json())["data"]["status"] for _ in range(3)]
+    assert seen == ["CREATED", "IN_PROGRESS", "COMPLETED"]
+    for _ in range(100):  # bounded: b tells a over pub/sub, a delivers
+        await admin(a, "POST", "/webhooks/drain")
+        if len(receiver.hits) >= 2:
+            break
+        await asyncio.sleep(0.02)
+    assert [h.json["status"] for h in receiver.hits] == ["IN_PROGRESS", "COMPLETED"]

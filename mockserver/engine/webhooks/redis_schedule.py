@@ -10,9 +10,11 @@ What is shared and how:
   later (a retry, with its attempt count and body).  A lease that runs out (the worker
   died mid-flight) puts the delivery back as due, and another worker attempts it.
 - **Watches** (when a job's status changes) stay with the worker that created the job:
-  it turns each change into a delivery and hands it to Redis.  A worker that dies
-  loses the changes its jobs have not made yet (the deliveries already handed over
-  are not lost).  Out-of-order holds are also that worker's.
+  it turns each change into a delivery and hands it to Redis (in poll-count and
+  manual modes, a worker that answers a poll or a force tells it, in order, over
+  pub/sub).  A worker that dies loses the changes its jobs have not made yet (the
+  deliveries already handed over are not lost).  Out-of-order holds are also that
+  worker's.
 - **The delivery log and counts**, **account webhooks** (PixVerse's console setting) and
   **delivery faults** live in Redis; a change through the admin plane has every worker
   reload before it returns (``Peers``), the log and counts are sent in the background
@@ -26,7 +28,7 @@ import asyncio
 import logging
 import random
 import time
-from collections import Counter
+from collections import Counter, deque
 from typing import Any, Awaitable, Callable, Hashable
 
 import orjson
@@ -43,6 +45,8 @@ log = logging.getLogger("mockserver.webhooks")
 
 #: The topic that has every worker reload account webhooks and delivery faults.
 RELOAD = "webhooks"
+#: The topic that tells the worker watching a job that it may have changed status.
+NOTICE = "notice"
 #: Wall seconds between looks at the shared schedule for what this worker was not told
 #: of (other workers' retries, leases run out); a worker takes the deliveries it hands
 #: over, and those a clock change makes due, at once.
@@ -168,9 +172,12 @@ class RedisWebhookScheduler(WebhookScheduler):
         self._changes: list[tuple[Any, ...]] = []  # account and fault changes for sync()
         self._lock: asyncio.Lock | None = None
         self._flush_soon: asyncio.Handle | None = None
+        self._told: deque[str] = deque(maxlen=10_000)
+        self._telling: asyncio.Task[None] | None = None
         if peers is not None:
             peers.on(RELOAD, lambda _: self.reload())
             peers.on(FLUSH, lambda _: self.flush())
+            peers.on(NOTICE, self._noticed)
 
     # deliveries go to Redis -------------------------------------------------------------------
     def _push(self, due: float, kind: int, item: Any) -> None:
@@ -184,11 +191,36 @@ class RedisWebhookScheduler(WebhookScheduler):
 
     def notice(self, job: Job) -> None:
         """As :meth:`WebhookScheduler.notice`; ``job`` is a fresh read of the shared
-        job (its polls, its forced state), which the watch takes."""
+        job (its polls, its forced state), which the watch takes.  A job watched by
+        another worker (it created the job) changes status on reads and forces only
+        in poll-count and manual modes: that worker is told (no wait)."""
         w = self._watches.get((job.provider, job.id)) if self._watches else None
         if w is not None:
             w.job = job
             self._advance(w, self.clock.now())
+        elif self.peers is not None and self._mode() != "time":
+            # In order, so the watching worker sees each read's status in turn.
+            self._told.append(f"{job.provider}\x00{job.id}\x00{job.polls}")
+            if self._telling is None or self._telling.done():
+                self._telling = asyncio.get_running_loop().create_task(self._tell())
+
+    async def _tell(self) -> None:
+        while self._told:
+            try:
+                await self.peers.tell(NOTICE, self._told[0])  # type: ignore[union-attr]  # notice() checked
+            except Exception as exc:
+                log.warning("webhooks: cannot tell the other workers of a status change (%s)", exc)
+            self._told.popleft()
+
+    async def _noticed(self, key: str) -> None:
+        """Another worker read (``polls``: the job's reads then) or forced a job: if
+        this worker watches it, deliver what changed."""
+        provider, job_id, polls = key.split("\x00")
+        if (provider, job_id) in self._watches:
+            job = await self._job(provider, job_id)
+            if job is not None:
+                job.polls = min(job.polls, int(polls))
+                self.notice(job)
 
     def _release(self, d: Delivery) -> None:
         self._unhold(d)
