@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from .journal import _TEST, HEADERS_KEPT, Journal, Stored, _stored_bytes, from_row, to_row
-from .redis_peers import FLUSH, Peers
+from .redis_peers import FLUSH, Peers, unavailable_as_503
 
 log = logging.getLogger("mockserver.journal")
 
@@ -227,11 +227,12 @@ class RedisJournal(Journal):
     # reading ---------------------------------------------------------------------------------
     async def sync(self) -> None:
         """Have every worker send its entries (this one's at least), then bring the
-        mirror up to the stream."""
-        await self.flush()
-        if self.peers is not None:
-            await self.peers.ask(FLUSH)
-        await self.pull()
+        mirror up to the stream.  Raises StoreUnavailable when Redis does not answer."""
+        async with unavailable_as_503():
+            await self.flush()
+            if self.peers is not None:
+                await self.peers.ask(FLUSH)
+            await self.pull()
 
     async def pull(self) -> None:
         """Bring the mirror up to the stream (what the workers have sent)."""

@@ -12,10 +12,15 @@ seconds at most (the answer then says how many acknowledged).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+from redis.exceptions import RedisError
+
+from .state import StoreUnavailable
 
 log = logging.getLogger("mockserver.redis")
 
@@ -27,6 +32,16 @@ ASK_TIMEOUT_S = 5.0
 _NO_ACK = "-"
 #: Seconds an acknowledgement list outlives its question (none is left behind).
 _ACK_TTL_S = 60
+
+
+@contextlib.asynccontextmanager
+async def unavailable_as_503() -> AsyncIterator[None]:
+    """Redis not answering inside becomes :class:`~.state.StoreUnavailable`, which the
+    provider routes and the control plane answer with a 503 (never a traceback)."""
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        raise StoreUnavailable(f"Redis did not answer ({type(exc).__name__})") from None
 
 
 def _text(value: Any) -> str:

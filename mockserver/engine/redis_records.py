@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, cast
 from .faults import fault_rng
 from .faults.redis_rules import RedisFaultSet
 from .redis_journal import RedisJournal
-from .redis_peers import FLUSH, Peers
+from .redis_peers import FLUSH, Peers, unavailable_as_503
 from .webhooks import WebhookScheduler
 from .webhooks.redis_schedule import RedisWebhookScheduler
 
@@ -51,13 +51,14 @@ class SharedRecords:
             await self.faults.sync()
             await self.webhooks.sync()
             return
-        await self.journal.flush()
-        await self.faults.flush()
-        await self.webhooks.flush()
-        await self.peers.ask(FLUSH)
-        await self.journal.pull()
-        await self.faults.reload()
-        await self.webhooks.reload()
+        async with unavailable_as_503():
+            await self.journal.flush()
+            await self.faults.flush()
+            await self.webhooks.flush()
+            await self.peers.ask(FLUSH)
+            await self.journal.pull()
+            await self.faults.reload()
+            await self.webhooks.reload()
 
     async def close(self) -> None:
         """Send what is buffered (journal entries, fault counts) and stop listening;

@@ -171,3 +171,20 @@ async def test_poll_count_mode_polls_through_the_other_worker_deliver(aiohttp_cl
             break
         await asyncio.sleep(0.02)
     assert [h.json["status"] for h in receiver.hits] == ["IN_PROGRESS", "COMPLETED"]
+
+
+async def test_redis_gone_the_journal_faults_and_webhooks_answer_503_not_a_traceback(aiohttp_client):
+    from support.redis_server import start
+
+    server = start()
+    try:
+        client = await aiohttp_client(create_app(make_settings(redis_url=server.url)))
+        await admin(client, "POST", "/faults", 201, json={"provider": "freepik", "latency": 1})
+    finally:
+        server.stop()
+    for path in ("/journal", "/faults", "/webhooks/deliveries", "/health"):
+        resp = await client.get(f"/__admin{path}")
+        assert resp.status == 503 and "did not answer" in (await resp.json())["message"], path
+    # A request a rule meets asks Redis for the rule's budget: the provider's own 503.
+    resp = await client.post(I2V, json=BODY, headers=FREEPIK_KEY)
+    assert resp.status == 503 and "Traceback" not in await resp.text()

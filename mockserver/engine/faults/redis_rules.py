@@ -29,7 +29,7 @@ from typing import Any, Iterable, Mapping
 
 import orjson
 
-from ..redis_peers import FLUSH, Peers
+from ..redis_peers import FLUSH, Peers, unavailable_as_503
 from .rules import FaultRule
 from .ruleset import Decision, FaultContext, FaultSet, _State
 
@@ -163,7 +163,12 @@ class RedisFaultSet(FaultSet):
 
     async def sync(self, ids: int = 0) -> None:
         """Send this worker's changes (every worker has reloaded when it returns) and
-        counts (every worker's), then reload; reserve ``ids`` new rule ids."""
+        counts (every worker's), then reload; reserve ``ids`` new rule ids.  Raises
+        StoreUnavailable when Redis does not answer."""
+        async with unavailable_as_503():
+            await self._sync(ids)
+
+    async def _sync(self, ids: int) -> None:
         if ids > len(self._id_pool):
             block = max(ids, ID_BLOCK)
             last = await self.redis.incrby(self._key["ids"], block)
@@ -243,7 +248,8 @@ class RedisFaultSet(FaultSet):
                 draw = self.rng.random() if rule.probability < 1.0 else 0.0
                 args += [rule_id, rule.nth or 0, rule.times or 0, repr(rule.probability), repr(draw)]
         if met:
-            fired = await self._gate(keys=[self._key["rules"], self._key["state"]], args=args)
+            async with unavailable_as_503():
+                fired = await self._gate(keys=[self._key["rules"], self._key["state"]], args=args)
             for (rule_id, rule, error, outcome), yes in zip(met, fired):
                 state = self._state.get(rule_id)
                 if state is not None:

@@ -35,7 +35,7 @@ import orjson
 
 from ..clock import VirtualClock
 from ..jobs import Job
-from ..redis_peers import FLUSH, Peers
+from ..redis_peers import FLUSH, Peers, unavailable_as_503
 from .accounts import AccountHook
 from .deliveries import Channel, Delivery, Watch
 from .faults import DeliveryFault
@@ -422,7 +422,12 @@ class RedisWebhookScheduler(WebhookScheduler):
     async def sync(self, ids: int = 0) -> None:
         """Send this worker's changes (every worker has reloaded when it returns),
         have every worker send its log and counts, and reload them here.  ``ids``:
-        delivery fault ids about to be needed (taken from a shared counter)."""
+        delivery fault ids about to be needed (taken from a shared counter).  Raises
+        StoreUnavailable when Redis does not answer."""
+        async with unavailable_as_503():
+            await self._sync(ids)
+
+    async def _sync(self, ids: int) -> None:
         if ids:
             last = await self.redis.incrby(self._key["fault_ids"], ids)
             self._fault_pool += range(last - ids + 1, last + 1)
