@@ -336,13 +336,12 @@ class RedisReplay:
 
     def __init__(self, engine: RedisEngine) -> None:
         self.engine = engine
-        self._local: dict[Hashable, asyncio.Future[Any]] = {}
 
     def __len__(self) -> int:
-        return 0  # counted in Redis; nothing here to size
+        return 0  # the answers are in Redis (bounded there); nothing held here
 
     def clear(self) -> None:
-        self._local.clear()
+        """Nothing held here: ``RedisEngine.reset`` drops the keys."""
 
     def _key(self, key: Hashable) -> str:
         digest = hashlib.sha256(orjson.dumps(key, option=orjson.OPT_PASSTHROUGH_DATACLASS,
@@ -374,9 +373,9 @@ class RedisReplay:
                 pause = min(pause * 2, 0.1)
                 continue
             earlier = orjson.loads(stored)
-            answer = revive(earlier) if revive is not None else earlier
-            if reusable is None or await reusable(answer):
-                return answer
+            replay = revive(earlier) if revive is not None else earlier
+            if reusable is None or await reusable(replay):
+                return replay
             await engine._run(engine._del_if(keys=[rkey], args=[stored]))
         reply: T | None = None
         try:
