@@ -130,7 +130,7 @@ async def fill(n: int) -> dict:
     t0 = time.perf_counter()
     for _ in range(100):
         for job in sample:
-            engine.get_job(job.provider, job.id)
+            await engine.get_job(job.provider, job.id)
     lookup_us = (time.perf_counter() - t0) / (100 * len(sample)) * 1e6
     return {
         "jobs": n, "rss_start_mb": rss0, "rss_mb": rss1, "target_mb": TARGET_MB,

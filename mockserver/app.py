@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -19,6 +20,9 @@ from .providers import configure, specs
 from .providers.base import ProviderAdapter
 from .recording import add_unmatched_route
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .engine.redis_backend import RedisEngine
 
 log = logging.getLogger("mockserver")
 
@@ -70,6 +74,22 @@ def keep_state(app: web.Application, engine: Engine, path: Path, interval_s: flo
     app.on_shutdown.append(save_on_shutdown)
 
 
+def connect(app: web.Application, engine: "RedisEngine") -> None:
+    """Connect ``engine`` to its Redis as the app starts (StoreUnavailable when it does
+    not answer: ``serve`` exits 2) and disconnect when it ends."""
+
+    async def start(_app: web.Application) -> None:
+        await engine.start()
+        log.info("state in Redis at %s (key prefix %r, process epoch %d)", engine.where, engine.prefix,
+                 engine.epoch)
+
+    async def close(_app: web.Application) -> None:
+        await engine.close()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(close)
+
+
 def create_app(settings: Settings | None = None) -> web.Application:
     """The whole fake as one aiohttp application.
 
@@ -84,9 +104,18 @@ def create_app(settings: Settings | None = None) -> web.Application:
     # their code.
     settings = configure(settings or Settings())
     registered = specs()
-    engine = Engine(settings, providers=[s.name for s in registered],
-                    webhook_providers=[s.name for s in registered if s.webhooks != "none"])
+    providers = [s.name for s in registered]
+    webhook_providers = [s.name for s in registered if s.webhooks != "none"]
     app = web.Application(client_max_size=CLIENT_MAX_SIZE, handler_args=APP_HANDLER_ARGS)
+    engine: Engine
+    if settings.redis_url is not None:
+        # Imported only when asked for: redis-py costs start-up time the default does not need.
+        from .engine.redis_backend import RedisEngine
+
+        engine = shared = RedisEngine(settings, providers, webhook_providers)
+        connect(app, shared)
+    else:
+        engine = Engine(settings, providers, webhook_providers)
     app[SETTINGS] = settings
     app[ENGINE] = engine
     adapters: dict[str, ProviderAdapter] = {}
@@ -95,7 +124,10 @@ def create_app(settings: Settings | None = None) -> web.Application:
         app.router.add_routes(adapter.routes())
         adapters[adapter.name] = adapter
     app[ADAPTERS] = adapters
-    add_file_routes(app, engine.media, engine.uploads)
+    # An adapter that sends webhooks keeps its channel as ``webhooks``.
+    channels = {c.provider: c for a in adapters.values() if (c := getattr(a, "webhooks", None)) is not None}
+    engine.webhooks.use_channels(channels)
+    add_file_routes(app, engine.media, engine.get_upload)
     app[FAULTS] = engine.faults  # /__files reads the fault rules too
     # The control plane is a sub-application whose every route is behind its guard
     # (admin/guard.py), as a wrapper: a middleware would cost every provider request.
@@ -112,10 +144,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
 
     app.on_shutdown.append(end_injected_waits)
     if settings.state_file is not None:
-        keep_state(app, engine, settings.state_file, settings.state_save_interval_s,
-                   # An adapter that sends webhooks keeps its channel as ``webhooks``.
-                   {c.provider: c for a in adapters.values()
-                    if (c := getattr(a, "webhooks", None)) is not None})
+        keep_state(app, engine, settings.state_file, settings.state_save_interval_s, channels)
     app[METRICS] = admin[METRICS]
     app[ADMIN_CONTRACT] = admin[ADMIN_CONTRACT]
     app[ADMIN_VIOLATIONS] = admin[ADMIN_VIOLATIONS]

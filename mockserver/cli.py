@@ -12,7 +12,9 @@ import click
 from pydantic import ValidationError
 
 from .app import create_app
+from .engine.state import StoreUnavailable
 from .engine.statefile import StateFileError
+from .engine.webhooks import redact_url
 from .keys import ADAPTERS
 from .providers import configure
 from .serving import exposure_warning, make_runner, prepare_exposure, start_site
@@ -45,7 +47,12 @@ def main() -> None:
 @click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Keep the state in this file: read at start, written on shutdown and every "
                    "state_save_interval_s seconds (README, Restarts).")
-def serve(host, port, time_scale, seed, profile, progress_mode, strict, admin_token, state_file) -> None:
+@click.option("--redis", "redis_url", default=None, metavar="URL",
+              help="Keep jobs, ids, the clock, uploads, credits and limits in this Redis "
+                   "(redis://host:port/db) so several processes act as one fake "
+                   "[$PIXVERSE_MOCK_REDIS_URL] (README, Scaling out).")
+def serve(host, port, time_scale, seed, profile, progress_mode, strict, admin_token, state_file,
+          redis_url) -> None:
     """Start the fake and print what to point each provider's client at.  Exits 2 with
     the reason on stderr for settings that do not validate (a bad value, a provider
     section or name the registry does not know, a provider module that cannot be
@@ -53,9 +60,9 @@ def serve(host, port, time_scale, seed, profile, progress_mode, strict, admin_to
     try:
         settings = configure(Settings.load(profile, host=host, port=port, time_scale=time_scale, seed=seed,
                                            progress_mode=progress_mode, strict=strict, admin_token=admin_token,
-                                           state_file=state_file))
+                                           state_file=state_file, redis_url=redis_url))
         asyncio.run(_serve(settings))
-    except (ValidationError, ImportError, StateFileError) as exc:
+    except (ValidationError, ImportError, StateFileError, StoreUnavailable) as exc:
         # Never a silent fresh start over a file someone meant to keep, nor a start
         # with settings other than the ones asked for.
         click.echo(f"error: {exc}", err=True)
@@ -88,6 +95,10 @@ async def _serve(settings: Settings) -> None:
         click.echo(f"  {adapter.title:<22} base URL {base}{adapter.client_base_path:<6} "
                    f"instead of {adapter.upstream}{adapter.client_base_path}  auth: {adapter.auth_hint}")
     click.echo(f"  {'admin':<22} {base}/__admin/health   media: {base}/__files/")
+    if settings.redis_url is not None:
+        # Never the password: redact_url shows user:****@.
+        click.echo(f"  {'state':<22} Redis at {redact_url(settings.redis_url)} "
+                   f"(keys under {settings.redis_prefix!r})")
     # SIGTERM and SIGINT stop the server cleanly: due webhook deliveries are attempted
     # and the undelivered ones reported (README) before the process exits.
     stop = asyncio.Event()

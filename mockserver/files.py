@@ -21,14 +21,16 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
+from typing import Awaitable, Callable
 
 from aiohttp import web
 
 from mockserver import directives, faultwire
 from mockserver.directives import DRIBBLE_HEADER, FAULT_HEADER, LATENCY_HEADER, TEST_ID_HEADER
-from mockserver.engine.faults import FILES, Decision, FaultContext
+from mockserver.engine.faults import FILES, FaultContext
 from mockserver.engine.media import MediaLibrary, RenderBusy, is_provider_shape
-from mockserver.engine.state import FaultRules, UploadStorage
+from mockserver.engine.state import FaultRules, StoreUnavailable
+from mockserver.engine.store import Upload
 from mockserver.keys import FAULTS
 
 __all__ = ["FAULTS", "FILES_PREFIX", "NAME_PATTERN", "add_file_routes", "image_url", "upload_url",
@@ -119,30 +121,34 @@ def _not_found() -> web.Response:
 RENDER_RETRY_AFTER_S = 1
 
 
-def _busy() -> web.Response:
+def _busy(message: str = "media renders are queued to capacity; retry shortly") -> web.Response:
     # 503, not 429: the fake is busy, the client did nothing wrong.
-    return web.json_response({"message": "media renders are queued to capacity; retry shortly"},
+    return web.json_response({"message": message},
                              status=503, headers={"Retry-After": str(RENDER_RETRY_AFTER_S)})
 
 
-def _file_decision(faults: FaultRules, request: web.Request, operation: str) -> Decision | None:
+def _file_context(faults: FaultRules, request: web.Request, operation: str) -> FaultContext | None:
+    """What a media request looks like to the rules; None when none can touch it."""
     headers = request.headers
     dribble = headers.get(DRIBBLE_HEADER)
     fault = headers.get(FAULT_HEADER)
     latency = headers.get(LATENCY_HEADER)
     if not len(faults) and not (faults.directives and (dribble or fault or latency)):
         return None
-    return faults.decide(FaultContext(
+    return FaultContext(
         provider=FILES, operation=operation, test_id=headers.get(TEST_ID_HEADER),
         directives=directives.found(fault=fault, latency=latency, dribble=dribble)
-        if faults.directives else ()))
+        if faults.directives else ())
 
 
 async def _send(request: web.Request, operation: str, content_type: str,
                 path: Path | None = None, data: bytes | None = None) -> web.StreamResponse:
     """Serve a file or bytes, with whatever faults the rules ask for on ``/__files``."""
     faults = request.app.get(FAULTS)
-    decision = _file_decision(faults, request, operation) if faults is not None else None
+    ctx = _file_context(faults, request, operation) if faults is not None else None
+    decision = None
+    if ctx is not None and faults is not None:
+        decision = await faults.decide_shared(ctx) if faults.shared else faults.decide(ctx)
     if decision is None or faults is None:
         if path is not None:
             return web.FileResponse(path, headers={"Content-Type": content_type})
@@ -165,9 +171,11 @@ async def _send(request: web.Request, operation: str, content_type: str,
     return web.Response(body=data, content_type=content_type)
 
 
-def add_file_routes(app: web.Application, media: MediaLibrary, uploads: UploadStorage | None = None) -> None:
+def add_file_routes(app: web.Application, media: MediaLibrary,
+                    uploads: Callable[[str, str], Awaitable[Upload | None]] | None = None) -> None:
     """Register the ``/__files/`` GET/HEAD routes on ``app``, serving from ``media``
-    and, under ``/__files/uploads/{provider}/{id}/{name}``, the bytes in ``uploads``.
+    and, under ``/__files/uploads/{provider}/{id}/{name}``, the bytes of the upload
+    ``await uploads(provider, id)`` finds (``Engine.get_upload``).
 
     Only shapes a provider hands out are rendered (``media.is_provider_shape``: the
     sizes of 360p-1080p at the five aspect ratios, 1-30 s); other shapes and any
@@ -201,7 +209,10 @@ def add_file_routes(app: web.Application, media: MediaLibrary, uploads: UploadSt
 
     async def get_upload(request: web.Request) -> web.StreamResponse:
         info = request.match_info
-        item = uploads.get(info["provider"], info["upload_id"]) if uploads is not None else None
+        try:
+            item = await uploads(info["provider"], info["upload_id"]) if uploads is not None else None
+        except StoreUnavailable:  # Redis went away: try again shortly
+            return _busy("the fake's shared state (Redis) did not answer; retry shortly")
         if item is None:
             return _not_found()
         return await _send(request, "upload", item.content_type, data=item.data)

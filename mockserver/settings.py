@@ -199,6 +199,13 @@ class Settings(BaseSettings):
     # seconds, and read back at start (engine/statefile.py).  None: nothing is kept.
     state_file: Path | None = None
     state_save_interval_s: float = Field(30.0, gt=0)
+    # Shared state (README, Scaling out): jobs, ids, the clock, uploads, credits,
+    # concurrency, rate limits and trace-id replays in this Redis (redis://[:password@]
+    # host:port/db, rediss:// for TLS), so several processes and hosts act as one fake
+    # and the state outlives them; keys start with `redis_prefix`, so several fakes can
+    # share one server.  None: everything in this process's memory.
+    redis_url: str | None = None
+    redis_prefix: str = Field("pixverse-mock:", min_length=1)
     # Media renders (placeholder MP4/PNG, once per shape): threads rendering at once, and
     # distinct shapes waiting or rendering before /__files answers 503 + Retry-After.
     media_render_workers: int = Field(2, ge=1)
@@ -248,6 +255,12 @@ class Settings(BaseSettings):
             sections[name] = _lay_over(sections.get(name), data.pop(name))
         data["provider_settings"] = sections
         return data
+
+    @model_validator(mode="after")
+    def _one_store(self) -> "Settings":
+        if self.redis_url is not None and self.state_file is not None:
+            raise ValueError("redis_url and state_file: with Redis the state lives in Redis; set one of them")
+        return self
 
     if TYPE_CHECKING:
         def __getattr__(self, name: str) -> Any: ...

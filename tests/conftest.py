@@ -16,8 +16,11 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-async def client(aiohttp_client, settings):
-    """A test client for the whole fake; fails the test if any response broke its contract."""
+async def client(aiohttp_client, settings, request):
+    """A test client for the whole fake; fails the test if any response broke its contract.
+    A test that also takes ``store`` gets it once per state backend (memory, Redis)."""
+    if "store" in request.fixturenames:
+        settings = settings.model_copy(update=request.getfixturevalue("store"))
     app = create_app(settings)
     test_client = await aiohttp_client(app)
     yield test_client
@@ -56,3 +59,27 @@ def redis_url(redis_server) -> str:
     with redis.Redis.from_url(redis_server.url) as conn:
         conn.flushall()
     return redis_server.url
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(request) -> dict:
+    """Settings for each state backend: ``{}`` (in memory) and the session's Redis
+    (emptied first); a test that takes it runs once per backend."""
+    if request.param == "memory":
+        return {}
+    return {"redis_url": request.getfixturevalue("redis_url")}
+
+
+@pytest.fixture
+async def receiver(aiohttp_server):
+    """A webhook receiver on 127.0.0.1 recording every POST (``support.webhooks.Receiver``)."""
+    from aiohttp import web
+
+    from support.webhooks import Receiver
+
+    rec = Receiver()
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", rec.handle)
+    server = await aiohttp_server(app)
+    rec.url = str(server.make_url("/hooks"))
+    return rec

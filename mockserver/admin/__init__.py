@@ -134,21 +134,21 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
     app[ADMIN_VIOLATIONS] = []
 
     async def health(request: web.Request, _: None) -> web.Response:
-        return json_answer({"status": "ok", "jobs": len(engine.jobs), "journal": len(engine.journal),
+        await engine.sync_records()
+        return json_answer({"status": "ok", "jobs": await engine.count_jobs(), "journal": len(engine.journal),
                       "faults": len(engine.faults)})
 
     async def clock_get(request: web.Request, _: None) -> web.Response:
+        await engine.sync_clock()
         return json_answer(clock_view(engine))
 
     async def clock_post(request: web.Request, body: dict[str, Any]) -> web.Response:
         """Any of ``{"scale": x, "freeze": bool, "advance": seconds}``, in that order."""
         try:
-            if "scale" in body:
-                engine.clock.set_scale(float(body["scale"]))
-            if "freeze" in body:
-                engine.clock.freeze() if body["freeze"] else engine.clock.unfreeze()
-            if "advance" in body:
-                engine.clock.advance(float(body["advance"]))
+            await engine.change_clock(
+                scale=float(body["scale"]) if "scale" in body else None,
+                freeze=bool(body["freeze"]) if "freeze" in body else None,
+                advance=float(body["advance"]) if "advance" in body else None)
         except (ValueError, OverflowError) as exc:
             return error_answer(str(exc))
         return json_answer(clock_view(engine))
@@ -156,31 +156,31 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
     async def reset(request: web.Request, body: dict[str, Any] | None) -> web.Response:
         """Everything, or one test id (body ``{"test_id"}`` or ``?test_id=``)."""
         test_id = (body or {}).get("test_id", request.query.get("test_id"))
-        dropped = engine.reset(test_id)
+        dropped = await engine.reset(test_id)
         return json_answer({"status": "reset", "test_id": test_id, **dropped})
 
     async def jobs_list(request: web.Request, _: None) -> web.Response:
         q = request.query
-        jobs = engine.find_jobs(provider=q.get("provider"), status=q.get("status"),
+        jobs = await engine.find_jobs(provider=q.get("provider"), status=q.get("status"),
                                 test_id=q.get("test_id"), api_key=q.get("api_key"), kind=q.get("kind"))
         limit = _int_query(request, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT
         return json_answer({"count": len(jobs), "jobs": [job_view(engine, j) for j in reversed(jobs[-limit:])]})
 
-    def _job(request: web.Request) -> Job | None:
-        return engine.get_job(request.match_info["provider"], request.match_info["job_id"])
+    async def _job(request: web.Request) -> Job | None:
+        return await engine.get_job(request.match_info["provider"], request.match_info["job_id"])
 
     async def job_get(request: web.Request, _: None) -> web.Response:
-        job = _job(request)
+        job = await _job(request)
         if job is None:
             return json_answer({"message": "job not found"}, status=404)
         return json_answer(job_view(engine, job, full=True))
 
     async def job_force(request: web.Request, body: dict[str, Any]) -> web.Response:
         """``{"status": state}``: the job reports that state from now on."""
-        job = _job(request)
+        job = await _job(request)
         if job is None:
             return json_answer({"message": "job not found"}, status=404)
-        engine.force(job, body["status"])
+        await engine.force(job, body["status"])
         return json_answer(job_view(engine, job, full=True))
 
     def _criteria(source: Any) -> dict[str, Any]:
@@ -191,6 +191,7 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
         unknown = set(request.query) - set(FILTERS) - {"limit", "since"}
         if unknown:
             return error_answer(f"unknown parameter(s): {', '.join(sorted(unknown))}")
+        await engine.journal.sync()
         try:
             entries = engine.journal.find(_criteria(request.query), since=_int_query(request, "since", None))
         except ValueError as exc:
@@ -201,7 +202,10 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
 
     async def journal_delete(request: web.Request, _: None) -> web.Response:
         test_id = request.query.get("test_id")
-        return json_answer({"journal": engine.journal.clear(test_id), "test_id": test_id})
+        await engine.journal.sync()
+        cleared = engine.journal.clear(test_id)
+        await engine.journal.sync()
+        return json_answer({"journal": cleared, "test_id": test_id})
 
     async def journal_verify(request: web.Request, body: dict[str, Any]) -> web.Response:
         """Filters plus ``times`` (exactly), or ``at_least``/``at_most``; with no
@@ -210,6 +214,7 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
         if not bounds:
             bounds = {"at_least": 1}
         criteria = _criteria(body)
+        await engine.journal.sync()
         try:
             matched = engine.journal.find(criteria)
         except ValueError as exc:
@@ -246,6 +251,7 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
         """Journaled requests no route served (recording.py's catch-all), newest first,
         each with its near misses."""
         criteria = {k: request.query[k] for k in ("provider", "test_id") if k in request.query}
+        await engine.journal.sync()
         found = engine.journal.find(criteria, since=_int_query(request, "since", None))
         entries = [e for e in found if e.operation is None]
         limit = _int_query(request, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT
@@ -254,7 +260,7 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
             for e in reversed(entries[-limit:])]})
 
     async def metrics_get(request: web.Request, _: None) -> web.Response:
-        resp = web.Response(body=metrics.render())
+        resp = web.Response(body=await metrics.render())
         resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return resp
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..contract import Contract, integral
 from ..engine import Engine
+from ..engine.state import StoreUnavailable
 from ..intake import BodyTooLarge, BodyUnreadable, parse_json, read_body
 
 log = logging.getLogger("mockserver")
@@ -85,7 +86,12 @@ def contract_checked(contract: Contract, op_id: str, handler: AdminHandler, *, s
                 return error_answer("a JSON object body is required")
         if errors:
             return error_answer("; ".join(f"{e.location} {e.field or '(root)'}: {e.message}" for e in errors))
-        response = await handler(request, body)
+        try:
+            response = await handler(request, body)
+        except StoreUnavailable as exc:  # Redis went away: say so, never a traceback
+            response = json_answer({"message": str(exc)}, status=503)
+            response.headers["Retry-After"] = "1"
+            return response
         # An event stream (a StreamResponse) has no body to check.
         sent = response.body if isinstance(response, web.Response) else None
         if strict and isinstance(sent, bytes) and response.content_type == "application/json":

@@ -128,7 +128,7 @@ def dashboard_handlers(app: web.Application, engine: Engine, adapters: dict[str,
 
     async def dashboard(request: web.Request, _: None) -> web.Response:
         refresh = request.query.get("refresh")
-        html = page(engine, Filters.from_query(request.query), catalog, limit=_limit(request),
+        html = await page(engine, Filters.from_query(request.query), catalog, limit=_limit(request),
                     refresh=int(refresh) if refresh else None)
         return web.Response(text=html, content_type="text/html",
                             headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"})
@@ -149,11 +149,10 @@ def dashboard_handlers(app: web.Application, engine: Engine, adapters: dict[str,
             await response.prepare(request)
             while not stop.is_set():
                 started = time.perf_counter()
-                live = sections(engine, filters, catalog, limit)
+                live = await sections(engine, filters, catalog, limit)
                 clock = clock_state(engine)
                 # Unchanged while the clock just runs: moves only when it is set.
-                key = (clock["scale"], clock["frozen"],
-                       round(clock["now"] - (0 if clock["frozen"] else clock["scale"] * time.monotonic()), 2))
+                key = engine.clock.anchors()
                 changed = {k: v for k, v in live.items() if sent.get(k) != v}
                 if changed or key != clock_key:
                     await response.write(_sse("state", {"clock": clock, "sections": changed}))
@@ -176,6 +175,7 @@ def dashboard_handlers(app: web.Application, engine: Engine, adapters: dict[str,
 
     async def journal_entry(request: web.Request, _: None) -> web.Response:
         seq = int(request.match_info["seq"])
+        await engine.journal.sync()
         entry = engine.journal.get(seq)
         if entry is None:
             return error_answer("no such journal entry (never recorded, cleared or evicted)", 404)

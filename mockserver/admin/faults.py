@@ -46,6 +46,7 @@ def fault_handlers(engine: Engine) -> dict[str, AdminHandler]:
         test_id, bad = _test_id(request)
         if bad is not None:
             return bad
+        await faults.sync()
         injected = [{"provider": p, "kind": k, "count": n} for (p, k), n in sorted(faults.counts.items())]
         return json_answer({"faults": faults.list(test_id), "injected": injected,
                       "hanging": faults.hanging, "recent": list(faults.log)[-50:]})
@@ -57,23 +58,30 @@ def fault_handlers(engine: Engine) -> dict[str, AdminHandler]:
         rules, errors = validate_each(FaultRule, items, "rule", context=faults.context)
         if errors:
             return error_answer("invalid fault rule", errors=errors)
+        await faults.sync(ids=len(rules))
         added = [faults.add(rule).id for rule in rules]
+        await faults.sync()
         return json_answer({"faults": [shown(rule_id) for rule_id in added]}, 201)
 
     async def get_fault(request: web.Request, body: Any) -> web.Response:
+        await faults.sync()
         rule = shown(request.match_info["fault_id"])
         return json_answer(rule) if rule is not None else error_answer("fault not found", 404)
 
     async def delete_fault(request: web.Request, body: Any) -> web.Response:
+        await faults.sync()
         if not faults.remove(request.match_info["fault_id"]):
             return error_answer("fault not found", 404)
+        await faults.sync()
         return json_answer({"deleted": 1})
 
     async def delete_faults(request: web.Request, body: Any) -> web.Response:
         test_id, bad = _test_id(request)
         if bad is not None:
             return bad
+        await faults.sync()
         deleted = faults.remove_all() if test_id is None else faults.clear(test_id)
+        await faults.sync()
         return json_answer({"deleted": deleted})
 
     return {"list_faults": list_faults, "add_faults": add_faults, "remove_faults": delete_faults,

@@ -49,6 +49,9 @@ class Metrics(Collector):
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Live jobs per (provider, state), read from the engine just before a scrape
+        # (the engine's reads are coroutines; prometheus-client's collect() is not).
+        self._job_counts: dict[tuple[str, str], int] = {}
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
@@ -73,7 +76,7 @@ class Metrics(Collector):
 
         jobs = GaugeMetricFamily(f"{PREFIX}_jobs", "Live jobs by provider and neutral state.",
                                  labels=["provider", "state"])
-        counts = self.engine.job_counts()
+        counts = self._job_counts
         # Every state of every provider with jobs, zeros included, so graphs do not gap.
         for provider in sorted({p for p, _ in counts}):
             for state in STATES:
@@ -104,5 +107,7 @@ class Metrics(Collector):
                                 "Webhook deliveries not finished: due later, held or awaiting a retry.",
                                 value=hooks.pending)
 
-    def render(self) -> bytes:
+    async def render(self) -> bytes:
+        self._job_counts = await self.engine.job_counts()
+        await self.engine.sync_records()
         return generate_latest(self.registry)

@@ -130,8 +130,8 @@ def media_url(job: Job) -> str | None:
 
 
 # the live sections -------------------------------------------------------------------------------
-def _jobs(engine: Engine, f: Filters, limit: int) -> tuple[list[Job], int]:
-    jobs = engine.find_jobs(provider=f.provider, status=f.status, test_id=f.test_id, api_key=f.api_key)
+async def _jobs(engine: Engine, f: Filters, limit: int) -> tuple[list[Job], int]:
+    jobs = await engine.find_jobs(provider=f.provider, status=f.status, test_id=f.test_id, api_key=f.api_key)
     return jobs[-limit:][::-1], len(jobs)
 
 
@@ -216,7 +216,7 @@ def webhooks_section(engine: Engine, f: Filters) -> str:
                       "next retry (virtual)"], rows, "No webhook deliveries yet.", "webhooks"))
 
 
-def media_section(engine: Engine, jobs: list[Job]) -> str:
+async def media_section(engine: Engine, jobs: list[Job]) -> str:
     items: list[str] = []
     for job in jobs:
         if len(items) >= MEDIA_VIDEOS:
@@ -232,7 +232,7 @@ def media_section(engine: Engine, jobs: list[Job]) -> str:
             items.append(f'<figure><video controls muted preload="auto" src="{_attr(url)}" '
                          f'data-job="{_attr(job.id)}"></video>{label}</figure>')
     thumbs: list[str] = []
-    for upload in engine.uploads.newest(MEDIA_UPLOADS * 4):
+    for upload in await engine.newest_uploads(MEDIA_UPLOADS * 4):
         if len(thumbs) >= MEDIA_UPLOADS:
             break
         if upload.kind != "image" or not upload.data:
@@ -382,9 +382,12 @@ def _nice_step(raw: float) -> float:
     return 86400.0 * max(1, round(raw / 86400))
 
 
-def sections(engine: Engine, f: Filters, catalog: Catalog, limit: int) -> dict[str, str]:
-    """The page's live parts, by element id, as escaped HTML."""
-    jobs, total = _jobs(engine, f, limit)
+async def sections(engine: Engine, f: Filters, catalog: Catalog, limit: int) -> dict[str, str]:
+    """The page's live parts, by element id, as escaped HTML (the clock brought up
+    to date first)."""
+    await engine.sync_clock()
+    await engine.sync_records()
+    jobs, total = await _jobs(engine, f, limit)
     entries = engine.journal.newest(max(limit, TIMELINE_ENTRIES), f.journal())
     return {
         "timeline": timeline_section(engine, f, jobs, entries, catalog),
@@ -392,8 +395,8 @@ def sections(engine: Engine, f: Filters, catalog: Catalog, limit: int) -> dict[s
         "requests": requests_section(engine, f, entries, limit),
         "faults": faults_section(engine, f),
         "webhooks": webhooks_section(engine, f),
-        "media": media_section(engine, jobs),
-        "counts": (f"jobs stored: {len(engine.jobs)}, requests in the journal: {len(engine.journal)}"
+        "media": await media_section(engine, jobs),
+        "counts": (f"jobs stored: {await engine.count_jobs()}, requests in the journal: {len(engine.journal)}"
                    + (f" ({engine.journal.evicted} evicted)" if engine.journal.evicted else "")),
     }
 
@@ -454,9 +457,9 @@ def fault_form(catalog: Catalog) -> str:
             '<button type="submit">add fault rule</button><span class="form-status" role="status"></span></form>')
 
 
-def page(engine: Engine, f: Filters, catalog: Catalog, *, limit: int = 100, refresh: int | None = None) -> str:
+async def page(engine: Engine, f: Filters, catalog: Catalog, *, limit: int = 100, refresh: int | None = None) -> str:
     clock = engine.clock
-    live = sections(engine, f, catalog, limit)
+    live = await sections(engine, f, catalog, limit)
     qs = escape("?" + urlencode(f.query())) if f.query() else ""
     json_links = (f'<a href="/__admin/jobs{qs}">jobs</a><a href="/__admin/journal{qs}">journal</a>'
                   '<a href="/__admin/faults">faults</a><a href="/__admin/clock">clock</a>'

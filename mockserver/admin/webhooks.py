@@ -81,9 +81,11 @@ def webhook_handlers(engine: Engine, account_webhooks: Sequence[str] = ()) -> di
                 "keys": keys}
 
     async def summary(request: web.Request, _: None) -> web.Response:
+        await hooks.sync()
         return json_answer({**hooks.summary(), **{p: account_view(p, None) for p in account_webhooks}})
 
     async def account_get(request: web.Request, _: None) -> web.Response:
+        await hooks.sync()
         return json_answer(account_view(request.match_info["provider"], request.query.get("api_key")))
 
     async def account_put(request: web.Request, body: dict[str, Any]) -> web.Response:
@@ -92,12 +94,16 @@ def webhook_handlers(engine: Engine, account_webhooks: Sequence[str] = ()) -> di
         kwargs: dict[str, Any] = {"secret": body.get("secret"), "variant": body.get("signature")}
         if "url" in body:
             kwargs["url"] = body["url"]
+        await hooks.sync()
         hooks.set_account(provider, body.get("api_key"), **kwargs)
+        await hooks.sync()
         return json_answer(account_view(provider, body.get("api_key")))
 
     async def account_delete(request: web.Request, _: None) -> web.Response:
         provider, api_key = request.match_info["provider"], request.query.get("api_key")
+        await hooks.sync()
         hooks.drop_account(provider, api_key)
+        await hooks.sync()
         return json_answer(account_view(provider, api_key))
 
     async def deliveries_get(request: web.Request, _: None) -> web.Response:
@@ -106,6 +112,7 @@ def webhook_handlers(engine: Engine, account_webhooks: Sequence[str] = ()) -> di
         if unknown:
             return error_answer(f"unknown parameter(s): {', '.join(sorted(unknown))}")
         limit = int(q.get("limit", DEFAULT_LIMIT))
+        await hooks.sync()
         entries = hooks.entries(provider=q.get("provider"), job_id=q.get("job_id"),
                                 outcome=q.get("outcome"), test_id=q.get("test_id"),
                                 delivery_id=q.get("delivery_id"))
@@ -113,11 +120,13 @@ def webhook_handlers(engine: Engine, account_webhooks: Sequence[str] = ()) -> di
                       "entries": list(reversed(entries[-limit:]))})
 
     async def deliveries_delete(request: web.Request, _: None) -> web.Response:
-        n = len(hooks.log)
-        hooks.log.clear()
+        await hooks.sync()
+        n = hooks.clear_log()
+        await hooks.sync()
         return json_answer({"deleted": n})
 
     async def faults_get(request: web.Request, _: None) -> web.Response:
+        await hooks.sync()
         return json_answer({"faults": [f.view() for f in hooks.faults]})
 
     async def faults_post(request: web.Request, body: Any) -> web.Response:
@@ -126,13 +135,21 @@ def webhook_handlers(engine: Engine, account_webhooks: Sequence[str] = ()) -> di
                                       context=None if hooks.providers is None else {"providers": hooks.providers})
         if errors:
             return error_answer("invalid delivery fault", errors=errors)
-        return json_answer({"faults": [hooks.add_fault(r).view() for r in rules]}, 201)
+        await hooks.sync(ids=len(rules))
+        added = [hooks.add_fault(r).view() for r in rules]
+        await hooks.sync()
+        return json_answer({"faults": added}, 201)
 
     async def faults_delete(request: web.Request, _: None) -> web.Response:
-        return json_answer({"deleted": hooks.remove_fault(None)})
+        await hooks.sync()
+        deleted = hooks.remove_fault(None)
+        await hooks.sync()
+        return json_answer({"deleted": deleted})
 
     async def fault_delete(request: web.Request, _: None) -> web.Response:
+        await hooks.sync()
         deleted = hooks.remove_fault(request.match_info["fault_id"])
+        await hooks.sync()
         return json_answer({"deleted": deleted}) if deleted else error_answer("fault not found", 404)
 
     async def drain(request: web.Request, _: None) -> web.Response:
@@ -143,6 +160,7 @@ def webhook_handlers(engine: Engine, account_webhooks: Sequence[str] = ()) -> di
             handled = await hooks.drain(timeout_s)
         except TimeoutError:
             return error_answer(f"deliveries still running after {timeout_s:g} s", 504)
+        await hooks.sync()
         return json_answer({"handled": handled, **hooks.summary()})
 
     return {"get_webhooks": summary, "get_account_webhook": account_get,

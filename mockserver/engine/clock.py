@@ -153,6 +153,25 @@ class VirtualClock:
         self._seg_rate = [r for _, _, r in history]
         self._changed()
 
+    def rebase(self, monotonic: Callable[[], float]) -> None:
+        """Read real time from ``monotonic`` from now on, virtual time running on
+        unchanged (``time.time`` for a clock shared between hosts)."""
+        self._reanchor()
+        self._monotonic = monotonic
+        self._anchor_real = monotonic()
+
+    def anchors(self) -> tuple[float, float, float, bool]:
+        """(virtual instant, the real reading it was anchored at, scale, frozen): what
+        another process needs to run the same clock (:meth:`adopt`)."""
+        return self._anchor_virtual, self._anchor_real, self._scale, self._frozen
+
+    def adopt(self, virtual: float, real: float, scale: float, frozen: bool) -> None:
+        """Run from another process's :meth:`anchors` (same real time source), as if
+        the change had been made here (listeners are told)."""
+        self._anchor_virtual, self._anchor_real = float(virtual), float(real)
+        self._scale, self._frozen = float(scale), bool(frozen)
+        self._changed()
+
     def wall_delay(self, virtual_seconds: float) -> float:
         """Wall seconds until ``virtual_seconds`` of virtual time pass (inf if frozen)."""
         if self._frozen:

@@ -11,6 +11,7 @@ from .journal import RequestStats
 from .limits import CREDITS, Refusal
 from .media import MediaLibrary
 from .state import memory_state
+from .store import Upload
 
 _NANOID_ALPHABET = string.ascii_letters + string.digits
 # The version (4) and variant (RFC 4122) bits uuid.UUID(version=4) sets.
@@ -106,9 +107,16 @@ class Engine:
             outcome = SUCCEEDED
         return Plan(queue_s=queue_s, run_s=run_s, outcome=outcome)
 
-    def create_job(self, spec: JobSpec) -> Job:
+    async def create_job(self, spec: JobSpec) -> Job:
         """Create and store the job ``spec`` describes.  ``spec.outcome`` overrides the
         drawn outcome; without it a fault's ``spec.planned`` outcome applies, if any."""
+        job = self._new_job(spec)
+        self.jobs.add(job, job.created_at)
+        self.concurrency.track(job)
+        return job
+
+    def _new_job(self, spec: JobSpec) -> Job:
+        """The job ``spec`` describes, planned now (not stored)."""
         now = self.now()
         plan = self.plan(spec.quality, spec.duration)
         planned, outcome = spec.planned, spec.outcome
@@ -133,12 +141,53 @@ class Engine:
         )
         if planned is not None and planned.immediate and outcome is None:
             job.forced, job.forced_at = planned.outcome, now
-        self.jobs.add(job, now)
-        self.concurrency.track(job)
         return job
 
+    # clock -------------------------------------------------------------------------
+    async def change_clock(self, scale: float | None = None, freeze: bool | None = None,
+                           advance: float | None = None) -> None:
+        """Set the scale, freeze or unfreeze, then move forward ``advance`` virtual
+        seconds (each when given, in that order).  Raises ValueError for a scale that is
+        not positive or a negative advance (nothing after the bad value applies)."""
+        clock = self.clock
+        if scale is not None:
+            clock.set_scale(scale)
+        if freeze is not None:
+            clock.freeze() if freeze else clock.unfreeze()
+        if advance is not None:
+            clock.advance(advance)
+
+    async def sync_clock(self) -> None:
+        """Bring ``self.clock`` up to date with a clock shared with other processes
+        (nothing to do in memory: the clock is this process's own)."""
+
+    async def sync_records(self) -> None:
+        """Bring the journal, the fault rules (with their counts and log) and the
+        webhook log up to date with other workers' (nothing to do in memory): what the
+        admin plane awaits before it reads them."""
+        await self.journal.sync()
+        await self.faults.sync()
+        await self.webhooks.sync()
+
+    # uploads -----------------------------------------------------------------------
+    async def add_upload(self, upload: Upload) -> None:
+        """Keep ``upload`` (bounded by bytes and count: the oldest go first)."""
+        self.uploads.add(upload)
+
+    async def get_upload(self, provider: str, upload_id: str) -> Upload | None:
+        return self.uploads.get(provider, upload_id)
+
+    async def newest_uploads(self, count: int) -> list[Upload]:
+        """Up to ``count`` uploads, newest first."""
+        return self.uploads.newest(count)
+
     # accounts ----------------------------------------------------------------------
-    def admit(self, provider: str, api_key: str, cost: int, *, job: bool = True) -> Refusal | None:
+    async def hit_rate(self, provider: str, address: str | None, api_key: str | None) -> Refusal | None:
+        """Count one request against the rate-limit windows (engine/limits.py); a
+        Refusal, and nothing counted, when a window is full."""
+        return self.rate_limits.hit(provider, address, api_key)
+
+    async def admit(self, provider: str, api_key: str, cost: int, *, job: bool = True) -> Refusal | None:
         """Check the key's concurrency cap (when ``job``) and balance, then take
         ``cost`` credits.  A Refusal, and nothing taken, when either says no."""
         if job:
@@ -149,11 +198,11 @@ class Engine:
             return Refusal(CREDITS)
         return None
 
-    def balance(self, provider: str, api_key: str) -> int:
+    async def balance(self, provider: str, api_key: str) -> int:
         """The key's credits at ``provider`` (starting credits until it spends)."""
         return self.ledger.balance(provider, api_key)
 
-    def was_refunded(self, provider: str, job_id: str) -> bool:
+    async def was_refunded(self, provider: str, job_id: str) -> bool:
         """Whether ``job_id``'s cost went back to its key (a refunded end state)."""
         return self.ledger.was_refunded(provider, job_id)
 
@@ -174,11 +223,11 @@ class Engine:
             return None
         return self.clock.wall_delay(job.finishes_at - self.now())
 
-    def get_job(self, provider: str, job_id: str) -> Job | None:
+    async def get_job(self, provider: str, job_id: str) -> Job | None:
         """The live job, or None when unknown or expired (does not count as a poll)."""
         return self.jobs.get(provider, job_id, self.clock.now())
 
-    def observe(self, job: Job) -> str:
+    async def observe(self, job: Job) -> str:
         """A client's status read: counts the poll (for poll-count mode) and returns
         the neutral status."""
         job.polls += 1
@@ -193,10 +242,14 @@ class Engine:
         s = self.settings
         return job.status(self.clock.now(), s.progress_mode, s.queued_polls, s.running_polls)
 
-    def list_jobs(self, provider: str, api_key: str, kind: str) -> list[Job]:
+    async def list_jobs(self, provider: str, api_key: str, kind: str) -> list[Job]:
         return self.jobs.owned(provider, api_key, kind, self.now())
 
-    def find_jobs(
+    async def count_jobs(self) -> int:
+        """How many jobs are stored (expired ones not yet swept included)."""
+        return len(self.jobs)
+
+    async def find_jobs(
         self,
         provider: str | None = None,
         status: str | None = None,
@@ -220,15 +273,15 @@ class Engine:
             out.append(job)
         return out
 
-    def job_counts(self) -> dict[tuple[str, str], int]:
+    async def job_counts(self) -> dict[tuple[str, str], int]:
         """Live jobs per (provider, neutral state), for metrics."""
         counts: dict[tuple[str, str], int] = {}
-        for job in self.find_jobs():
+        for job in await self.find_jobs():
             key = (job.provider, self.status(job))
             counts[key] = counts.get(key, 0) + 1
         return counts
 
-    def force(self, job: Job, status: str) -> None:
+    async def force(self, job: Job, status: str) -> None:
         """Put a job into ``status`` now, whatever its plan says (admin transitions).
         Raises ValueError for a state that is not one of ``STATES``."""
         if status not in STATES:
@@ -237,7 +290,7 @@ class Engine:
         job.forced_at = self.now()
         self.webhooks.notice(job)
 
-    def reset(self, test_id: str | None = None) -> dict[str, int]:
+    async def reset(self, test_id: str | None = None) -> dict[str, int]:
         """Forget everything, or only one test id's jobs, journal entries and faults.
 
         A full reset also clears uploads, credits, concurrency and rate-limit counts,
@@ -248,6 +301,7 @@ class Engine:
         jobs, journal entries and fault rules went (a full reset keeps the profile's
         rules, with fresh counters).
         """
+        await self.sync_records()  # shared records: clear what every worker has sent
         faults = self.faults.clear(test_id)
         if test_id is None:
             dropped = {"jobs": len(self.jobs), "journal": self.journal.clear(), "faults": faults}
@@ -258,9 +312,12 @@ class Engine:
             self.concurrency.clear()
             self.rate_limits.clear()
             self.webhooks.reset()
+            await self.sync_records()
             return dropped
         self.webhooks.reset(test_id)
         doomed = [job for job in self.jobs.all() if job.test_id == test_id]
         for job in doomed:
             self.jobs.remove(job.provider, job.id)
-        return {"jobs": len(doomed), "journal": self.journal.clear(test_id), "faults": faults}
+        journal = self.journal.clear(test_id)
+        await self.sync_records()
+        return {"jobs": len(doomed), "journal": journal, "faults": faults}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import OrderedDict
-from typing import Awaitable, Callable, Generic, Hashable, TypeVar
+from typing import Any, Awaitable, Callable, Generic, Hashable, TypeVar
 
 T = TypeVar("T")
 
@@ -44,14 +44,17 @@ class IdempotencyStore(Generic[T]):
         self,
         key: Hashable,
         make: Callable[[], Awaitable[T]],
-        reusable: Callable[[T], bool] = lambda reply: True,
+        reusable: Callable[[T], Awaitable[bool]] | None = None,
+        revive: Callable[[Any], T] | None = None,
     ) -> T:
-        """The remembered answer for ``key`` if ``reusable`` accepts it, else
-        ``await make()``, remembered for next time."""
+        """The remembered answer for ``key`` if ``await reusable(answer)`` accepts it
+        (None: any answer is), else ``await make()``, remembered for next time.
+        ``revive`` rebuilds an answer from its JSON where a store keeps JSON (Redis);
+        this store keeps the answer itself."""
         while (pending := self._entries.get(key)) is not None:
             # shield: a repeat whose client hangs up must not cancel the first request.
             earlier = pending.result() if pending.done() else await asyncio.shield(pending)
-            if earlier is not None and reusable(earlier):
+            if earlier is not None and (reusable is None or await reusable(earlier)):
                 return earlier
             if self._entries.get(key) is pending:
                 del self._entries[key]

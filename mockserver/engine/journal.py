@@ -388,6 +388,11 @@ class Journal:
                 self.evicted += 1
         return self._seq
 
+    async def sync(self) -> None:
+        """Nothing to do: this journal is the only one (a shared journal, such as
+        :class:`~.redis_journal.RedisJournal`, sends and fetches entries here).
+        Readers await it before reading."""
+
     def keep_headers(self, seq: int, api_key: str | None, request_headers: Any,
                      response_headers: Any | None) -> None:
         """Keep entry ``seq``'s request and answer headers, masked (``masked_headers``);
@@ -447,18 +452,13 @@ class Journal:
     def snapshot(self) -> dict[str, Any]:
         """The entries (oldest first, fields in :class:`Entry` order) and the
         sequence, JSON-ready (the state file)."""
-        return {"seq": self._seq, "evicted": self.evicted,
-                "entries": [[*e[:_REQUEST], _pack(e[_REQUEST]), _pack(e[_RESPONSE]), list(e[_FAULTS]),
-                             *e[_FAULTS + 1:]] for e in self._entries]}
+        return {"seq": self._seq, "evicted": self.evicted, "entries": [to_row(e) for e in self._entries]}
 
     def restore(self, data: dict[str, Any]) -> None:
         self.clear()
         self._seq = int(data["seq"])
         for e in data["entries"]:
-            stored = (*e[:_REQUEST], _unpack(e[_REQUEST]), _unpack(e[_RESPONSE]), tuple(e[_FAULTS]),
-                      *e[_FAULTS + 1:])
-            if len(stored) != len(Entry._fields):
-                raise ValueError("a journal entry has the wrong number of fields")
+            stored = from_row(e)
             if self.max_entries:  # a smaller max_entries than the saved run's keeps the newest
                 self._entries.append(stored)
         self.bytes = sum(map(_stored_bytes, self._entries))
@@ -480,6 +480,21 @@ class Journal:
         self._entries = deque(kept, maxlen=self.max_entries)
         self.bytes = sum(map(_stored_bytes, kept))
         return dropped
+
+
+def to_row(e: Stored) -> list[Any]:
+    """A stored entry as a JSON-ready list (fields in :class:`Entry` order, bodies
+    packed): the state file's and the Redis stream's layout."""
+    return [*e[:_REQUEST], _pack(e[_REQUEST]), _pack(e[_RESPONSE]), list(e[_FAULTS]), *e[_FAULTS + 1:]]
+
+
+def from_row(row: list[Any]) -> Stored:
+    """:func:`to_row` undone.  Raises ValueError for a row of the wrong length."""
+    stored = (*row[:_REQUEST], _unpack(row[_REQUEST]), _unpack(row[_RESPONSE]), tuple(row[_FAULTS]),
+              *row[_FAULTS + 1:])
+    if len(stored) != len(Entry._fields):
+        raise ValueError("a journal entry has the wrong number of fields")
+    return stored
 
 
 def _pack(value: bytes | str | None) -> list[str] | None:

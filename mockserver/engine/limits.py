@@ -116,6 +116,18 @@ class RateLimiter:
     def __bool__(self) -> bool:
         return bool(self.rules)
 
+    def windows(self, provider: str, address: str | None, api_key: str | None) -> list[tuple[int, _Rule, str]]:
+        """The windows one request counts in: (rule number, rule, the address or key
+        it is counted by), for the rules that select ``provider`` and have a scope."""
+        out = []
+        for n, rule in enumerate(self.rules):
+            if rule.providers is not None and provider not in rule.providers:
+                continue
+            scope = address if rule.per == "ip" else api_key
+            if scope:
+                out.append((n, rule, scope))
+        return out
+
     def hit(self, provider: str, address: str | None, api_key: str | None) -> Refusal | None:
         """Count one request; a Refusal (and nothing counted) when a window is full."""
         if not self.rules:
@@ -123,12 +135,7 @@ class RateLimiter:
         now = self._now()
         windows = []
         full, wait = False, 0.0
-        for n, rule in enumerate(self.rules):
-            if rule.providers is not None and provider not in rule.providers:
-                continue
-            scope = address if rule.per == "ip" else api_key
-            if not scope:
-                continue
+        for n, rule, scope in self.windows(provider, address, api_key):
             hits = self._hits.get((n, rule.per, scope))
             if hits is None:
                 hits = self._hits[(n, rule.per, scope)] = deque()

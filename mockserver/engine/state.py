@@ -6,26 +6,42 @@ engine, the provider adapters and the admin plane reach state only through them.
 the default (and the fastest: the engine holds the store objects themselves, so a
 request pays no indirection for the interface).
 
-==================  =====================================  ===========================
-store               what it holds                          in-memory implementation
-==================  =====================================  ===========================
-``jobs``            jobs with their poll counts            :class:`~.store.JobStore`
-``uploads``         upload metadata (and bytes)            :class:`~.store.UploadStore`
-``ledger``          credits per (provider, key), refunds   :class:`~.ledger.Ledger`
-``concurrency``     queued/running jobs per key            :class:`~.limits.ConcurrencyCaps`
-``rate_limits``     sliding-window request counts          :class:`~.limits.RateLimiter`
-``idempotency``     trace-id replays                       :class:`~.idempotency.IdempotencyStore`
-``faults``          fault rules, budgets, counters         :class:`~.faults.FaultSet`
-``journal``         what provider routes answered          :class:`~.journal.Journal`
-``webhooks``        webhook schedule, delivery log,        :class:`~.webhooks.WebhookScheduler`
-                    account webhooks
-``clock``           virtual time (scale, offset, frozen)   :class:`~.clock.VirtualClock`
-``rng``             the seeded id/plan sequence            :class:`random.Random`
-==================  =====================================  ===========================
+===============  ====================================  =======================================  ==============
+store            what it holds                         in-memory implementation                 in Redis
+===============  ====================================  =======================================  ==============
+``jobs``         jobs with their poll counts           :class:`~.store.JobStore`                yes
+``uploads``      upload metadata (and bytes)           :class:`~.store.UploadStore`             yes, bytes too
+``ledger``       credits per (provider, key), refunds  :class:`~.ledger.Ledger`                 yes
+``concurrency``  queued/running jobs per key           :class:`~.limits.ConcurrencyCaps`        yes
+``rate_limits``  sliding-window request counts         :class:`~.limits.RateLimiter`            yes
+``idempotency``  trace-id replays                      :class:`~.idempotency.IdempotencyStore`  yes
+``faults``       fault rules, budgets, counters        :class:`~.faults.FaultSet`               not yet
+``journal``      what provider routes answered         :class:`~.journal.Journal`               not yet
+``webhooks``     webhook schedule, delivery log,       :class:`~.webhooks.WebhookScheduler`     not yet
+                 account webhooks
+``clock``        virtual time (scale, offset, frozen)  :class:`~.clock.VirtualClock`            yes, shared
+``rng``          the seeded id/plan sequence           :class:`random.Random`                   seed + epoch
+===============  ====================================  =======================================  ==============
 
-A store is written by one event loop; its methods are synchronous except
-``idempotency.once`` (a repeat waits for the first answer).  Each protocol lists
-what the rest of the fake calls, so another backend knows what to provide.
+With ``redis_url`` the engine is :class:`~.redis_backend.RedisEngine`: the kinds marked
+"yes" live in Redis (its module docstring gives the keys), the others in this process.
+
+With ``redis_url`` set, ``redis_records.share_records`` puts the journal, the fault
+rules and the webhook schedule in Redis, shared by every worker on that Redis:
+:class:`~.redis_journal.RedisJournal` (a stream), :class:`~.faults.redis_rules.RedisFaultSet`
+(rules cached per worker, budgets counted by Lua) and
+:class:`~.webhooks.redis_schedule.RedisWebhookScheduler` (due deliveries under leases);
+they keep the in-memory classes' reads and writes and add ``sync()``, which the admin
+plane awaits (a no-op coroutine in memory).
+
+A store is written by one event loop.  The in-memory stores' methods are synchronous
+(except ``idempotency.once``: a repeat waits for the first answer); everything outside
+the engine reaches jobs, uploads, credits, concurrency, rate limits and the clock's
+changes through the engine's coroutines (``Engine.get_job``, ``observe``, ``admit``,
+``create_job``, ``add_upload``, ``hit_rate``, ``change_clock``, ...), so a backend whose
+stores are across the network (Redis) awaits there and the in-memory default answers
+without suspending.  Each protocol lists what the engine calls, so another backend
+knows what to provide.
 """
 from __future__ import annotations
 
@@ -45,6 +61,12 @@ if TYPE_CHECKING:
     from .journal import Entry, Headers
     from .store import Upload
     from .webhooks import AccountHook, Channel, DeliveryFault, Sender, Watch
+
+
+class StoreUnavailable(Exception):
+    """A store across the network (Redis) did not answer: the provider routes answer
+    with the provider's 503 (``ProviderAdapter.unavailable_reply``), ``serve`` exits 2
+    when it happens at start-up."""
 
 
 class JobStorage(Protocol):
@@ -105,7 +127,8 @@ class ReplayStore(Protocol):
 
     def __len__(self) -> int: ...
     def once(self, key: Hashable, make: Callable[[], Awaitable[Any]],
-             reusable: Callable[[Any], bool] = ...) -> Awaitable[Any]: ...
+             reusable: Callable[[Any], Awaitable[bool]] | None = None,
+             revive: Callable[[Any], Any] | None = None) -> Awaitable[Any]: ...
     def clear(self) -> None: ...
 
 
@@ -130,7 +153,14 @@ class FaultRules(Protocol):
     def clear(self, test_id: str | None = None) -> int: ...
     def remove_all(self) -> int: ...
     def armed(self, directive: bool) -> bool: ...
+    # Whether rules and budgets are shared (then a request asks ``decide_shared``).
+    shared: bool
+
     def decide(self, ctx: FaultContext) -> Decision | None: ...
+    def decide_shared(self, ctx: FaultContext) -> Awaitable[Decision | None]: ...
+    # The admin plane awaits it before reading and after changing rules (``ids``: how
+    # many new rule ids it is about to need): a shared rule set sends and reloads.
+    def sync(self, ids: int = 0) -> Awaitable[None]: ...
     def record(self, provider: str, operation: str, decision: Decision) -> builtins.list[str]: ...
     def wait(self, seconds: float) -> Awaitable[None]: ...
     def stop(self) -> None: ...
@@ -161,6 +191,9 @@ class RequestJournal(Protocol):
     def clear(self, test_id: str | None = None) -> int: ...
     def snapshot(self) -> dict[str, Any]: ...
     def restore(self, data: dict[str, Any]) -> None: ...
+    # Readers await it first: a shared journal sends every worker's entries and
+    # fetches the newer ones (the memory journal returns at once).
+    def sync(self) -> Awaitable[None]: ...
 
 
 class WebhookSchedule(Protocol):
@@ -196,6 +229,10 @@ class WebhookSchedule(Protocol):
     def nonce(self, length: int = 32) -> str: ...
     def timestamp(self) -> int: ...
     def add_fault(self, fault: DeliveryFault) -> DeliveryFault: ...
+    def clear_log(self) -> int: ...
+    def use_channels(self, channels: dict[str, Channel]) -> None: ...
+    # As FaultRules.sync, for the log, account webhooks and delivery faults.
+    def sync(self, ids: int = 0) -> Awaitable[None]: ...
     def remove_fault(self, fault_id: str | None = None) -> int: ...
     def summary(self) -> dict[str, Any]: ...
     def reset(self, test_id: str | None = None) -> int: ...
@@ -224,6 +261,7 @@ class Clock(Protocol):
     def unfreeze(self) -> None: ...
     def advance(self, seconds: float) -> float: ...
     def on_change(self, listener: Callable[[], None]) -> None: ...
+    def anchors(self) -> tuple[float, float, float, bool]: ...
     def snapshot(self) -> dict[str, Any]: ...
     def restore(self, data: dict[str, Any]) -> None: ...
 

@@ -32,6 +32,7 @@ from ..engine.faults import Decision, FaultContext, InjectedError
 from ..engine.jobs import MODERATED, Job, JobSpec, PlannedOutcome
 from ..engine.journal import LATENCY_BUCKETS, readable
 from ..engine.limits import CREDITS, Refusal
+from ..engine.state import StoreUnavailable
 from ..intake import MAX_BODY_BYTES, BodyTooLarge, BodyUnreadable, read_body, too_deep
 from ..settings import Settings
 from .spec import ProviderSpec
@@ -238,21 +239,35 @@ class ProviderAdapter:
         assert reply is not None
         return reply
 
-    def admit(self, call: Call, cost: int) -> Reply | None:
+    def unavailable_reply(self, op: Operation, request: web.Request) -> Reply:
+        """The answer when the shared state (Redis, ``redis_url``) does not answer: the
+        provider's own 503 with ``Retry-After: 1`` where its contract documents one
+        for ``op``, else its 500 (PixVerse: its envelope, as for an injected 503)."""
+        statuses = self.fault_statuses(op)
+        status = 503 if 503 in statuses or 500 not in statuses else 500
+        reply = self.fault_reply(op, request, InjectedError(status=status, retry_after=1))
+        if reply is None:  # only moderation answers None
+            reply = Reply({"message": "Service Unavailable"}, 503)
+        if reply.status == 503:
+            reply.headers = {**reply.headers, "Retry-After": "1"}
+        return reply
+
+    async def admit(self, call: Call, cost: int) -> Reply | None:
         """Before creating a job: the refusal answer when the key is at its
         concurrency cap or has fewer than ``cost`` credits, else None (``cost`` taken)."""
-        refusal = self.engine.admit(self.name, call.api_key, cost)
+        refusal = await self.engine.admit(self.name, call.api_key, cost)
         return None if refusal is None else self.refusal_reply(call.op, call.request, refusal)
 
-    def create_job(self, call: Call, spec: JobSpec) -> Job:
+    def create_job(self, call: Call, spec: JobSpec) -> Awaitable[Job]:
         """Create the job ``spec`` describes for ``call``'s key and test id, with the
-        outcome a fault planned for this request (``call.planned``), if any."""
+        outcome a fault planned for this request (``call.planned``), if any (await it)."""
         spec.provider, spec.api_key, spec.test_id, spec.planned = \
             self.name, call.api_key, call.test_id, call.planned
+        # The engine's coroutine itself: no second frame per create.
         return self.engine.create_job(spec)
 
-    def _fault_decision(self, op: Operation, request: web.Request, key: str, body: Any,
-                        test_id: str | None) -> Decision | None:
+    async def _fault_decision(self, op: Operation, request: web.Request, key: str, body: Any,
+                              test_id: str | None) -> Decision | None:
         faults = self.engine.faults
         headers = request.headers
         prompt = body.get("prompt") if isinstance(body, dict) else None
@@ -260,12 +275,14 @@ class ProviderAdapter:
         found = directives.found(key, prompt, fault=headers.get(FAULT_HEADER),
                                  latency=headers.get(LATENCY_HEADER),
                                  outcome=headers.get(OUTCOME_HEADER)) if faults.directives else ()
-        return faults.decide(FaultContext(
+        ctx = FaultContext(
             provider=self.name, operation=op.operation_id, submit=op.operation_id in self.submit_ops,
             moderated=op.operation_id in self.moderated_operations,
             api_key=key, test_id=test_id, prompt=prompt, directives=found,
             supports=lambda fault: self.fault_supported(op, fault),
-        ))
+        )
+        # Shared rules count their budgets in Redis (engine/faults/redis_rules.py).
+        return await faults.decide_shared(ctx) if faults.shared else faults.decide(ctx)
 
     async def _with_faults(self, call: Call, handler: Handler,
                            decision: Decision) -> tuple[web.StreamResponse, tuple[str, ...]]:
@@ -367,6 +384,12 @@ class ProviderAdapter:
             virtual, wall, started = clock.now(), wall_time(), perf_counter()
             try:
                 response, key, raw, faults, test_id = await answer(request)
+            except StoreUnavailable as exc:
+                # Redis went away mid-request: the provider's 5xx, never a traceback.
+                log.warning("%s %s: %s", request.method, request.path, exc)
+                key = api_key_of(request)
+                key = None if key is None else readable(key)
+                response, raw, faults, test_id = self.respond(op, self.unavailable_reply(op, request)), None, (), None
             except BaseException as exc:
                 key = api_key_of(request)
                 recording.record(engine, request, provider, op_id, virtual, wall, started,
@@ -401,7 +424,7 @@ class ProviderAdapter:
         kinds of faults injected and the test id header."""
         # Multipart bodies (uploads) are parsed and checked by their handler.
         wants_json = "application/json" in op.body_media_types
-        rates = self.engine.rate_limits
+        rates, hit_rate = self.engine.rate_limits, self.engine.hit_rate
         faults = self.engine.faults
         contract = self.contract
         # Path parameters: (contract name, aiohttp's name, coercion or None for text).
@@ -430,7 +453,7 @@ class ProviderAdapter:
             if test_id is not None and not test_id.isascii():
                 test_id = readable(test_id)
             if rates:
-                refusal = rates.hit(self.name, request.remote, key)
+                refusal = await hit_rate(self.name, request.remote, key)
                 if refusal is not None:
                     return respond(op, self.refusal_reply(op, request, refusal)), key, None, (), test_id
             if key is None or not key.strip() or (checks_key and not accepted(key)):
@@ -503,7 +526,7 @@ class ProviderAdapter:
             prompt = body.get("prompt") if body.__class__ is dict else None
             if faults.armed(key.startswith(KEY_PREFIX) or (prompt.__class__ is str and "[mock:" in prompt)
                             or FAULT_HEADER in headers or LATENCY_HEADER in headers or OUTCOME_HEADER in headers):
-                decision = self._fault_decision(op, request, key, body, test_id)
+                decision = await self._fault_decision(op, request, key, body, test_id)
                 if decision is not None:
                     response, kinds = await self._with_faults(call, handler, decision)
                     return response, key, raw, kinds, test_id

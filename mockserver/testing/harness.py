@@ -285,7 +285,7 @@ class _Clock:
     def __init__(self, admin: MockAdmin, budget_s: float) -> None:
         self.admin = admin
         # In-process, the clock moves on the fake's own loop, without an HTTP round trip.
-        self._engine_clock = admin.engine.clock if admin.fake is not None else None
+        self._engine = admin.engine if admin.fake is not None else None
         self.start = admin.now()
         self.budget_s = budget_s
         self.stopped = threading.Event()
@@ -297,13 +297,19 @@ class _Clock:
         seconds = float(seconds)
         if seconds > 0:
             self.slept += seconds
-            if self._engine_clock is not None:
-                now = self.admin.fake.call(self._engine_clock.advance, seconds)
+            if self._engine is not None:
+                now = self.admin.fake.call(self._advance_engine, seconds)
             else:
                 now = self.admin.advance(seconds)
             if now - self.start > self.budget_s:
                 self.stopped.set()
                 raise _Stop(f"still waiting after {now - self.start:.0f} virtual seconds")
+
+    async def _advance_engine(self, seconds: float) -> float:
+        engine = self._engine
+        assert engine is not None
+        await engine.change_clock(advance=seconds)
+        return engine.now()
 
     def sync_sleep(self, seconds: float) -> None:
         self._advance(seconds)

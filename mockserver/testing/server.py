@@ -8,6 +8,7 @@ and a blocking call in the test cannot stall the fake.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 from typing import Any
 
@@ -70,10 +71,11 @@ class ThreadedFake:
         self.port = site.port  # the real one when asked for port 0
 
     def call(self, fn: Any, *args: Any) -> Any:
-        """Run ``fn(*args)`` on the fake's loop and return its result (engine access
-        without racing the request handlers)."""
+        """Run ``fn(*args)`` on the fake's loop and return its result, awaited when
+        it is awaitable (engine access without racing the request handlers)."""
         async def run() -> Any:
-            return fn(*args)
+            result = fn(*args)
+            return await result if inspect.isawaitable(result) else result
 
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(START_TIMEOUT_S)
 

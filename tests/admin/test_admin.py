@@ -103,7 +103,7 @@ def test_admin_contract_provider_enums_come_from_the_registry():
     assert tuple(served["Provider"]["enum"]) == names()
 
 
-async def test_health(admin):
+async def test_health(admin, store):
     body = await admin_json(await admin.get("/__admin/health"))
     assert body["status"] == "ok" and body["jobs"] == 0 and body["journal"] == 0
     await freepik_create(admin)
@@ -111,7 +111,7 @@ async def test_health(admin):
     assert body["jobs"] == 1 and body["journal"] == 1
 
 
-async def test_clock_read_freeze_advance_scale(admin):
+async def test_clock_read_freeze_advance_scale(admin, store):
     frozen = await admin_json(await admin.post("/__admin/clock", json={"freeze": True}))
     assert frozen["frozen"] is True
     assert (await admin_json(await admin.get("/__admin/clock")))["now"] == frozen["now"]
@@ -131,7 +131,7 @@ async def test_redirect_to_the_page(admin):
 
 
 # journal ------------------------------------------------------------------------------------
-async def test_journal_records_each_provider_with_operation_task_id_and_masked_key(admin):
+async def test_journal_records_each_provider_with_operation_task_id_and_masked_key(admin, store):
     t = "t-journal"
     task = await freepik_create(admin, t)
     assert (await freepik_poll(admin, task, t)).status == 200
@@ -176,7 +176,7 @@ async def test_journal_records_each_provider_with_operation_task_id_and_masked_k
     assert aiml_poll["query"] == f"generation_id={gen['id']}" and aiml_poll["request_body"] is None
 
 
-async def test_journal_filters(admin):
+async def test_journal_filters(admin, store):
     a = await freepik_create(admin, "A")
     await freepik_create(admin, "B", key="another-key-9999")
     await freepik_poll(admin, a, "A")
@@ -209,7 +209,7 @@ async def test_journal_filters(admin):
         assert (await admin.get("/__admin/journal", params=bad)).status == 400, bad
 
 
-async def test_verify_exactly_three_polls_of_a_task(admin):
+async def test_verify_exactly_three_polls_of_a_task(admin, store):
     t = "t-verify"
     x = await pixwith_create(admin, t)
     y = await pixwith_create(admin, t)
@@ -249,7 +249,7 @@ async def test_verify_exactly_three_polls_of_a_task(admin):
     assert (await admin.post("/__admin/journal/verify")).status == 400
 
 
-async def test_journal_clear_all_or_one_test(admin):
+async def test_journal_clear_all_or_one_test(admin, store):
     await freepik_create(admin, "A")
     await freepik_create(admin, "B")
     assert await admin_json(await admin.delete("/__admin/journal", params={"test_id": "A"})) == {
@@ -260,7 +260,7 @@ async def test_journal_clear_all_or_one_test(admin):
 
 
 @pytest.mark.parametrize("settings", [make_settings(journal_max_entries=3, journal_body_limit=10)])
-async def test_journal_is_a_bounded_ring_and_says_what_it_evicted(admin):
+async def test_journal_is_a_bounded_ring_and_says_what_it_evicted(admin, store):
     task_id = await freepik_create(admin)
     for _ in range(4):
         assert (await freepik_poll(admin, task_id)).status == 200
@@ -274,7 +274,7 @@ async def test_journal_is_a_bounded_ring_and_says_what_it_evicted(admin):
 
 
 @pytest.mark.parametrize("settings", [make_settings(journal_max_entries=0)])
-async def test_a_journal_turned_off_keeps_nothing_and_says_so(admin):
+async def test_a_journal_turned_off_keeps_nothing_and_says_so(admin, store):
     task_id = await freepik_create(admin)
     assert (await freepik_poll(admin, task_id)).status == 200
     page = await journal(admin)
@@ -293,7 +293,7 @@ def test_journal_settings_come_from_the_environment(monkeypatch):
         Settings.load(None)
 
 
-async def test_bodies_are_clipped_and_multipart_is_described_not_read(admin):
+async def test_bodies_are_clipped_and_multipart_is_described_not_read(admin, store):
     long_prompt = "x" * 5000
     await freepik_create(admin, prompt=long_prompt)
     entry = (await journal(admin))["entries"][0]
@@ -330,7 +330,7 @@ async def test_a_crashing_handler_is_journaled_as_500(admin, engine, monkeypatch
     assert entry["status"] == 500 and entry["task_id"] == task and entry["response_body"] is None
 
 
-async def test_unserved_paths_and_methods_answer_in_the_providers_words_and_are_journaled(admin):
+async def test_unserved_paths_and_methods_answer_in_the_providers_words_and_are_journaled(admin, store):
     missing = await admin.post("/v1/ai/nowhere", data=b'{"prompt": "x"}', headers={"Content-Type": "application/json"})
     assert missing.status == 404 and await missing.json() == {"message": "Not Found"}
     wrong_method = await admin.delete(FREEPIK_T2V, headers={"x-freepik-api-key": FREEPIK_KEY})
@@ -387,7 +387,9 @@ async def test_admin_and_media_requests_are_not_journaled(admin):
 
 
 # jobs ---------------------------------------------------------------------------------------
-async def test_jobs_list_filters_and_masks(admin):
+async def test_jobs_list_filters_and_masks(admin, store):
+    # Frozen: at time scale 50 a job leaves "queued" within a fraction of a busy second.
+    await admin.post("/__admin/clock", json={"freeze": True})
     a = await freepik_create(admin, "A")
     b = await freepik_create(admin, "B", key="another-key-9999")
     p = await pixwith_create(admin, "A")
@@ -409,7 +411,7 @@ async def test_jobs_list_filters_and_masks(admin):
         assert (await admin.get("/__admin/jobs", params=bad)).status == 400, bad
 
 
-async def test_job_inspect_does_not_count_as_a_poll(admin):
+async def test_job_inspect_does_not_count_as_a_poll(admin, store):
     task = await freepik_create(admin, "A")
     job = await admin_json(await admin.get(f"/__admin/jobs/freepik/{task}"))
     assert job["id"] == task and job["test_id"] == "A" and job["polls"] == 0
@@ -420,7 +422,7 @@ async def test_job_inspect_does_not_count_as_a_poll(admin):
 
 
 @pytest.mark.parametrize("settings", [make_settings(progress_mode="manual")])
-async def test_force_transitions_drive_the_provider_answer(admin):
+async def test_force_transitions_drive_the_provider_answer(admin, store):
     task = await freepik_create(admin)
     assert (await (await freepik_poll(admin, task)).json())["data"]["status"] == "CREATED"
 
@@ -443,7 +445,7 @@ async def test_force_transitions_drive_the_provider_answer(admin):
 
 
 @pytest.mark.parametrize("settings", [make_settings(aimlapi={"id_format": "uuid-model"})])
-async def test_job_ids_with_slashes_are_reachable(admin):
+async def test_job_ids_with_slashes_are_reachable(admin, store):
     headers = {"Authorization": f"Bearer {AIML_KEY}"}
     gen = await (await admin.post("/v2/video/generations", headers=headers,
                                   json={"model": "pixverse/v5/text-to-video", "prompt": "p"})).json()
@@ -460,10 +462,11 @@ def quiet_rule(test_id: str | None) -> dict:
     return {"operation": "get_account_balance", "error": 500, **({"test_id": test_id} if test_id else {})}
 
 
-async def test_reset_one_test_id_leaves_other_tests_alone(admin, engine):
+async def test_reset_one_test_id_leaves_other_tests_alone(admin, engine, store):
     engine.faults.add(quiet_rule("A"))
     engine.faults.add(quiet_rule("B"))
     engine.faults.add(quiet_rule(None))
+    await engine.faults.sync()  # what the admin plane does after a change (shared rules)
     a1, a2 = await freepik_create(admin, "A"), await pixwith_create(admin, "A")
     b1 = await freepik_create(admin, "B")
     untagged = await freepik_create(admin)
@@ -486,21 +489,23 @@ async def test_reset_one_test_id_leaves_other_tests_alone(admin, engine):
     assert by_query["jobs"] == 1 and by_query["faults"] == 1 and len(engine.faults) == 1
 
 
-async def test_full_reset(admin, engine):
+async def test_full_reset(admin, engine, store):
     engine.faults.add(quiet_rule("A"))
+    await engine.faults.sync()  # what the admin plane does after a change (shared rules)
     await freepik_create(admin, "A")
     await freepik_create(admin)
     dropped = await admin_json(await admin.post("/__admin/reset"))
     assert dropped == {"status": "reset", "test_id": None, "jobs": 2, "journal": 2, "faults": 1}
-    assert len(engine.jobs) == 0 and len(engine.journal) == 0 and len(engine.faults) == 0
+    assert await engine.count_jobs() == 0 and len(engine.journal) == 0 and len(engine.faults) == 0
     for bad in ({"test_id": ""}, {"test_id": 3}, {"everything": True}):
         assert (await admin.post("/__admin/reset", json=bad)).status == 400, bad
     assert (await admin.post("/__admin/reset", data=b"[", headers=JSON)).status == 400
 
 
 # metrics ------------------------------------------------------------------------------------
-async def test_metrics_series_after_some_requests(admin, engine):
+async def test_metrics_series_after_some_requests(admin, engine, store):
     engine.faults.add({"provider": "pixwith", "operation": "get_task", "error": 500, "times": 2})
+    await engine.faults.sync()  # what the admin plane does after a change (shared rules)
     task = await freepik_create(admin)
     await freepik_poll(admin, task)
     await freepik_poll(admin, task)
@@ -546,8 +551,9 @@ async def test_each_app_has_its_own_registry(aiohttp_client):
 
 
 # the page (markup only; tests/admin/test_admin_browser.py renders it in Chromium) -------------------
-async def test_page_lists_jobs_requests_and_faults_escaped(admin, engine):
+async def test_page_lists_jobs_requests_and_faults_escaped(admin, engine, store):
     engine.faults.add({**quiet_rule("<b>A</b>"), "description": "<i>evil</i>"})
+    await engine.faults.sync()  # what the admin plane does after a change (shared rules)
     evil = "<script>alert(1)</script>"
     task = await freepik_create(admin, evil)
     resp = await admin.get("/__admin/")
@@ -613,7 +619,7 @@ async def read_event(stream) -> dict:
     return json.loads(lines[1][len("data: "):])
 
 
-async def test_event_stream_sends_sections_as_they_change_and_keeps_headers_while_open(admin, engine):
+async def test_event_stream_sends_sections_as_they_change_and_keeps_headers_while_open(admin, engine, store):
     first = await freepik_create(admin, "T1")
     stream = await admin.get("/__admin/events", params={"test_id": "T1"})
     assert stream.status == 200 and stream.content_type == "text/event-stream"
@@ -655,9 +661,10 @@ async def test_dashboard_assets_are_served_from_the_package(admin):
     await admin_json(await admin.get("/__admin/static/nothing.js"), 404)
 
 
-async def test_injected_faults_are_journaled_and_verifiable(admin, engine):
+async def test_injected_faults_are_journaled_and_verifiable(admin, engine, store):
     x = await pixwith_create(admin, "F")
     engine.faults.add({"provider": "pixwith", "operation": "get_task", "error": 500, "times": 2})
+    await engine.faults.sync()  # what the admin plane does after a change (shared rules)
     for _ in range(3):
         await pixwith_poll(admin, x, "F")
     polls = (await journal(admin, operation="get_task"))["entries"]
@@ -669,10 +676,11 @@ async def test_injected_faults_are_journaled_and_verifiable(admin, engine):
     assert resp["code"] == 1  # the rule is spent
 
 
-async def test_connection_faults_are_journaled_as_client_closed(admin, engine):
+async def test_connection_faults_are_journaled_as_client_closed(admin, engine, store):
     task = await freepik_create(admin)
     engine.faults.add({"provider": "freepik", "operation": "get_pixverse_v5_text_to_video",
                        "connection": "reset", "times": 1})
+    await engine.faults.sync()  # what the admin plane does after a change (shared rules)
     import aiohttp
     with pytest.raises(aiohttp.ClientError):
         await freepik_poll(admin, task)
@@ -681,7 +689,7 @@ async def test_connection_faults_are_journaled_as_client_closed(admin, engine):
 
 
 # unmatched requests ------------------------------------------------------------------------
-async def test_unmatched_requests_newest_first_with_three_near_misses(admin):
+async def test_unmatched_requests_newest_first_with_three_near_misses(admin, store):
     await admin.get("/api/task/stauts", headers={"Api-Key": PIXWITH_KEY, "X-Mock-Test-Id": "t-1"})
     await admin.delete("/nowhere/at/all")
     await freepik_create(admin)  # served: not listed

@@ -7,15 +7,16 @@ wall-clock ``Retry-After`` of an unfrozen clock.
 from __future__ import annotations
 
 import math
+import sys
 import uuid
 
 import pytest
 
+import support
 from mockserver.app import ENGINE, create_app
 from mockserver.engine.limits import RateLimiter
 from mockserver.providers import configure, rate_limit_presets
 from mockserver.settings import Settings
-from support import make_settings
 from support.pixverse import ERRMSG, assert_error
 
 PIXVERSE_T2V = "/openapi/v2/video/text/generate"
@@ -58,6 +59,17 @@ def pw_body(resolution: str = "720p", duration: int = 5, outputs: int = 1) -> di
             "options": {"prompt_optimization": False, "num_outputs": outputs, "resolution": resolution,
                         "aspect_ratio": "16:9",
                         "duration": duration}}
+
+
+@pytest.fixture(autouse=True)
+def _both_stores(store, monkeypatch):
+    """Every test here runs in memory and in Redis (``store``)."""
+    monkeypatch.setattr(sys.modules[__name__], "make_settings",
+                        lambda **kw: support.make_settings(**{**store, **kw}))
+
+
+def make_settings(**overrides):
+    return support.make_settings(**overrides)
 
 
 async def fake(aiohttp_client, **settings):
@@ -174,7 +186,7 @@ async def test_freepik_costs_nothing(aiohttp_client):
     client, engine = await fake(aiohttp_client)
     resp = await client.post(FREEPIK_T2V, json={"prompt": "a fox"}, headers=fp_headers())
     assert resp.status == 200
-    assert engine.ledger.balance("freepik", KEY) == engine.ledger.starting("freepik")
+    assert await engine.balance("freepik", KEY) == engine.ledger.starting("freepik")
 
 
 async def test_balances_are_per_key_and_per_provider(aiohttp_client):
@@ -194,7 +206,7 @@ async def test_pixverse_out_of_credits_is_500090_and_creates_nothing(aiohttp_cli
     body = await pv_submit(client)
     assert_error(body, 500090)
     assert await pv_balance(client) == 40
-    assert len(engine.find_jobs(provider="pixverse")) == 1
+    assert len(await engine.find_jobs(provider="pixverse")) == 1
 
 
 async def test_aimlapi_out_of_credits_is_403_with_its_message(aiohttp_client):
@@ -206,7 +218,7 @@ async def test_aimlapi_out_of_credits_is_403_with_its_message(aiohttp_client):
     assert body["message"] == AIML_403 and body["statusCode"] == 403 and body["path"] == AIML
     assert set(body) == {"message", "path", "requestId", "statusCode", "timestamp"}
     assert await aiml_balance(client) == 80_000
-    assert len(engine.find_jobs(provider="aimlapi")) == 1
+    assert len(await engine.find_jobs(provider="aimlapi")) == 1
 
 
 async def test_pixwith_out_of_credits_is_code_0_credits_not_enough(aiohttp_client):
@@ -215,7 +227,7 @@ async def test_pixwith_out_of_credits_is_code_0_credits_not_enough(aiohttp_clien
     assert resp.status == 200
     assert await resp.json() == {"code": 0, "message": "Credits not enough", "data": None}
     assert await pw_balance(client) == 100
-    assert engine.find_jobs(provider="pixwith") == []
+    assert await engine.find_jobs(provider="pixwith") == []
 
 
 # concurrency caps ----------------------------------------------------------------------------
@@ -227,7 +239,7 @@ async def test_pixverse_cap_is_500044_until_a_job_finishes(aiohttp_client):
     assert_error(await pv_submit(client), 500044)
     assert await pv_balance(client) == 100_000 - 120       # the refused submit costs nothing
     assert (await pv_submit(client, key="other"))["ErrCode"] == 0  # per key
-    job = engine.get_job("pixverse", str(first))
+    job = await engine.get_job("pixverse", str(first))
     engine.clock.advance(job.finishes_at - engine.now() - 1)
     assert_error(await pv_submit(client), 500044)          # still running
     engine.clock.advance(1.01)                              # both end on the clock, unpolled
@@ -256,7 +268,7 @@ async def test_freepik_cap_is_429_with_retry_after_until_the_first_job_ends(aioh
     resp = await client.post(FREEPIK_T2V, json={"prompt": "a fox"}, headers=fp_headers())
     assert resp.status == 429
     assert await resp.json() == {"message": "Too many requests"}
-    job = engine.get_job("freepik", created["data"]["task_id"])
+    job = await engine.get_job("freepik", created["data"]["task_id"])
     expected = math.ceil(job.finishes_at - engine.now())
     assert int(resp.headers["Retry-After"]) in (expected, expected + 1)
 
@@ -284,8 +296,16 @@ async def test_a_forced_end_frees_the_slot(aiohttp_client):
     client, engine = await fake(aiohttp_client, accounts={"concurrency": {"aimlapi": 1}})
     created = await (await client.post(AIML, json=AIML_BODY, headers=aiml_headers())).json()
     assert (await client.post(AIML, json=AIML_BODY, headers=aiml_headers())).status == 429
-    engine.force(engine.get_job("aimlapi", created["id"]), "failed")
+    await engine.force(await engine.get_job("aimlapi", created["id"]), "failed")
     assert (await client.post(AIML, json=AIML_BODY, headers=aiml_headers())).status == 200
+
+
+async def test_a_job_forced_to_running_keeps_its_slot_past_its_planned_end(aiohttp_client):
+    client, engine = await fake(aiohttp_client, accounts={"concurrency": {"aimlapi": 1}})
+    created = await (await client.post(AIML, json=AIML_BODY, headers=aiml_headers())).json()
+    await engine.force(await engine.get_job("aimlapi", created["id"]), "running")
+    engine.clock.advance(3600)
+    assert (await client.post(AIML, json=AIML_BODY, headers=aiml_headers())).status == 429
 
 
 # rate limits ---------------------------------------------------------------------------------
@@ -375,7 +395,7 @@ async def test_full_reset_restores_balances_and_windows(aiohttp_client):
     assert (await pv_submit(client))["ErrCode"] == 0
     assert_error(await pv_submit(client), 500044)
     await client.post("/__admin/reset", json={})
-    assert engine.ledger.balance("pixverse", KEY) == 100_000
+    assert await engine.balance("pixverse", KEY) == 100_000
     assert (await pv_submit(client))["ErrCode"] == 0
 
 

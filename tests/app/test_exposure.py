@@ -198,7 +198,7 @@ async def test_delivery_log_redacts_url_credentials_and_keeps_a_short_excerpt(ai
     client, engine = await fake(aiohttp_client)
     url = f"http://hook-user:pa55word@127.0.0.1:{server.port}/hooks"
     task_id = await freepik_job(client, url)
-    engine.clock.advance(engine.get_job("freepik", task_id).plan.queue_s + 0.01)
+    engine.clock.advance((await engine.get_job("freepik", task_id)).plan.queue_s + 0.01)
     await engine.webhooks.drain()
     assert receiver.hits, "the receiver was not called"
     resp = await client.get("/__admin/webhooks/deliveries")
@@ -220,7 +220,7 @@ async def test_upper_case_localhost_with_a_trailing_dot_is_loopback_and_never_lo
     server = await aiohttp_server(app, host="127.0.0.1")
     client, engine = await fake(aiohttp_client)
     task_id = await freepik_job(client, f"http://LOCALHOST.:{server.port}/hooks")
-    engine.clock.advance(engine.get_job("freepik", task_id).plan.queue_s + 0.01)
+    engine.clock.advance((await engine.get_job("freepik", task_id)).plan.queue_s + 0.01)
     await engine.webhooks.drain()
     entry = (await deliveries(client, job_id=task_id))[0]
     assert entry["outcome"] == "delivered", entry

@@ -178,7 +178,7 @@ async def test_admin_error_on_submit_has_the_providers_wire_shape(client, engine
     assert len(engine.jobs) == 0  # nothing was created
 
 
-async def test_error_on_a_poll_and_a_custom_message(client, engine):
+async def test_error_on_a_poll_and_a_custom_message(client, engine, store):
     task = FREEPIK.task_id(await (await FREEPIK.create(client)).json())
     await add_rule(client, provider="freepik", operation="get_pixverse_v5_text_to_video",
                    error=404, message="gone fishing")
@@ -218,7 +218,7 @@ async def test_error_503_through_every_way(aiohttp_client, p, way):
     assert not [v for a in app[ADAPTERS].values() for v in a.violations]
 
 
-async def test_times_fail_first_n_then_succeed_per_test_id(client):
+async def test_times_fail_first_n_then_succeed_per_test_id(client, store):
     headers = {"X-Mock-Fault": "error=503,times=2"}
     statuses = [(await FREEPIK.create(client, **headers, **{"X-Mock-Test-Id": "A"})).status
                 for _ in range(3)]
@@ -231,7 +231,7 @@ async def test_times_fail_first_n_then_succeed_per_test_id(client):
             for _ in range(2)] == [502, 200]
 
 
-async def test_nth_request_and_selectors(client, engine):
+async def test_nth_request_and_selectors(client, engine, store):
     task = FREEPIK.task_id(await (await FREEPIK.create(client)).json())
     await add_rule(client, provider="freepik", operation="get_pixverse_v5_text_to_video", nth=3, error=500)
     polls = [(await FREEPIK.poll(client, task, FREEPIK.headers())).status for _ in range(4)]
@@ -358,7 +358,7 @@ async def test_generation_failure(client, engine, p):
     assert await finished(client, engine, p, resp, "mock_fail-2") == FAILED[p.name]
 
 
-async def test_outcome_rules_only_spend_their_budget_on_submits(client, engine):
+async def test_outcome_rules_only_spend_their_budget_on_submits(client, engine, store):
     task = PIXWITH.task_id(await (await PIXWITH.create(client)).json())
     await add_rule(client, outcome="failed", times=1)
     await poll(client, PIXWITH, task)  # a poll neither meets nor spends the rule
@@ -392,7 +392,7 @@ async def test_latency_through_admin_prompt_key_and_profile(aiohttp_client):
     assert 20 <= log[1]["latency_ms"] <= 30 and log[0]["latency_ms"] == 25
 
 
-async def test_no_rules_no_fault_machinery(client, engine):
+async def test_no_rules_no_fault_machinery(client, engine, store):
     resp = await FREEPIK.create(client)
     assert "X-Mock-Fault-Injected" not in resp.headers and not engine.faults.log
 
@@ -467,7 +467,7 @@ async def test_connection_faults_through_admin_prompt_key_and_profile(aiohttp_cl
 
 
 # media downloads ---------------------------------------------------------------------------
-async def test_dribbled_download_and_files_opt_in(client, engine):
+async def test_dribbled_download_and_files_opt_in(client, engine, store):
     url = "/__files/images/640x360/slow.png"
     plain = await client.get(url)
     data = await plain.read()
@@ -489,7 +489,7 @@ async def test_dribbled_download_and_files_opt_in(client, engine):
 
 
 # the admin API ------------------------------------------------------------------------------
-async def test_admin_faults_crud(client, engine):
+async def test_admin_faults_crud(client, engine, store):
     created = await (await client.post("/__admin/faults", json=[
         {"error": 503, "provider": "freepik", "times": 2, "test_id": "T"},
         {"id": "slow", "latency": {"median_ms": 50, "cap_ms": 100}}])).json()
@@ -531,7 +531,7 @@ async def test_reset_restores_the_profile_and_delete_removes_it(aiohttp_client):
     assert (await AIMLAPI.create(client)).status == 502
     assert (await AIMLAPI.create(client)).status == 200
     await add_rule(client, error=500)
-    app[ENGINE].reset()
+    await app[ENGINE].reset()
     rules = (await (await client.get("/__admin/faults")).json())["faults"]
     assert [(r["source"], r["fired"]) for r in rules] == [("profile", 0)]
     assert (await AIMLAPI.create(client)).status == 502
@@ -539,7 +539,7 @@ async def test_reset_restores_the_profile_and_delete_removes_it(aiohttp_client):
     assert (await AIMLAPI.create(client)).status == 200
 
 
-async def test_a_bad_directive_is_reported_and_ignored(client):
+async def test_a_bad_directive_is_reported_and_ignored(client, store):
     resp = await FREEPIK.create(client, **{"X-Mock-Fault": "explode"})
     assert resp.status == 200
     assert "unknown directive 'explode'" in resp.headers["X-Mock-Fault-Error"]

@@ -51,7 +51,7 @@ async def test_every_store_comes_back(aiohttp_client, tmp_path):
     engine.clock.freeze()
     engine.clock.advance(123)
     before = {
-        "balance": pv.balance(engine), "polls": engine.get_job("pixverse", str(video_id)).polls,
+        "balance": await pv.balance(engine), "polls": (await engine.get_job("pixverse", str(video_id))).polls,
         "faults": engine.faults.list(), "journal": [e.to_dict() for e in engine.journal],
         "hook": engine.webhooks.account("pixverse", pv.KEY), "now": engine.now(),
         "watching": engine.webhooks.watching, "pending": engine.webhooks.pending,
@@ -64,11 +64,11 @@ async def test_every_store_comes_back(aiohttp_client, tmp_path):
     client = await aiohttp_client(create_app(make_settings(state_file=path, progress_mode="polls")))
     again = client.server.app[ENGINE]
     assert again.now() == before["now"] and again.clock.frozen
-    job = again.get_job("pixverse", str(video_id))
+    job = await again.get_job("pixverse", str(video_id))
     assert job is not None and job.polls == before["polls"]
-    assert job.request == engine.get_job("pixverse", str(video_id)).request
-    assert again.get_job("freepik", task_id) is not None
-    assert pv.balance(again) == before["balance"]
+    assert job.request == (await engine.get_job("pixverse", str(video_id))).request
+    assert await again.get_job("freepik", task_id) is not None
+    assert await pv.balance(again) == before["balance"]
     assert again.faults.list() == before["faults"]
     assert [e.to_dict() for e in again.journal] == before["journal"]
     assert again.webhooks.account("pixverse", pv.KEY) == before["hook"]
@@ -162,7 +162,7 @@ async def test_upload_bytes_sit_beside_the_file_and_go_with_their_upload(aiohttp
     statefile.save(engine, path)
     blobs = statefile.blob_dir(path)
     assert [p.name for p in blobs.iterdir()] == [hashlib.sha256(image).hexdigest()]
-    engine.reset()  # the upload is gone: so are its bytes at the next save
+    await engine.reset()  # the upload is gone: so are its bytes at the next save
     statefile.save(engine, path)
     assert list(blobs.iterdir()) == []
 

@@ -274,7 +274,7 @@ async def px_result(client, engine, done: bool) -> Any:
     created = await call(client, "POST", I2V, json={"duration": 5, "img_id": img, "model": "v5",
                                                     "prompt": "string", "quality": "540p"})
     if done:
-        finish(engine, created["Resp"]["video_id"])
+        await finish(engine, created["Resp"]["video_id"])
     return await call(client, "GET", f"/openapi/v2/video/result/{created['Resp']['video_id']}")
 
 
@@ -324,7 +324,7 @@ async def px_image_result(client, engine) -> Any:
     created = await px_post(client, "image/template/generate",
                             {"img_ids": [await upload_id(client, image_bytes(600, 800))],
                              "template_id": 340000000000001})
-    finish(engine, created["Resp"]["image_id"])
+    await finish(engine, created["Resp"]["image_id"])
     return await call(client, "GET", f"/openapi/v2/image/result/{created['Resp']['image_id']}")
 
 

@@ -194,19 +194,19 @@ def test_counts_record_every_injected_kind():
 
 
 # the engine -----------------------------------------------------------------------------
-def test_engine_plans_the_faulted_outcome():
+async def test_engine_plans_the_faulted_outcome():
     engine = Engine(Settings(seed=1, media_cache_dir=Path("/nonexistent")))
     kw = dict(kind="text-to-video", provider="freepik", api_key="k", quality="720p", width=1280, height=720,
               duration=5)
-    failed = engine.create_job(JobSpec(job_id="a", planned=PlannedOutcome("failed"), **kw))
-    moderated = engine.create_job(JobSpec(job_id="b", planned=PlannedOutcome("moderated", immediate=True), **kw))
-    plain = engine.create_job(JobSpec(job_id="c", **kw))
-    explicit = engine.create_job(JobSpec(job_id="d", outcome="failed", **kw))
+    failed = await engine.create_job(JobSpec(job_id="a", planned=PlannedOutcome("failed"), **kw))
+    moderated = await engine.create_job(JobSpec(job_id="b", planned=PlannedOutcome("moderated", immediate=True), **kw))
+    plain = await engine.create_job(JobSpec(job_id="c", **kw))
+    explicit = await engine.create_job(JobSpec(job_id="d", outcome="failed", **kw))
     assert failed.plan.outcome == "failed" and engine.status(failed) == "queued"
     assert engine.status(moderated) == "moderated"
     assert plain.plan.outcome == "succeeded" and explicit.plan.outcome == "failed"
     engine.faults.add({"error": 500})
-    engine.reset()
+    await engine.reset()
     assert len(engine.faults) == 0
 
 

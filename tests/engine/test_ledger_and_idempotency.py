@@ -104,7 +104,9 @@ async def test_an_unreusable_answer_is_made_again():
     async def make():
         return next(answers)
 
-    ok = lambda reply: reply["ErrCode"] == 0  # noqa: E731
+    async def ok(reply):
+        return reply["ErrCode"] == 0
+
     assert await store.once("k", make, ok) == {"ErrCode": 500}
     assert await store.once("k", make, ok) == {"ErrCode": 0}
     assert await store.once("k", make, ok) == {"ErrCode": 0}  # now remembered

@@ -30,12 +30,12 @@ def test_the_engine_keeps_its_state_in_one_place():
     assert engine.fault_counts is engine.state.faults.counts
 
 
-def test_a_job_lives_in_the_state_store():
+async def test_a_job_lives_in_the_state_store():
     engine = Engine(Settings(seed=1))
-    job = engine.create_job(JobSpec(kind="text-to-video", job_id="j1", quality="720p", width=1280,
+    job = await engine.create_job(JobSpec(kind="text-to-video", job_id="j1", quality="720p", width=1280,
                                     height=720, duration=5, provider="pixverse", api_key="k"))
     assert engine.state.jobs.get("pixverse", "j1", engine.now()) is job
-    engine.observe(job)
+    await engine.observe(job)
     assert engine.state.jobs.get("pixverse", "j1", engine.now()).polls == 1
 
 
@@ -48,10 +48,10 @@ class Channel:
         return state.upper()
 
 
-def test_the_webhook_schedule_survives_a_snapshot():
+async def test_the_webhook_schedule_survives_a_snapshot():
     engine = Engine(Settings(seed=3))
     engine.clock.freeze()
-    job = engine.create_job(JobSpec(kind="text-to-video", job_id="j1", quality="720p", width=1280,
+    job = await engine.create_job(JobSpec(kind="text-to-video", job_id="j1", quality="720p", width=1280,
                                     height=720, duration=5, provider="freepik", api_key="k"))
     channel = Channel()
     engine.webhooks.watch(job, channel, "http://127.0.0.1:9/hook", {"base_url": "http://x"}, "QUEUED")
@@ -66,7 +66,7 @@ def test_the_webhook_schedule_survives_a_snapshot():
     assert data["webhooks"]["deliveries"][0]["event"] == "RUNNING"
     # The watch goes on: finishing the job schedules the next delivery.
     again.clock.advance(job.plan.run_s)
-    again.webhooks.notice(again.get_job("freepik", "j1"))
+    again.webhooks.notice(await again.get_job("freepik", "j1"))
     assert again.webhooks.pending == 2 and again.webhooks.watching == 0
     # Without the provider's channel the watch cannot be rebuilt: dropped, not a crash.
     third = Engine(Settings(seed=3))

@@ -34,16 +34,6 @@ def pixverse_headers(key: str = "hook-key") -> dict[str, str]:
     return {"API-KEY": key, "Ai-Trace-Id": str(uuid.uuid4())}
 
 
-@pytest.fixture
-async def receiver(aiohttp_server):
-    rec = Receiver()
-    app = web.Application()
-    app.router.add_post("/{tail:.*}", rec.handle)
-    server = await aiohttp_server(app)
-    rec.url = str(server.make_url("/hooks"))
-    return rec
-
-
 async def pixverse_job(client, body: dict | None = None, key: str = "hook-key") -> int:
     resp = await client.post(PIXVERSE_T2V, json={**PIXVERSE_BODY, **(body or {})}, headers=pixverse_headers(key))
     data = await resp.json()
@@ -57,8 +47,8 @@ async def set_pixverse_hook(client, **body) -> dict:
     return await resp.json()
 
 
-def finish_at(engine, provider: str, job_id) -> float:
-    return engine.get_job(provider, str(job_id)).finishes_at
+async def finish_at(engine, provider: str, job_id) -> float:
+    return (await engine.get_job(provider, str(job_id))).finishes_at
 
 
 # independent signature checks --------------------------------------------------------------
@@ -96,10 +86,10 @@ def pixverse_signature(secret: str, hit: Hit, variant: str) -> str:
 
 
 # Freepik -------------------------------------------------------------------------------------
-async def test_freepik_posts_every_status_change_signed_per_standard_webhooks(aiohttp_client, receiver):
-    client, engine = await fake(aiohttp_client)
+async def test_freepik_posts_every_status_change_signed_per_standard_webhooks(aiohttp_client, receiver, store):
+    client, engine = await fake(aiohttp_client, **store)
     task_id = await freepik_job(client, receiver.url)
-    job = engine.get_job("freepik", task_id)
+    job = await engine.get_job("freepik", task_id)
     engine.clock.advance(job.plan.queue_s + 0.01)
     await engine.webhooks.drain()
     engine.clock.advance(job.plan.run_s)
@@ -130,7 +120,7 @@ async def test_freepik_a_clock_jump_delivers_both_changes_in_order(aiohttp_clien
     await engine.webhooks.drain()
     assert [h.json["status"] for h in receiver.hits] == ["IN_PROGRESS", "COMPLETED"]
     log = await deliveries(client, job_id=task_id)
-    job = engine.get_job("freepik", task_id)
+    job = await engine.get_job("freepik", task_id)
     assert [e["changed_at"] for e in log] == pytest.approx([job.created_at + job.plan.queue_s, job.finishes_at],
                                                             abs=1e-6)
 
@@ -161,11 +151,11 @@ async def test_freepik_library_receivers_verify_whsec_deliveries(aiohttp_client,
     assert [Webhook(secret).verify(h.body, h.headers)["status"] for h in receiver.hits] == ["IN_PROGRESS", "COMPLETED"]
 
 
-async def test_freepik_retries_non_2xx_on_its_schedule_with_the_same_id(aiohttp_client, receiver):
+async def test_freepik_retries_non_2xx_on_its_schedule_with_the_same_id(aiohttp_client, receiver, store):
     receiver.answers = [(503, "busy"), (400, "no")]
-    client, engine = await fake(aiohttp_client, progress_mode="manual")
+    client, engine = await fake(aiohttp_client, **store, progress_mode="manual")
     task_id = await freepik_job(client, receiver.url)
-    engine.force(engine.get_job("freepik", task_id), "succeeded")
+    await engine.force(await engine.get_job("freepik", task_id), "succeeded")
     await engine.webhooks.drain()
     engine.clock.advance(5)
     await engine.webhooks.drain()
@@ -189,14 +179,14 @@ async def test_no_webhook_url_no_watch(aiohttp_client):
 
 # PixVerse ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("variant", ["form", "uri"])
-async def test_pixverse_account_webhook_signed_body_and_headers(aiohttp_client, receiver, variant):
-    client, engine = await fake(aiohttp_client)
+async def test_pixverse_account_webhook_signed_body_and_headers(aiohttp_client, receiver, variant, store):
+    client, engine = await fake(aiohttp_client, **store)
     view = await set_pixverse_hook(client, url=receiver.url, secret="s3cret", signature=variant)
     assert view["url"] == receiver.url and view["allowed"] is True
     trace = str(uuid.uuid4())
     resp = await client.post(PIXVERSE_T2V, json=PIXVERSE_BODY, headers={"API-KEY": "hook-key", "Ai-Trace-Id": trace})
     video_id = (await resp.json())["Resp"]["video_id"]
-    engine.clock.advance(finish_at(engine, "pixverse", video_id) - engine.now() + 0.01)
+    engine.clock.advance(await finish_at(engine, "pixverse", video_id) - engine.now() + 0.01)
     await engine.webhooks.drain()
 
     [hit] = receiver.hits
@@ -215,21 +205,21 @@ async def test_pixverse_form_variant_escapes_the_url(aiohttp_client, receiver):
     """The default variant form-encodes values: the result URL's ':' and '/' are escaped."""
     client, engine = await fake(aiohttp_client, pixverse={"webhook_url": receiver.url})
     video_id = await pixverse_job(client)
-    engine.clock.advance(finish_at(engine, "pixverse", video_id) - engine.now())
+    engine.clock.advance(await finish_at(engine, "pixverse", video_id) - engine.now())
     await engine.webhooks.drain()
     [hit] = receiver.hits
     assert "url=http%3A%2F%2F127.0.0.1" in form_encode(hit.json)
     assert hit.headers["Webhook-Signature"] == pixverse_signature("pixverse-mock-pixverse-secret", hit, "form")
 
 
-async def test_pixverse_retry_schedule_until_the_receiver_recovers(aiohttp_client, receiver):
+async def test_pixverse_retry_schedule_until_the_receiver_recovers(aiohttp_client, receiver, store):
     """Fails three times (500, 200 without "ok", a refused connection), then answers ok:
     attempts at +2 s, +10 s, +30 s on the virtual clock, then nothing more."""
-    client, engine = await fake(aiohttp_client)
+    client, engine = await fake(aiohttp_client, **store)
     await set_pixverse_hook(client, url=receiver.url)
     receiver.answers = [(500, "boom"), (200, "OK!"), (200, "not ok")]
     video_id = await pixverse_job(client)
-    start = finish_at(engine, "pixverse", video_id)
+    start = await finish_at(engine, "pixverse", video_id)
     engine.clock.advance(start - engine.now())
     await engine.webhooks.drain()
     for interval in (2, 10, 30):
@@ -255,7 +245,7 @@ async def test_pixverse_gives_up_after_eight_retries(aiohttp_client, receiver):
     await set_pixverse_hook(client, url=receiver.url)
     receiver.default = (503, "down")
     video_id = await pixverse_job(client)
-    start = finish_at(engine, "pixverse", video_id)
+    start = await finish_at(engine, "pixverse", video_id)
     engine.clock.advance(start - engine.now())
     await engine.webhooks.drain()
     for interval in PIXVERSE_SCHEDULE:
@@ -274,15 +264,15 @@ async def test_pixverse_connection_refused_is_an_error_and_retried(aiohttp_clien
     client, engine = await fake(aiohttp_client)
     await set_pixverse_hook(client, url=f"http://127.0.0.1:{unused_tcp_port}/hook")
     video_id = await pixverse_job(client)
-    engine.clock.advance(finish_at(engine, "pixverse", video_id) - engine.now())
+    engine.clock.advance(await finish_at(engine, "pixverse", video_id) - engine.now())
     await engine.webhooks.drain()
     [entry] = await deliveries(client, job_id=str(video_id))
     assert entry["outcome"] == "error" and entry["http_status"] is None and entry["error"]
     assert entry["next_attempt_at"] == pytest.approx(entry["sent_at"] + 2, abs=1e-5)
 
 
-async def test_pixverse_webhook_per_key_and_off(aiohttp_client, receiver):
-    client, engine = await fake(aiohttp_client)
+async def test_pixverse_webhook_per_key_and_off(aiohttp_client, receiver, store):
+    client, engine = await fake(aiohttp_client, **store)
     await set_pixverse_hook(client, url=receiver.url + "/a", api_key="key-a")
     view = await (await client.get("/__admin/webhooks/pixverse", params={"api_key": "key-a"})).json()
     assert view["own"] is True and view["url"].endswith("/a")
@@ -326,8 +316,8 @@ async def test_pixverse_failed_job_reports_status_8_and_keeps_the_charge(aiohttp
 
 
 # progress modes, forcing, clock changes -----------------------------------------------------
-async def test_poll_count_mode_delivers_on_the_reads_that_change_status(aiohttp_client, receiver):
-    client, engine = await fake(aiohttp_client, progress_mode="polls", queued_polls=1, running_polls=1)
+async def test_poll_count_mode_delivers_on_the_reads_that_change_status(aiohttp_client, receiver, store):
+    client, engine = await fake(aiohttp_client, **store, progress_mode="polls", queued_polls=1, running_polls=1)
     task_id = await freepik_job(client, receiver.url)
     path = f"{FREEPIK_T2V}/{task_id}"
     seen = []
@@ -355,7 +345,7 @@ async def test_manual_mode_delivers_what_the_admin_forces(aiohttp_client, receiv
 async def test_forcing_a_time_driven_job_overrides_its_schedule(aiohttp_client, receiver):
     client, engine = await fake(aiohttp_client)
     task_id = await freepik_job(client, receiver.url)
-    engine.force(engine.get_job("freepik", task_id), "failed")
+    await engine.force(await engine.get_job("freepik", task_id), "failed")
     await engine.webhooks.drain()
     engine.clock.advance(3600)
     await engine.webhooks.drain()
@@ -396,8 +386,8 @@ async def test_unfrozen_clock_delivers_on_its_own(aiohttp_client, receiver):
 # allowed hosts -------------------------------------------------------------------------------
 @pytest.mark.parametrize("url", ["http://example.com/hook", "http://10.1.2.3/hook", "ftp://127.0.0.1/x",
                                  "http://169.254.169.254/latest/meta-data"])
-async def test_hosts_not_allowed_are_refused_and_logged(aiohttp_client, url):
-    client, engine = await fake(aiohttp_client)
+async def test_hosts_not_allowed_are_refused_and_logged(aiohttp_client, url, store):
+    client, engine = await fake(aiohttp_client, **store)
     task_id = await freepik_job(client, url)
     engine.clock.advance(3600)
     await engine.webhooks.drain()
@@ -448,7 +438,7 @@ async def test_redirects_are_not_followed(aiohttp_client, aiohttp_server):
     server = await aiohttp_server(app)
     client, engine = await fake(aiohttp_client, pixverse={"webhook_url": str(server.make_url("/hook"))})
     video_id = await pixverse_job(client)
-    engine.clock.advance(finish_at(engine, "pixverse", video_id) - engine.now())
+    engine.clock.advance(await finish_at(engine, "pixverse", video_id) - engine.now())
     await engine.webhooks.drain()
     [entry] = await deliveries(client, job_id=str(video_id))
     assert entry["http_status"] == 302 and entry["outcome"] == "failed"
@@ -456,12 +446,12 @@ async def test_redirects_are_not_followed(aiohttp_client, aiohttp_server):
 
 
 # delivery faults -----------------------------------------------------------------------------
-async def test_delay_fault_postpones_the_first_attempt(aiohttp_client, receiver):
-    client, engine = await fake(aiohttp_client, pixverse={"webhook_url": receiver.url})
+async def test_delay_fault_postpones_the_first_attempt(aiohttp_client, receiver, store):
+    client, engine = await fake(aiohttp_client, **store, pixverse={"webhook_url": receiver.url})
     resp = await client.post("/__admin/webhooks/faults", json={"kind": "delay", "seconds": 30, "provider": "pixverse"})
     assert resp.status == 201
     video_id = await pixverse_job(client)
-    end = finish_at(engine, "pixverse", video_id)
+    end = await finish_at(engine, "pixverse", video_id)
     engine.clock.advance(end - engine.now() + 29)
     await engine.webhooks.drain()
     assert receiver.hits == []
@@ -471,8 +461,8 @@ async def test_delay_fault_postpones_the_first_attempt(aiohttp_client, receiver)
     assert entry["sent_at"] == pytest.approx(end + 30, abs=1e-5) and entry["faults"] == ["delay"]
 
 
-async def test_duplicate_fault_sends_the_same_delivery_twice(aiohttp_client, receiver):
-    client, engine = await fake(aiohttp_client)
+async def test_duplicate_fault_sends_the_same_delivery_twice(aiohttp_client, receiver, store):
+    client, engine = await fake(aiohttp_client, **store)
     await client.post("/__admin/webhooks/faults", json={"kind": "duplicate", "event": "COMPLETED", "times": 1})
     await freepik_job(client, receiver.url)
     engine.clock.advance(3600)
@@ -491,7 +481,7 @@ async def test_out_of_order_fault_delivers_a_change_after_the_next_one(aiohttp_c
     await client.post("/__admin/webhooks/faults",
                       json={"kind": "out_of_order", "event": "IN_PROGRESS", "seconds": 3600})
     task_id = await freepik_job(client, receiver.url)
-    job = engine.get_job("freepik", task_id)
+    job = await engine.get_job("freepik", task_id)
     engine.clock.advance(job.plan.queue_s + 0.01)
     await engine.webhooks.drain()
     assert receiver.hits == []  # held back
@@ -504,7 +494,7 @@ async def test_out_of_order_hold_ends_after_its_seconds(aiohttp_client, receiver
     client, engine = await fake(aiohttp_client, pixverse={"webhook_url": receiver.url})
     await client.post("/__admin/webhooks/faults", json={"kind": "out_of_order", "seconds": 20})
     video_id = await pixverse_job(client)
-    end = finish_at(engine, "pixverse", video_id)
+    end = await finish_at(engine, "pixverse", video_id)
     engine.clock.advance(end - engine.now() + 19.9)
     await engine.webhooks.drain()
     assert receiver.hits == []
@@ -513,7 +503,7 @@ async def test_out_of_order_hold_ends_after_its_seconds(aiohttp_client, receiver
     assert len(receiver.hits) == 1
 
 
-async def test_delivery_fault_routes(client):
+async def test_delivery_fault_routes(client, store):
     bad = await client.post("/__admin/webhooks/faults", json={"kind": "explode"})
     assert bad.status == 400
     added = await client.post("/__admin/webhooks/faults", json=[{"kind": "delay", "seconds": 5, "id": "d1"},
@@ -527,7 +517,7 @@ async def test_delivery_fault_routes(client):
 
 
 # admin, reset, shutdown ---------------------------------------------------------------------
-async def test_admin_summary_and_pixverse_validation(client):
+async def test_admin_summary_and_pixverse_validation(client, store):
     summary = await (await client.get("/__admin/webhooks")).json()
     assert summary["running"] is True and summary["allowed_hosts"] == ["loopback"]
     assert summary["pixverse"]["url"] is None and summary["pixverse"]["signature"] == "form"
@@ -569,7 +559,7 @@ async def test_metrics_count_attempts_by_outcome_across_a_reset(aiohttp_client, 
     receiver.answers = [(503, "busy")]
     client, engine = await fake(aiohttp_client, progress_mode="manual")
     task_id = await freepik_job(client, receiver.url)
-    engine.force(engine.get_job("freepik", task_id), "succeeded")
+    await engine.force(await engine.get_job("freepik", task_id), "succeeded")
     await engine.webhooks.drain()
 
     async def metrics() -> str:
@@ -598,11 +588,11 @@ async def test_shutdown_attempts_what_is_due_and_logs_the_rest(aiohttp_client, r
     client, engine = await fake(aiohttp_client, progress_mode="manual")
     down_task = await freepik_job(client, down.url)
     for state in ("running", "succeeded"):
-        engine.force(engine.get_job("freepik", down_task), state)
+        await engine.force(await engine.get_job("freepik", down_task), state)
         await engine.webhooks.drain()
     assert len(down.hits) == 2  # both failed; retries pending 5 s later
     ok_task = await freepik_job(client, receiver.url)
-    engine.force(engine.get_job("freepik", ok_task), "succeeded")  # due now, not drained
+    await engine.force(await engine.get_job("freepik", ok_task), "succeeded")  # due now, not drained
     await client.close()
 
     assert engine.webhooks.closed

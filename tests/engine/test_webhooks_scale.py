@@ -8,40 +8,25 @@ from mockserver.engine import Engine
 from mockserver.engine.jobs import JobSpec
 from mockserver.engine.webhooks import SendResult
 from mockserver.settings import Settings
+from support.webhooks import StubChannel
 
 N = 10_000
 
 
-class Channel:
-    provider = "pixverse"
-
-    def visible(self, state):
-        return state if state in ("succeeded", "failed", "moderated") else None
-
-    async def render(self, watch, state):
-        return b'{"id": "%s"}' % watch.job.id.encode()
-
-    def headers(self, delivery, body, timestamp):
-        return {"X-Id": delivery.id}
-
-    def accepted(self, status, text):
-        return status == 200
-
-    def retry_schedule(self):
-        return [2.0, 10.0]
+Channel = StubChannel
 
 
-def jobs(engine: Engine, n: int):
-    for i in range(n):
-        yield engine.create_job(JobSpec("text-to-video", str(i), provider="pixverse", api_key="k",
-                                        quality="360p", width=640, height=360, duration=5))
+async def jobs(engine: Engine, n: int):
+    return [await engine.create_job(JobSpec("text-to-video", str(i), provider="pixverse", api_key="k",
+                                            quality="360p", width=640, height=360, duration=5))
+            for i in range(n)]
 
 
 async def test_ten_thousand_due_at_once_are_all_delivered_once():
     engine = Engine(Settings(seed=1, retention_max_jobs=2 * N))
     engine.clock.freeze()
     channel = Channel()
-    for job in jobs(engine, N):
+    for job in await jobs(engine, N):
         engine.webhooks.watch(job, channel, "http://127.0.0.1:9/hook")
     seen: list[bytes] = []
 
@@ -67,7 +52,7 @@ async def test_failures_retry_on_schedule_at_scale():
     engine = Engine(Settings(seed=2, retention_max_jobs=2 * N))
     engine.clock.freeze()
     channel = Channel()
-    for job in jobs(engine, 2000):
+    for job in await jobs(engine, 2000):
         engine.webhooks.watch(job, channel, "http://127.0.0.1:9/hook")
     calls: dict[str, int] = {}
 
@@ -92,10 +77,10 @@ async def test_close_without_start_logs_every_pending_delivery():
     engine = Engine(Settings(seed=3))
     engine.clock.freeze()
     channel = Channel()
-    for job in jobs(engine, 10):
+    for job in await jobs(engine, 10):
         engine.webhooks.watch(job, channel, "http://127.0.0.1:9/hook")
     engine.clock.advance(3600)
-    for job in engine.find_jobs():
+    for job in await engine.find_jobs():
         engine.webhooks.notice(job)
     await engine.webhooks.close()
     assert engine.webhooks.counts["undelivered"] == 10

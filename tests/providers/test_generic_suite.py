@@ -54,10 +54,11 @@ def provider(request, monkeypatch):
 
 
 @pytest.fixture
-async def fake(aiohttp_client, provider):
-    """The whole fake, built after the registration; jobs move only when forced or when
-    the clock is advanced.  Fails the test if an answer broke its contract."""
-    app = create_app(make_settings(time_scale=1.0))
+async def fake(aiohttp_client, provider, store):
+    """The whole fake, built after the registration, once per state backend (``store``);
+    jobs move only when forced or when the clock is advanced.  Fails the test if an
+    answer broke its contract."""
+    app = create_app(make_settings(time_scale=1.0, **store))
     client = await aiohttp_client(app)
     await client.post("/__admin/clock", json={"freeze": True})
     yield client

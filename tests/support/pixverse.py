@@ -81,13 +81,13 @@ async def upload_id(client, data: bytes | None = None, key: str = KEY) -> int:
     return body["Resp"]["img_id"]
 
 
-def finish(engine, video_id: int) -> None:
-    job = engine.get_job("pixverse", str(video_id))
+async def finish(engine, video_id: int) -> None:
+    job = await engine.get_job("pixverse", str(video_id))
     engine.clock.advance(job.plan.queue_s + job.plan.run_s + 0.01)
 
 
-def balance(engine, key: str = KEY) -> int:
-    return engine.ledger.balance("pixverse", key)
+async def balance(engine, key: str = KEY) -> int:
+    return await engine.balance("pixverse", key)
 
 
 # media and chains -----------------------------------------------------------------------
@@ -175,7 +175,7 @@ async def finished(client, engine, path: str, body: dict, key: str = KEY) -> dic
     """POST a generate request, run its job to the end and return the final result."""
     created = await call(client, "POST", path, key, json=body)
     assert created["ErrCode"] == 0, created
-    finish(engine, created["Resp"]["video_id"])
+    await finish(engine, created["Resp"]["video_id"])
     return await result(client, created["Resp"]["video_id"], key)
 
 

@@ -43,6 +43,32 @@ class Receiver:
         return web.Response(status=status, text=text)
 
 
+class StubChannel:
+    """A webhook channel without a provider: reports the end states (``every``: every
+    state), a JSON body naming the job, an ``X-Id`` header, 200 accepted, retries after
+    2 and 10 virtual seconds."""
+
+    provider = "pixverse"
+
+    def __init__(self, every: bool = False) -> None:
+        self.every = every
+
+    def visible(self, state):
+        return state if self.every or state in ("succeeded", "failed", "moderated") else None
+
+    async def render(self, watch, state):
+        return b'{"id": "%s", "state": "%s"}' % (watch.job.id.encode(), state.encode())
+
+    def headers(self, delivery, body, timestamp):
+        return {"X-Id": delivery.id}
+
+    def accepted(self, status, text):
+        return status == 200
+
+    def retry_schedule(self):
+        return [2.0, 10.0]
+
+
 async def fake(aiohttp_client, **settings):
     """A started fake (its webhook scheduler runs) with a frozen clock."""
     client = await aiohttp_client(create_app(make_settings(**settings)))

@@ -123,6 +123,10 @@ class FaultSet:
     fault right now.
     """
 
+    #: Whether rules and budgets are shared with other workers: then a request asks
+    #: :meth:`decide_shared` (one Redis round trip), not :meth:`decide`.
+    shared = False
+
     def __init__(self, rng: random.Random, profile: Iterable[Mapping[str, Any] | FaultRule] = (),
                  directives: bool = True, log_size: int = 1000, providers: Iterable[str] | None = None) -> None:
         """``providers``: the names a rule may select, ``FILES`` added (None: any name)."""
@@ -170,6 +174,11 @@ class FaultSet:
             self._stopped.get_loop().call_soon_threadsafe(_resolve, self._stopped)
 
     # managing rules ------------------------------------------------------------------
+    async def sync(self, ids: int = 0) -> None:
+        """Nothing to do: these rules are the only ones.  A shared rule set sends what
+        changed here and reloads (readers and writers await it first, and writers after;
+        ``ids``: how many new rule ids the caller is about to need)."""
+
     def __len__(self) -> int:
         return len(self._rules)
 
@@ -287,6 +296,18 @@ class FaultSet:
     def decide(self, ctx: FaultContext) -> Decision | None:
         """What to inject into the request ``ctx`` describes; None for nothing.
         Counts ``seen``/``fired`` on the rules it considers."""
+        decision = self._directive_decision(ctx)
+        for rule_id, rule in reversed(self._rules.items()):
+            if self._selected(rule, ctx):
+                self._consider(rule, self._state[rule_id], ctx, decision, rule_id)
+        return decision if decision else None
+
+    async def decide_shared(self, ctx: FaultContext) -> Decision | None:
+        """:meth:`decide`, for a rule set whose budgets live elsewhere."""
+        return self.decide(ctx)
+
+    def _directive_decision(self, ctx: FaultContext) -> Decision:
+        """A decision holding what the request's own directives inject."""
         decision = Decision()
         if self.directives:
             for source, text, parse in ctx.directives:
@@ -297,10 +318,7 @@ class FaultSet:
                     continue
                 self._consider(rule, self._directive_state(rule, source, text, ctx), ctx,
                                decision, source)
-        for rule_id, rule in reversed(self._rules.items()):
-            if self._selected(rule, ctx):
-                self._consider(rule, self._state[rule_id], ctx, decision, rule_id)
-        return decision if decision else None
+        return decision
 
     def record(self, provider: str, operation: str, decision: Decision) -> builtins.list[str]:
         """Count what ``decision`` injects; returns its kinds."""
@@ -374,6 +392,11 @@ class FaultSet:
         if rule.probability < 1.0 and self.rng.random() >= rule.probability:
             return
         state.fired += 1
+        self._fire(rule, ctx, decision, tag, error, outcome)
+
+    def _fire(self, rule: FaultRule, ctx: FaultContext, decision: Decision, tag: str,
+              error: InjectedError | None, outcome: str | None) -> None:
+        """Put the effects of ``rule``, which fires, into ``decision``."""
         decision.fired.append(tag)
         if rule.latency is not None:
             decision.latency_s += rule.latency.draw(self.rng)

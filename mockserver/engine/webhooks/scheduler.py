@@ -88,6 +88,8 @@ class WebhookScheduler:
         self._held: dict[str, list[Delivery]] = {}
         self._pending: dict[int, Delivery] = {}  # seq -> delivery not finished (heap, held, ready)
         self.faults: list[DeliveryFault] = []
+        # The providers' channels by name (use_channels), for deliveries made elsewhere.
+        self.channels: dict[str, Channel] = {}
         self._fault_ids = itertools.count(1)
         self.log: deque[dict[str, Any]] = deque(maxlen=max(1, settings.log_max_entries))
         self._log_seq = itertools.count(1)
@@ -317,13 +319,17 @@ class WebhookScheduler:
         self._ready.put_nowait(d)
 
     def _release(self, d: Delivery) -> None:
+        self._unhold(d)
+        self._enqueue(d)
+
+    def _unhold(self, d: Delivery) -> None:
+        """Take ``d`` out of its URL's held deliveries."""
         held = self._held.get(d.url)
         if held and d in held:
             held.remove(d)
             if not held:
                 del self._held[d.url]
         d.held = False
-        self._enqueue(d)
 
     def _release_held(self, url: str, after: Delivery) -> None:
         for d in list(self._held.get(url, ())):
@@ -377,7 +383,7 @@ class WebhookScheduler:
         else:
             outcome = FAILED if result.status is not None else ERROR
             schedule = channel.retry_schedule()
-            if d.attempts <= len(schedule) and not self._closing and not d.cancelled:
+            if d.attempts <= len(schedule) and self._may_retry() and not d.cancelled:
                 d.due = sent_at + schedule[d.attempts - 1]
                 entry["next_attempt_at"] = d.due
                 self._push(d.due, _DELIVERY, d)
@@ -389,6 +395,11 @@ class WebhookScheduler:
                     "shutting down: no retry" if self._closing else None))
         if d.attempts == 1:
             self._release_held(d.url, d)
+
+    def _may_retry(self) -> bool:
+        """Whether a failed attempt gets a retry (not while shutting down: nobody
+        would make it)."""
+        return not self._closing
 
     def _finish(self, d: Delivery, entry: dict[str, Any], outcome: str, *, error: str | None = None,
                 final: bool = True) -> None:
@@ -568,6 +579,22 @@ class WebhookScheduler:
         before = len(self.faults)
         self.faults = [] if fault_id is None else [f for f in self.faults if f.id != fault_id]
         return before - len(self.faults)
+
+    def use_channels(self, channels: dict[str, Channel]) -> None:
+        """The providers' channels by name (the app passes its adapters'): a shared
+        scheduler attempts deliveries other workers created with them."""
+        self.channels = dict(channels)
+
+    def clear_log(self) -> int:
+        """Empty the delivery log; returns how many entries went."""
+        n = len(self.log)
+        self.log.clear()
+        return n
+
+    async def sync(self, ids: int = 0) -> None:
+        """Nothing to do: this scheduler is the only one.  A shared scheduler sends
+        what changed here and reloads (the admin plane awaits it before reading and
+        after changing; ``ids``: delivery fault ids about to be needed)."""
 
     def entries(self, provider: str | None = None, job_id: str | None = None, outcome: str | None = None,
                 test_id: str | None = None, delivery_id: str | None = None) -> list[dict[str, Any]]:

@@ -294,10 +294,10 @@ class AimlapiAdapter(ProviderAdapter):
             else self.settings.default_aspect_ratio
         width, height = video_dimensions(resolution, aspect)
         cost = credits_used(resolution, duration)
-        refused = self.admit(call, cost)
+        refused = await self.admit(call, cost)
         if refused is not None:
             return refused
-        job = self.create_job(call, JobSpec(
+        job = await self.create_job(call, JobSpec(
             kind, self._new_id(model), quality=resolution, width=width, height=height,
             duration=duration, request=call.raw or body, cost=cost))
         return Reply({"id": job.id, "status": STATUS[QUEUED],
@@ -305,14 +305,14 @@ class AimlapiAdapter(ProviderAdapter):
 
     async def get_generation(self, call: Call) -> Reply:
         """GET ``?generation_id=``: the generation, or 404 for an unknown or foreign id."""
-        job = self.engine.get_job(self.name, call.query["generation_id"])
+        job = await self.engine.get_job(self.name, call.query["generation_id"])
         if job is None or job.api_key != call.api_key:
             return self._error(call.request, 404, NOT_FOUND)
-        return Reply(await self._generation(job, self.engine.observe(job), call.base_url))
+        return Reply(await self._generation(job, await self.engine.observe(job), call.base_url))
 
     async def balance(self, call: Call) -> Reply:
         """GET the key's credit balance (the engine ledger, in credits)."""
-        balance = self.engine.balance(self.name, call.api_key)
+        balance = await self.engine.balance(self.name, call.api_key)
         return Reply({
             "balance": balance,
             "lowBalance": balance < LOW_BALANCE_THRESHOLD,

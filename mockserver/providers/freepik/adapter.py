@@ -137,10 +137,10 @@ class FreepikAdapter(ProviderAdapter):
         aspect = ASPECT[body.get("aspect_ratio", "widescreen_16_9")] if kind == "text-to-video" \
             else self.settings.default_aspect_ratio
         width, height = video_dimensions(resolution, aspect)
-        refused = self.admit(call, 0)  # concurrency cap only: no credits at Freepik
+        refused = await self.admit(call, 0)  # concurrency cap only: no credits at Freepik
         if refused is not None:
             return refused
-        job = self.create_job(call, JobSpec(
+        job = await self.create_job(call, JobSpec(
             kind, self.engine.new_uuid(), quality=resolution, width=width, height=height,
             duration=duration, request=call.raw or body))
         if body.get("webhook_url"):
@@ -149,14 +149,14 @@ class FreepikAdapter(ProviderAdapter):
         return Reply({"data": self._task(job, QUEUED, "")})  # no URL in a queued task
 
     async def get_task(self, call: Call) -> Reply:
-        job = self.engine.get_job(self.name, call.path["task-id"])
+        job = await self.engine.get_job(self.name, call.path["task-id"])
         if job is None or job.api_key != call.api_key or job.kind != KINDS[call.op.operation_id]:
             return self._not_found()
-        state = self.engine.observe(job)
+        state = await self.engine.observe(job)
         # The origin only where the answer holds a URL: most polls see a running task.
         return Reply({"data": self._task(job, state, call.base_url if state == SUCCEEDED else "")})
 
     async def list_tasks(self, call: Call) -> Reply:
         kind = KINDS[call.op.operation_id]
-        jobs = self.engine.list_jobs(self.name, call.api_key, kind)
+        jobs = await self.engine.list_jobs(self.name, call.api_key, kind)
         return Reply({"data": [{"task_id": j.id, "status": STATUS[self.engine.status(j)]} for j in jobs]})

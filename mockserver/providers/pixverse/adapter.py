@@ -153,9 +153,10 @@ class PixverseAdapter(ProviderAdapter):
             return await run()
         trace = call.request.headers[TRACE_HEADER].strip().lower()
         return await self.engine.idempotency.once((self.name, call.api_key, trace, op_id), run,
-                                                  lambda reply: self._still_live(op_id, reply))
+                                                  lambda reply: self._still_live(op_id, reply),
+                                                  lambda data: Reply(**data))
 
-    def _still_live(self, op_id: str, reply: Reply) -> bool:
+    async def _still_live(self, op_id: str, reply: Reply) -> bool:
         refers = _REFERS.get(op_id)
         resp = reply.body.get("Resp") if isinstance(reply.body, dict) else None
         if refers is None or not isinstance(resp, dict):
@@ -163,13 +164,13 @@ class PixverseAdapter(ProviderAdapter):
         field, store = refers
         ref = str(resp[field])
         if store == "job":
-            return self.engine.get_job(self.name, ref) is not None
-        return self.engine.uploads.get(self.name, ref) is not None
+            return await self.engine.get_job(self.name, ref) is not None
+        return await self.engine.get_upload(self.name, ref) is not None
 
     # results -------------------------------------------------------------------------
-    def _own_job(self, call: Call, job_id: Any, image: bool) -> Job:
+    async def _own_job(self, call: Call, job_id: Any, image: bool) -> Job:
         """A video (``image`` False) or image job of this key, else 500008."""
-        job = self.engine.get_job(self.name, str(job_id))
+        job = await self.engine.get_job(self.name, str(job_id))
         if job is None or job.api_key != call.api_key or (job.kind in IMAGE_KINDS) != image:
             raise PixverseError(ErrCode.NOT_FOUND)
         return job
@@ -178,16 +179,16 @@ class PixverseAdapter(ProviderAdapter):
         """GET /openapi/v2/video/result/{id} -> Resp with every field of the guide's
         example (see the contract's ``VideoResult``).  Errors: 500008 unknown id,
         another key's video or an image job."""
-        job = self._own_job(call, call.path["id"], image=False)
-        state = self.engine.observe(job)
+        job = await self._own_job(call, call.path["id"], image=False)
+        state = await self.engine.observe(job)
         return self.ok(await self.wire.video(job, state, call.base_url))
 
     async def get_image_result(self, call: Call) -> Reply:
         """GET /openapi/v2/image/result/{image_id} -> Resp ``{"image_id": int,
         "status": 1|5|7|8, "url": str}`` (``url`` the PNG once status is 1, else "").
         Errors: 500008 unknown id, another key's image or a video job."""
-        job = self._own_job(call, call.path["image_id"], image=True)
-        return self.ok(self.wire.image(job, self.engine.observe(job), call.base_url))
+        job = await self._own_job(call, call.path["image_id"], image=True)
+        return self.ok(self.wire.image(job, await self.engine.observe(job), call.base_url))
 
     # lists ---------------------------------------------------------------------------
     async def get_lip_sync_tts_list(self, call: Call) -> Reply:
@@ -218,7 +219,7 @@ class PixverseAdapter(ProviderAdapter):
         "credit_monthly": int, "credit_package": int}`` (credits)."""
         return self.ok({
             "account_id": self._account_id(call.api_key),
-            "credit_monthly": self.engine.balance(self.name, call.api_key),
+            "credit_monthly": await self.engine.balance(self.name, call.api_key),
             "credit_package": 0,
         })
 

@@ -119,24 +119,24 @@ class Chain:
         self.engine = engine
         self.provider = provider
 
-    def own_image(self, api_key: str, img_id: Any) -> Upload:
+    async def own_image(self, api_key: str, img_id: Any) -> Upload:
         """The image ``img_id`` this key uploaded.  400032 when unknown, foreign or not an image."""
-        upload = self.engine.uploads.get(self.provider, str(int(img_id)))
+        upload = await self.engine.get_upload(self.provider, str(int(img_id)))
         if upload is None or upload.api_key != api_key or upload.kind != "image":
             raise PixverseError(ErrCode.INVALID_IMAGE_ID)
         return upload
 
-    def own_media(self, api_key: str, media_id: Any, kind: str) -> Upload:
+    async def own_media(self, api_key: str, media_id: Any, kind: str) -> Upload:
         """The ``kind`` (video|audio) media ``media_id`` this key uploaded.
         500008 when unknown or foreign; 400017 when of another kind."""
-        upload = self.engine.uploads.get(self.provider, str(int(media_id)))
+        upload = await self.engine.get_upload(self.provider, str(int(media_id)))
         if upload is None or upload.api_key != api_key:
             raise PixverseError(ErrCode.NOT_FOUND)
         if upload.kind != kind:
             raise PixverseError(ErrCode.INVALID_PARAM)
         return upload
 
-    def source(self, api_key: str, body: dict[str, Any]) -> Source:
+    async def source(self, api_key: str, body: dict[str, Any]) -> Source:
         """The one video source of ``body`` (the contract guarantees exactly one).
 
         ``source_video_id``: 500008 unknown, foreign or an image job; 500064 failed
@@ -145,7 +145,7 @@ class Chain:
         """
         if "source_video_id" in body:
             video_id = int(body["source_video_id"])
-            job = self.engine.get_job(self.provider, str(video_id))
+            job = await self.engine.get_job(self.provider, str(video_id))
             if job is None or job.api_key != api_key or job.kind in IMAGE_KINDS:
                 raise PixverseError(ErrCode.NOT_FOUND)
             # A check, not a client poll: status(), not observe().
@@ -157,7 +157,7 @@ class Chain:
             return Source("source_video_id", video_id, job.width, job.height, float(job.duration),
                           job.duration * self.engine.media.fps, "mp4", "h264")
         media_id = int(body["video_media_id"])
-        upload = self.own_media(api_key, media_id, "video")
+        upload = await self.own_media(api_key, media_id, "video")
         frames, codec, fmt = 0, "", _FORMAT_OF_MIME.get(upload.content_type, "")
         if upload.data:
             try:
@@ -168,10 +168,10 @@ class Chain:
         return Source("video_media_id", media_id, upload.width, upload.height, upload.duration,
                       frames, fmt, codec)
 
-    def audio_seconds(self, api_key: str, media_id: Any) -> float:
+    async def audio_seconds(self, api_key: str, media_id: Any) -> float:
         """Length of the audio ``media_id`` this key uploaded (0 when unknown); errors
         as :meth:`own_media` with kind audio."""
-        return self.own_media(api_key, media_id, "audio").duration
+        return (await self.own_media(api_key, media_id, "audio")).duration
 
 
 def template(template_id: Any, template_type: int, images: int | None, quality: str | None) -> catalog.Template:

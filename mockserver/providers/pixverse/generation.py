@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple
+from typing import Any, Awaitable, Callable, NamedTuple
 
 from ...engine import Engine
 from ...engine.jobs import Job, JobSpec
@@ -104,7 +104,7 @@ class Planners:
         cost = pricing.video_cost(quality, seconds, body.get("motion_mode", "normal"))
         return Output(width, height, seconds, quality, cost + _extras(body, seconds))
 
-    def plan_text(self, call: Call) -> Output:
+    async def plan_text(self, call: Call) -> Output:
         """Text-to-video: shape from ``quality`` and ``aspect_ratio``.  A ``template_id``
         must be an activated video template (500070 / 400017 / 500071); the page's
         example id is the image-to-video page's, so any number of images is fine."""
@@ -113,42 +113,42 @@ class Planners:
             template(body["template_id"], catalog.VIDEO, None, body["quality"])
         return self._generate_output(body, *video_dimensions(body["quality"], body["aspect_ratio"]))
 
-    def plan_image(self, call: Call) -> Output:
+    async def plan_image(self, call: Call) -> Output:
         """Image-to-video, or template video with ``template_id``: shaped like the
         (first) image.  400032 an image not of this key; ``img_ids`` without a
         template 400017; template errors as :func:`chain.template`."""
         body = call.body
         ids = [body["img_id"]] if "img_id" in body else list(body["img_ids"])
-        images = [self.chain.own_image(call.api_key, i) for i in ids]
+        images = [await self.chain.own_image(call.api_key, i) for i in ids]
         if "template_id" in body:
             template(body["template_id"], catalog.VIDEO, len(ids), body["quality"])
         return self._generate_output(body, *self.like_image(body["quality"], images[0]))
 
-    def plan_transition(self, call: Call) -> Output:
+    async def plan_transition(self, call: Call) -> Output:
         """Transition: shaped like the first frame; 400032 either frame not an image of this key."""
         body = call.body
-        first = self.chain.own_image(call.api_key, body["first_frame_img"])
-        self.chain.own_image(call.api_key, body["last_frame_img"])
+        first = await self.chain.own_image(call.api_key, body["first_frame_img"])
+        await self.chain.own_image(call.api_key, body["last_frame_img"])
         return self._generate_output(body, *self.like_image(body["quality"], first))
 
-    def plan_extend(self, call: Call) -> Output:
+    async def plan_extend(self, call: Call) -> Output:
         """Extend: the source's aspect ratio at ``quality``, the source plus
         ``duration`` seconds (capped at 30), priced like text-to-video of ``duration``."""
         body = call.body
-        src = self.chain.source(call.api_key, body)
+        src = await self.chain.source(call.api_key, body)
         quality, seconds = body["quality"], int(body["duration"])
         total = min(VIDEO_MAX_DURATION_S, whole_seconds(src.seconds) + seconds)
         cost = pricing.video_cost(quality, seconds, body.get("motion_mode", "normal"))
         return Output(*src.shape(quality, self.default_aspect_ratio), total, quality, cost)
 
-    def plan_lip_sync(self, call: Call) -> Output:
+    async def plan_lip_sync(self, call: Call) -> Output:
         """Lip sync: the source's size and length.  Audio from ``audio_media_id``
         (500008 unknown, 400017 not audio) or TTS (400017 unknown speaker); priced by
         the audio's seconds or the text's bytes."""
         body = call.body
-        src = self.chain.source(call.api_key, body)
+        src = await self.chain.source(call.api_key, body)
         if "audio_media_id" in body:
-            seconds = self.chain.audio_seconds(call.api_key, body["audio_media_id"]) or whole_seconds(0)
+            seconds = await self.chain.audio_seconds(call.api_key, body["audio_media_id"]) or whole_seconds(0)
             cost = pricing.lip_sync_cost(audio_seconds=seconds)
         else:
             if not catalog.speaker_exists(body["lip_sync_tts_speaker_id"]):
@@ -156,12 +156,12 @@ class Planners:
             cost = pricing.lip_sync_cost(tts_text=body["lip_sync_tts_content"])
         return self._keep(src, cost)
 
-    def plan_sound_effect(self, call: Call) -> Output:
+    async def plan_sound_effect(self, call: Call) -> Output:
         """Sound effect: the source's size and length, 10 credits per started 5 s."""
-        src = self.chain.source(call.api_key, call.body)
+        src = await self.chain.source(call.api_key, call.body)
         return self._keep(src, pricing.sound_effect_cost(whole_seconds(src.seconds)))
 
-    def plan_fusion(self, call: Call) -> Output:
+    async def plan_fusion(self, call: Call) -> Output:
         """Fusion: shape from ``quality`` and ``aspect_ratio``.  Each ``img_id`` an
         image of this key (400032); ``ref_name``s unique and every ``@mention`` in the
         prompt naming one (400017).  Ids are checked first, like every chained rule
@@ -169,7 +169,7 @@ class Planners:
         body = call.body
         refs = body["image_references"]
         for ref in refs:
-            self.chain.own_image(call.api_key, ref["img_id"])
+            await self.chain.own_image(call.api_key, ref["img_id"])
         names = [r["ref_name"] for r in refs]
         if len(set(names)) != len(names):
             raise PixverseError(ErrCode.INVALID_PARAM)
@@ -177,11 +177,11 @@ class Planners:
             raise PixverseError(ErrCode.INVALID_PARAM)
         return self._generate_output(body, *video_dimensions(body["quality"], body["aspect_ratio"]))
 
-    def plan_restyle(self, call: Call) -> Output:
+    async def plan_restyle(self, call: Call) -> Output:
         """Restyle: the source's size and length; the source at most 16 s and, uploaded,
         mp4 or mov (400017); ``restyle_id`` a listed preset (400017)."""
         body = call.body
-        src = self.chain.source(call.api_key, body)
+        src = await self.chain.source(call.api_key, body)
         if src.seconds > RESTYLE_MAX_SECONDS or src.format not in RESTYLE_FORMATS:
             raise PixverseError(ErrCode.INVALID_PARAM)
         if "restyle_id" in body and catalog.restyle(int(body["restyle_id"])) is None:
@@ -189,14 +189,14 @@ class Planners:
         seconds = whole_seconds(src.seconds)
         return self._keep(src, pricing.per_second_cost(src.quality, seconds))
 
-    def plan_multi_transition(self, call: Call) -> Output:
+    async def plan_multi_transition(self, call: Call) -> Output:
         """Multi-transition: the segments (every keyframe's duration but the last's,
         each at least 1 s per the contract) total at most 30 s (400017); each
         ``img_id`` an image of this key (400032).  Shaped like the first keyframe, as
         long as the total."""
         body = call.body
         frames = body["multi_transition"]
-        images = [self.chain.own_image(call.api_key, f["img_id"]) for f in frames]
+        images = [await self.chain.own_image(call.api_key, f["img_id"]) for f in frames]
         total = sum(int(f["duration"]) for f in frames[:-1])
         if total > VIDEO_MAX_DURATION_S:
             raise PixverseError(ErrCode.INVALID_PARAM)
@@ -204,32 +204,32 @@ class Planners:
         return Output(*self.like_image(quality, images[0]), total, quality,
                       pricing.per_second_cost(quality, total))
 
-    def plan_swap(self, call: Call) -> Output:
+    async def plan_swap(self, call: Call) -> Output:
         """Swap: ``keyframe_id`` a frame of the source and ``mask_id`` from its mask
         selection at that keyframe (400017); ``img_id`` an image of this key (400032).
         The source's aspect ratio at ``quality`` and its length."""
         body = call.body
-        src = self.chain.source(call.api_key, body)
+        src = await self.chain.source(call.api_key, body)
         keyframe = check_keyframe(src, int(body["keyframe_id"]))
         check_mask(call.api_key, src, keyframe, body["mask_id"])
-        self.chain.own_image(call.api_key, body["img_id"])
+        await self.chain.own_image(call.api_key, body["img_id"])
         return self._reshaped(src, body["quality"])
 
-    def plan_modify(self, call: Call) -> Output:
+    async def plan_modify(self, call: Call) -> Output:
         """Modify: each of ``mask_ids`` from a mask selection of the source (400017).
         The source's aspect ratio at ``quality`` and its length."""
         body = call.body
-        src = self.chain.source(call.api_key, body)
+        src = await self.chain.source(call.api_key, body)
         for mask in body.get("mask_ids", []):
             check_mask_of_video(call.api_key, src, mask)
         return self._reshaped(src, body["quality"])
 
-    def plan_mimic(self, call: Call) -> Output:
+    async def plan_mimic(self, call: Call) -> Output:
         """Mimic: the image's aspect ratio at ``quality``, the motion source's length;
         9/10/12 credits per second at 360p/540p/720p."""
         body = call.body
-        src = self.chain.source(call.api_key, body)
-        image = self.chain.own_image(call.api_key, body["img_id"])
+        src = await self.chain.source(call.api_key, body)
+        image = await self.chain.own_image(call.api_key, body["img_id"])
         quality, seconds = body["quality"], whole_seconds(src.seconds)
         return Output(*self.like_image(quality, image), seconds, quality,
                       pricing.mimic_cost(quality, seconds))
@@ -246,7 +246,7 @@ class Planners:
 
 class Generator(NamedTuple):
     kind: str                                   # neutral job kind
-    plan: Callable[[Planners, Call], Output]    # a Planners method
+    plan: Callable[[Planners, Call], Awaitable[Output]]  # a Planners method
     credits: str | None = None  # Resp field reporting the charge, where the docs show one
 
 
@@ -273,7 +273,7 @@ class Generation:
     account webhook."""
 
     def __init__(self, engine: Engine, settings: Settings, wire: Wire, planners: Planners,
-                 create_job: Callable[[Call, JobSpec], Job], follow: Callable[[Call, Job, str], None],
+                 create_job: Callable[[Call, JobSpec], Awaitable[Job]], follow: Callable[[Call, Job, str], None],
                  provider: str) -> None:
         self.engine = engine
         self.settings = settings
@@ -296,23 +296,23 @@ class Generation:
             wanted = (call.op.body_schema or {}).get("x-reference-required", ())
             if any(name not in call.body for name in wanted):
                 raise PixverseError(ErrCode.PARAM_EMPTY)
-        out = generator.plan(self.planners, call)
-        video_id = self.submit(call, generator.kind, out)
+        out = await generator.plan(self.planners, call)
+        video_id = await self.submit(call, generator.kind, out)
         resp: dict[str, Any] = {"video_id": video_id}
         if generator.credits:
             resp[generator.credits] = out.cost
         return self.ok(resp)
 
-    def charge(self, call: Call, cost: int) -> None:
+    async def charge(self, call: Call, cost: int) -> None:
         """Take ``cost`` credits, or 500090 when the key has fewer."""
-        if self.engine.admit(self.name, call.api_key, cost, job=False) is not None:
+        if await self.engine.admit(self.name, call.api_key, cost, job=False) is not None:
             raise PixverseError(ErrCode.INSUFFICIENT_BALANCE)
 
-    def submit(self, call: Call, kind: str, out: Output) -> int:
+    async def submit(self, call: Call, kind: str, out: Output) -> int:
         """Charge the key and create the job; returns its id.  500044 when the key
         has as many jobs generating as its concurrency cap allows, 500090 when it has
         too few credits: nothing is created or charged then."""
-        refusal = self.engine.admit(self.name, call.api_key, out.cost)
+        refusal = await self.engine.admit(self.name, call.api_key, out.cost)
         if refusal is not None:
             raise PixverseError(ErrCode.CONCURRENCY_LIMIT if refusal.kind == CONCURRENCY
                                 else ErrCode.INSUFFICIENT_BALANCE)
@@ -320,7 +320,7 @@ class Generation:
         # The result reports the seed used, so one is fixed now when the client sent none.
         request["seed"] = int(request["seed"]) if "seed" in request else self.engine.new_seed(SEED_MAX)
         job_id = self.engine.new_int_id()
-        job = self.create_job(call, JobSpec(
+        job = await self.create_job(call, JobSpec(
             kind, str(job_id), quality=out.quality, width=out.width, height=out.height,
             duration=out.seconds, request=request, cost=out.cost))
         if call.op.operation_id in GENERATORS:  # videos; image templates send no webhook
@@ -336,12 +336,12 @@ class Generation:
         end, or an uploaded source not in H.264/H.265; 500090 fewer than 2 credits.
         """
         body = call.body
-        src = self.chain.source(call.api_key, body)
+        src = await self.chain.source(call.api_key, body)
         if src.field == "video_media_id" and src.codec and src.codec not in MASKABLE_CODECS:
             raise PixverseError(ErrCode.INVALID_PARAM)
         # Absent or 0 is the page's default keyframe, 1.
         keyframe = check_keyframe(src, int(body.get("keyframe_id") or 1))
-        self.charge(call, pricing.MASK_SELECTION_CREDITS)
+        await self.charge(call, pricing.MASK_SELECTION_CREDITS)
         width, height = src.kept_shape(self.settings.default_aspect_ratio)
         stem = f"{src.id}-keyframe-{keyframe}"
         masks = []
@@ -365,8 +365,8 @@ class Generation:
         """
         body = call.body
         ids = list(body["img_ids"])
-        images = [self.chain.own_image(call.api_key, i) for i in ids]
+        images = [await self.chain.own_image(call.api_key, i) for i in ids]
         found = template(body["template_id"], catalog.IMAGE, len(ids), None)
         width, height = self.planners.like_image("720p", images[0])
         out = Output(width, height, 1, "360p", found.credits)
-        return self.ok({"image_id": self.submit(call, "image-template", out)})
+        return self.ok({"image_id": await self.submit(call, "image-template", out)})

@@ -126,27 +126,27 @@ class Uploads:
         form = await read_form(call, ErrCode.IMAGE_TOO_LARGE)
         data = file_part(form, "image")
         if data:
-            return self._store_image(call, data)
+            return await self._store_image(call, data)
         image_url = text_field(form, "image_url")
         if image_url:
-            return self._store_image_url(call, http_url(image_url))
+            return await self._store_image_url(call, http_url(image_url))
         raise PixverseError(ErrCode.PARAM_EMPTY)
 
-    def _store_image(self, call: Call, data: bytes) -> Reply:
+    async def _store_image(self, call: Call, data: bytes) -> Reply:
         limits = self.limits
         info = inspect_image(data, limits.max_image_bytes, limits.max_image_pixels, limits.min_pixels)
         img_id = self.engine.new_int_id()
-        self.engine.uploads.add(Upload(
+        await self.engine.add_upload(Upload(
             id=str(img_id), provider=self.name, api_key=call.api_key, kind="image",
             content_type=info.content_type, data=data, width=info.width, height=info.height,
         ))
         url = upload_url(call.base_url, self.name, str(img_id), f"image.{info.extension}")
         return self.ok({"img_id": img_id, "img_url": url})
 
-    def _store_image_url(self, call: Call, url: str) -> Reply:
+    async def _store_image_url(self, call: Call, url: str) -> Reply:
         img_id = self.engine.new_int_id()
         # Never fetched (the fake stays offline), so the size is unknown: 0 x 0.
-        self.engine.uploads.add(Upload(
+        await self.engine.add_upload(Upload(
             id=str(img_id), provider=self.name, api_key=call.api_key, kind="image",
             content_type="application/octet-stream", data=b"",
         ))
@@ -170,13 +170,13 @@ class Uploads:
             raise PixverseError(ErrCode.INVALID_PARAM)
         data = file_part(form, "file")
         if data:
-            return self._store_media(call, data, declared)
+            return await self._store_media(call, data, declared)
         file_url = text_field(form, "file_url")
         if file_url:
-            return self._store_media_url(call, http_url(file_url), declared)
+            return await self._store_media_url(call, http_url(file_url), declared)
         raise PixverseError(ErrCode.PARAM_EMPTY)
 
-    def _store_media(self, call: Call, data: bytes, declared: str) -> Reply:
+    async def _store_media(self, call: Call, data: bytes, declared: str) -> Reply:
         limits = self.limits
         if len(data) > limits.max_media_bytes:
             raise PixverseError(ErrCode.IMAGE_TOO_LARGE)
@@ -199,7 +199,7 @@ class Uploads:
         if not info.complete:
             raise PixverseError(ErrCode.IMAGE_UNREADABLE)
         media_id = self.engine.new_int_id()
-        self.engine.uploads.add(Upload(
+        await self.engine.add_upload(Upload(
             id=str(media_id), provider=self.name, api_key=call.api_key, kind=info.kind,
             content_type=info.mime, data=data, width=info.width, height=info.height,
             duration=info.duration_s,
@@ -207,7 +207,7 @@ class Uploads:
         url = upload_url(call.base_url, self.name, str(media_id), f"media.{info.format}")
         return self.ok({"media_id": media_id, "media_type": info.kind, "url": url})
 
-    def _store_media_url(self, call: Call, url: str, declared: str) -> Reply:
+    async def _store_media_url(self, call: Call, url: str, declared: str) -> Reply:
         path = urlsplit(url).path.lower()
         fmt = next((f for ext, f in _URL_FORMATS.items() if path.endswith(ext)), "")
         # The fake never fetches the URL, so it cannot contradict the client: a declared
@@ -219,7 +219,7 @@ class Uploads:
             raise PixverseError(ErrCode.IMAGE_FORMAT)
         media_id = self.engine.new_int_id()
         # Never fetched: size and length unknown (0), the format from the extension.
-        self.engine.uploads.add(Upload(
+        await self.engine.add_upload(Upload(
             id=str(media_id), provider=self.name, api_key=call.api_key, kind=kind,
             content_type=MEDIA_FORMATS[fmt][1] if fmt else "application/octet-stream",
             data=b"",

@@ -91,7 +91,7 @@ class PixverseWebhooks:
 
     async def render(self, watch: Watch, state: str) -> bytes:
         job = watch.job
-        refunded = state == MODERATED and self.engine.was_refunded(self.provider, job.id)
+        refunded = state == MODERATED and await self.engine.was_refunded(self.provider, job.id)
         return orjson.dumps(await self.wire.webhook(job, state, watch.context["base_url"], refunded))
 
     def headers(self, delivery: Delivery, body: bytes, timestamp: int) -> dict[str, str]:

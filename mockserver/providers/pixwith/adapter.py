@@ -168,20 +168,20 @@ class PixwithAdapter(ProviderAdapter):
         width, height = video_dimensions(resolution, options["aspect_ratio"])
         kind = "image-to-video" if "image_urls" in body else "text-to-video"
         cost = task_credits(resolution, duration, outputs)
-        refused = self.admit(call, cost)
+        refused = await self.admit(call, cost)
         if refused is not None:
             return refused
-        job = self.create_job(call, JobSpec(
+        job = await self.create_job(call, JobSpec(
             kind, self.engine.new_hex(32), quality=resolution, width=width, height=height,
             duration=duration, outputs=outputs, request=call.raw or body, cost=cost))
         return _ok({"task_id": job.id,
                     "estimated_time": round(job.plan.queue_s + job.plan.run_s)})
 
     async def get_task(self, call: Call) -> Reply:
-        job = self.engine.get_job(self.name, call.body["task_id"])
+        job = await self.engine.get_job(self.name, call.body["task_id"])
         if job is None or job.api_key != call.api_key:
             return _error("Task not found")
-        return _ok(self._result(job, self.engine.observe(job), call.base_url))
+        return _ok(self._result(job, await self.engine.observe(job), call.base_url))
 
     async def get_credits(self, call: Call) -> Reply:
-        return _ok({"credits": self.engine.balance(self.name, call.api_key)})
+        return _ok({"credits": await self.engine.balance(self.name, call.api_key)})

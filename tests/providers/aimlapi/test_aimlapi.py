@@ -148,7 +148,7 @@ async def test_seed_example_2_lip_sync_universal_path(client, engine):
 
 async def test_statuses_follow_the_plan(client, engine):
     created = await (await client.post(UNIVERSAL, json=I2V, headers=KEY)).json()
-    job = engine.get_job("aimlapi", created["id"])
+    job = await engine.get_job("aimlapi", created["id"])
     query = {"generation_id": created["id"]}
     engine.clock.freeze()
     assert await (await client.get(UNIVERSAL, params=query, headers=KEY)).json() == {
@@ -175,7 +175,7 @@ async def test_transition_completes(client, engine):
     assert resp.status == 200
     done = await drive_to_end(client, engine, LEGACY, (await resp.json())["id"])
     assert done["status"] == "completed" and done["video"]["url"].endswith(".mp4")
-    assert engine.get_job("aimlapi", done["id"]).kind == "transition"
+    assert (await engine.get_job("aimlapi", done["id"])).kind == "transition"
 
 
 async def test_a_generation_is_visible_on_both_paths(client):

@@ -30,7 +30,7 @@ async def test_image_to_video_lifecycle_and_media(client, engine):
     assert created["status"] == "CREATED" and created["generated"] == []
     task = f"{I2V}/{created['task_id']}"
 
-    job = engine.get_job("freepik", created["task_id"])
+    job = await engine.get_job("freepik", created["task_id"])
     engine.clock.advance(job.plan.queue_s + 0.01)
     running = (await (await client.get(task, headers=KEY)).json())["data"]
     assert running["status"] == "IN_PROGRESS" and running["generated"] == []

@@ -62,7 +62,7 @@ async def test_image_to_video_guide_flow(client, frozen, quality, size):
     assert resp["modify_time"] == resp["create_time"]
     assert resp["create_time"].endswith("Z") and "T" in resp["create_time"]
 
-    finish(frozen, video_id)
+    await finish(frozen, video_id)
     done = (await call(client, "GET", RESULT.format(video_id)))["Resp"]
     assert set(done) == RESULT_FIELDS
     assert done["status"] == 1 and done["id"] == video_id
@@ -83,10 +83,10 @@ async def test_image_to_video_guide_flow(client, frozen, quality, size):
 async def test_text_to_video_seed_example(client, frozen, aspect_ratio, size):
     created = await call(client, "POST", T2V, json={**T2V_SEED, "aspect_ratio": aspect_ratio})
     video_id = created["Resp"]["video_id"]
-    finish(frozen, video_id)
+    await finish(frozen, video_id)
     done = (await call(client, "GET", RESULT.format(video_id)))["Resp"]
     assert done["status"] == 1 and (done["outputWidth"], done["outputHeight"]) == size
-    assert frozen.get_job("pixverse", str(video_id)).kind == "text-to-video"
+    assert (await frozen.get_job("pixverse", str(video_id))).kind == "text-to-video"
     width, height, _, _ = probe_video(await download_video(client, done["url"]))
     assert (width, height) == size
 
@@ -100,8 +100,8 @@ async def test_transition_flow_takes_the_first_frames_shape(client, frozen):
     created = await call(client, "POST", TRANSITION, json=body)
     assert created["ErrCode"] == 0, created
     video_id = created["Resp"]["video_id"]
-    assert frozen.get_job("pixverse", str(video_id)).kind == "transition"
-    finish(frozen, video_id)
+    assert (await frozen.get_job("pixverse", str(video_id))).kind == "transition"
+    await finish(frozen, video_id)
     done = (await call(client, "GET", RESULT.format(video_id)))["Resp"]
     assert done["status"] == 1 and (done["outputWidth"], done["outputHeight"]) == (540, 960)
     assert done["prompt"] == "transform into a puppy" and done["negative_prompt"] == ""
@@ -128,7 +128,7 @@ async def test_upload_by_url_is_recorded_without_fetching(client, frozen):
     assert uploaded["ErrCode"] == 0 and uploaded["Resp"]["img_url"] == url
     created = await call(client, "POST", I2V, json={**I2V_SEED, "img_id": uploaded["Resp"]["img_id"]})
     video_id = created["Resp"]["video_id"]
-    finish(frozen, video_id)
+    await finish(frozen, video_id)
     done = (await call(client, "GET", RESULT.format(video_id)))["Resp"]
     # Unknown size: the default aspect ratio (16:9).
     assert (done["outputWidth"], done["outputHeight"]) == (960, 540)
@@ -167,30 +167,30 @@ async def test_upload_with_both_fields_takes_the_file(client):
 
 
 # trace id ------------------------------------------------------------------------------
-async def test_repeated_trace_id_on_a_post_replays_and_creates_nothing(client, frozen):
+async def test_repeated_trace_id_on_a_post_replays_and_creates_nothing(client, frozen, store):
     trace = str(uuid.uuid4())
     first = await call(client, "POST", T2V, trace=trace, json=T2V_SEED)
     again = await call(client, "POST", T2V, trace=trace.upper(), json={**T2V_SEED, "prompt": "other"})
     assert again == first
-    assert len(frozen.list_jobs("pixverse", KEY, "text-to-video")) == 1
-    assert balance(frozen) == 100_000 - 45
+    assert len(await frozen.list_jobs("pixverse", KEY, "text-to-video")) == 1
+    assert await balance(frozen) == 100_000 - 45
     # Another key with the same trace id is another request.
     other = await call(client, "POST", T2V, key="other-key", trace=trace, json=T2V_SEED)
     assert other["Resp"]["video_id"] != first["Resp"]["video_id"]
 
 
-async def test_repeated_trace_id_on_upload_returns_the_first_image(client):
+async def test_repeated_trace_id_on_upload_returns_the_first_image(client, store):
     trace = str(uuid.uuid4())
     first = await call(client, "POST", UPLOAD, trace=trace, data=form(image=(image_bytes(), "a.png")))
     again = await call(client, "POST", UPLOAD, trace=trace, data=form(image=(image_bytes(64, 64), "b.png")))
     assert again == first
 
 
-async def test_repeated_trace_id_on_a_poll_replays_the_stale_answer(client, frozen):
+async def test_repeated_trace_id_on_a_poll_replays_the_stale_answer(client, frozen, store):
     video_id = (await call(client, "POST", T2V, json=T2V_SEED))["Resp"]["video_id"]
     trace = str(uuid.uuid4())
     assert (await call(client, "GET", RESULT.format(video_id), trace=trace))["Resp"]["status"] == 5
-    finish(frozen, video_id)
+    await finish(frozen, video_id)
     # The documented "stuck in generating" symptom ...
     assert (await call(client, "GET", RESULT.format(video_id), trace=trace))["Resp"]["status"] == 5
     # ... which a fresh trace id cures.
@@ -208,7 +208,7 @@ async def test_trace_id_replay_off_makes_polls_fresh(aiohttp_client):
     assert (await call(client, "POST", T2V, trace=trace, json=T2V_SEED))["Resp"]["video_id"] == video_id
     poll = str(uuid.uuid4())
     assert (await call(client, "GET", RESULT.format(video_id), trace=poll))["Resp"]["status"] == 5
-    finish(engine, video_id)
+    await finish(engine, video_id)
     assert (await call(client, "GET", RESULT.format(video_id), trace=poll))["Resp"]["status"] == 1
     assert not app[ADAPTERS]["pixverse"].violations
 
@@ -253,7 +253,7 @@ async def test_insufficient_balance(aiohttp_client):
     engine = app[ENGINE]
     assert (await call(client, "POST", T2V, json=T2V_SEED))["ErrCode"] == 0
     assert_error(await call(client, "POST", T2V, json=T2V_SEED), 500090)
-    assert len(engine.list_jobs("pixverse", KEY, "text-to-video")) == 1
+    assert len(await engine.list_jobs("pixverse", KEY, "text-to-video")) == 1
     assert (await call(client, "GET", BALANCE))["Resp"]["credit_monthly"] == 5
     assert not app[ADAPTERS]["pixverse"].violations
 
@@ -341,7 +341,7 @@ async def test_negative_prompt_too_long(client):
 async def test_bad_requests_cost_nothing(client, engine):
     await call(client, "POST", T2V, json={**T2V_SEED, "motion_mode": "fast"})
     await call(client, "POST", I2V, json={**I2V_SEED, "img_id": 1})
-    assert balance(engine) == 100_000
+    assert await balance(engine) == 100_000
     assert len(engine.jobs) == 0
 
 

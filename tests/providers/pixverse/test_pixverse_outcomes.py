@@ -88,7 +88,7 @@ async def test_every_generation_endpoint_can_end_moderated_or_failed(aiohttp_cli
         created = await call(client, "POST", path, json=body)
         assert created["ErrCode"] == 0, (path, created)
         job_id = created["Resp"].get("video_id") or created["Resp"]["image_id"]
-        finish(engine, job_id)
+        await finish(engine, job_id)
         if path == IMAGE_TEMPLATE:
             assert (await call(client, "GET", IMAGE_RESULT.format(job_id)))["Resp"] == {
                 "image_id": job_id, "status": status, "url": ""}
@@ -102,14 +102,14 @@ async def test_every_generation_endpoint_can_end_moderated_or_failed(aiohttp_cli
 # every documented ErrCode --------------------------------------------------------------
 async def _finished_t2v(client, engine, **change) -> int:
     video_id = (await call(client, "POST", T2V, json={**T2V_SEED, **change}))["Resp"]["video_id"]
-    finish(engine, video_id)
+    await finish(engine, video_id)
     return video_id
 
 
 async def _moderated_source(client, engine):
     video_id = (await call(client, "POST", T2V, json=T2V_SEED))["Resp"]["video_id"]
-    engine.get_job("pixverse", str(video_id)).plan.outcome = "moderated"
-    finish(engine, video_id)
+    (await engine.get_job("pixverse", str(video_id))).plan.outcome = "moderated"
+    await finish(engine, video_id)
     return await call(client, "POST", SOUND, json={"source_video_id": video_id})
 
 

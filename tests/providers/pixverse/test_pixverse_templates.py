@@ -53,11 +53,11 @@ async def test_template_list_errors(client, params, code):
 
 async def test_template_video_flow(client, frozen):
     img = await upload_id(client, image_bytes(400, 400))
-    before = balance(frozen)
+    before = await balance(frozen)
     created = await call(client, "POST", I2V, json={**I2V_SEED, "img_id": img, "template_id": VENOM, "quality": "720p"})
     assert created["ErrCode"] == 0, created
-    assert balance(frozen) == before - 60  # effects cost what image-to-video costs
-    finish(frozen, created["Resp"]["video_id"])
+    assert await balance(frozen) == before - 60  # effects cost what image-to-video costs
+    await finish(frozen, created["Resp"]["video_id"])
     done = await result(client, created["Resp"]["video_id"])
     assert done["status"] == 1 and (done["outputWidth"], done["outputHeight"]) == (720, 720)
     info = await downloaded(client, done["url"])
@@ -69,7 +69,7 @@ async def test_multi_image_template(client, frozen):
     body = {k: v for k, v in I2V_SEED.items() if k != "img_id"}
     created = await call(client, "POST", I2V, json={**body, "img_ids": [a, b], "template_id": FOREVER_US})
     assert created["ErrCode"] == 0, created
-    finish(frozen, created["Resp"]["video_id"])
+    await finish(frozen, created["Resp"]["video_id"])
     assert (await result(client, created["Resp"]["video_id"]))["status"] == 1
 
 
@@ -104,7 +104,7 @@ async def test_text_to_video_takes_the_pages_example_template(client, frozen):
     body = {**T2V_SEED, "template_id": 302325299692608, "aspect_ratio": "9:16"}
     created = await call(client, "POST", T2V, json=body)
     assert created["ErrCode"] == 0, created
-    finish(frozen, created["Resp"]["video_id"])
+    await finish(frozen, created["Resp"]["video_id"])
     done = await result(client, created["Resp"]["video_id"])
     assert done["status"] == 1 and (done["outputWidth"], done["outputHeight"]) == (540, 960)
     assert (await call(client, "POST", T2V, json={**T2V_SEED, "template_id": VENOM}))["ErrCode"] == 0
@@ -112,14 +112,14 @@ async def test_text_to_video_takes_the_pages_example_template(client, frozen):
 
 async def test_image_template_flow(client, frozen):
     img = await upload_id(client, image_bytes(600, 800))
-    before = balance(frozen)
+    before = await balance(frozen)
     created = await call(client, "POST", IMAGE_TEMPLATE, json={"img_ids": [img], "template_id": ACTION_FIGURE})
     assert created["ErrCode"] == 0, created
     image_id = created["Resp"]["image_id"]
-    assert balance(frozen) == before - 20
+    assert await balance(frozen) == before - 20
     pending = await call(client, "GET", IMAGE_RESULT.format(image_id))
     assert pending["Resp"] == {"image_id": image_id, "status": 5, "url": ""}
-    finish(frozen, image_id)
+    await finish(frozen, image_id)
     done = (await call(client, "GET", IMAGE_RESULT.format(image_id)))["Resp"]
     assert done["status"] == 1 and done["url"].endswith(".png")
     png = await client.get(URL(done["url"]).path)

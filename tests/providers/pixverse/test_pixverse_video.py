@@ -80,11 +80,11 @@ async def test_lip_sync_four_combinations(client, frozen, video_source, audio_so
     else:
         body["audio_media_id"] = await media_id(client, audio_bytes("mp3", 2.5), filename="a.mp3")
         cost = 4 * 3  # 2.5 s -> 3 started seconds
-    before = balance(frozen)
+    before = await balance(frozen)
     video_id = (await created(client, LIP_SYNC, body))["video_id"]
-    assert balance(frozen) == before - cost
-    assert frozen.get_job("pixverse", str(video_id)).kind == "lip-sync"
-    finish(frozen, video_id)
+    assert await balance(frozen) == before - cost
+    assert (await frozen.get_job("pixverse", str(video_id))).kind == "lip-sync"
+    await finish(frozen, video_id)
     done = await result(client, video_id)
     assert done["status"] == 1 and done["has_audio"] is True
     assert (done["outputWidth"], done["outputHeight"]) == size
@@ -141,8 +141,8 @@ async def test_source_must_be_a_finished_video(client, frozen):
 @pytest.mark.parametrize("outcome, code", [("moderated", 500064), ("failed", 400017)])
 async def test_source_that_did_not_succeed(client, frozen, outcome, code):
     video_id = (await created(client, T2V, T2V_SEED))["video_id"]
-    frozen.get_job("pixverse", str(video_id)).plan.outcome = outcome
-    finish(frozen, video_id)
+    (await frozen.get_job("pixverse", str(video_id))).plan.outcome = outcome
+    await finish(frozen, video_id)
     assert (await result(client, video_id))["status"] == {"moderated": 7, "failed": 8}[outcome]
     assert_error(await call(client, "POST", LIP_SYNC, json={"source_video_id": video_id, **TTS}), code)
 
@@ -168,10 +168,10 @@ async def test_tts_list_errors(client, params, code):
 # extend --------------------------------------------------------------------------------
 async def test_generate_extend_result(client, frozen):
     video = await source_video(client, frozen, aspect_ratio="9:16")
-    before = balance(frozen)
+    before = await balance(frozen)
     extended = (await created(client, EXTEND, {**EXTEND_SEED, "source_video_id": video, "quality": "720p"}))
-    assert balance(frozen) == before - 60  # priced like text-to-video: 720p 5 s
-    finish(frozen, extended["video_id"])
+    assert await balance(frozen) == before - 60  # priced like text-to-video: 720p 5 s
+    await finish(frozen, extended["video_id"])
     done = await result(client, extended["video_id"])
     assert done["status"] == 1 and done["prompt"] == "across the universe" and done["seed"] == 123123
     assert (done["outputWidth"], done["outputHeight"]) == (720, 1280)
@@ -249,11 +249,11 @@ class TestReferenceRequiredFields:
 # sound effect --------------------------------------------------------------------------
 async def test_sound_effect_adds_audio(client, frozen):
     video = await source_video(client, frozen, duration=8, quality="360p")
-    before = balance(frozen)
+    before = await balance(frozen)
     sound = await created(client, SOUND, {"source_video_id": video, "original_sound_switch": True,
                                           "sound_effect_content": "rain"})
-    assert balance(frozen) == before - 20  # 8 s: two started 5 s blocks
-    finish(frozen, sound["video_id"])
+    assert await balance(frozen) == before - 20  # 8 s: two started 5 s blocks
+    await finish(frozen, sound["video_id"])
     done = await result(client, sound["video_id"])
     assert done["has_audio"] is True and (done["outputWidth"], done["outputHeight"]) == (640, 360)
     assert "/__files/videos-audio/" in done["url"]
@@ -319,10 +319,10 @@ async def test_restyle_list_then_restyle(client, frozen):
     assert presets["total"] == 7 and len(presets["data"]) == 3
     restyle_id = presets["data"][0]["restyle_id"]
     video = await source_video(client, frozen, quality="720p")
-    before = balance(frozen)
+    before = await balance(frozen)
     resp = await created(client, RESTYLE, {"source_video_id": video, "restyle_id": restyle_id, "seed": 937433858})
-    assert resp["credits"] == 60 and balance(frozen) == before - 60  # 720p, 5 s
-    finish(frozen, resp["video_id"])
+    assert resp["credits"] == 60 and await balance(frozen) == before - 60  # 720p, 5 s
+    await finish(frozen, resp["video_id"])
     done = await result(client, resp["video_id"])
     assert (done["outputWidth"], done["outputHeight"], done["seed"]) == (1280, 720, 937433858)
     info = await downloaded(client, done["url"])
@@ -333,7 +333,7 @@ async def test_restyle_an_upload_by_prompt(client, frozen):
     clip = await media_id(client, video_bytes("mp4", 640, 360, seconds=12, fps=2))
     resp = await created(client, RESTYLE, {"video_media_id": clip, "restyle_prompt": "claymation"})
     assert resp["credits"] == 108  # 360p: 45 per 5 s, 12 s
-    finish(frozen, resp["video_id"])
+    await finish(frozen, resp["video_id"])
     assert (await downloaded(client, (await result(client, resp["video_id"]))["url"])).duration_s > 11
 
 
@@ -369,7 +369,7 @@ async def test_multi_transition_flow(client, frozen):
             "model": "v5", "quality": "720p"}
     resp = await created(client, MULTI, body)
     assert resp["credits"] == 84  # 720p: 60 per 5 s, 7 s
-    finish(frozen, resp["video_id"])
+    await finish(frozen, resp["video_id"])
     done = await result(client, resp["video_id"])
     assert (done["outputWidth"], done["outputHeight"]) == (720, 1280)
     info = await downloaded(client, done["url"])
@@ -405,9 +405,9 @@ async def test_multi_transition_errors(client):
 async def test_mask_selection_then_swap(client, frozen):
     video = await source_video(client, frozen)
     person = await upload_id(client, image_bytes(200, 400))
-    before = balance(frozen)
+    before = await balance(frozen)
     selection = await created(client, MASK, {"source_video_id": video, "keyframe_id": 12})
-    assert balance(frozen) == before - 2 and selection["credits"] == 2
+    assert await balance(frozen) == before - 2 and selection["credits"] == 2
     assert selection["keyframe_id"] == 12
     assert [m["mask_name"] for m in selection["mask_info"]] == ["person", "object", "background"]
     assert all(isinstance(m["mask_id"], str) for m in selection["mask_info"])
@@ -417,7 +417,7 @@ async def test_mask_selection_then_swap(client, frozen):
     swap = await created(client, SWAP, {"source_video_id": video, "keyframe_id": 12, "img_id": person,
                                         "mask_id": selection["mask_info"][0]["mask_id"], "quality": "360p"})
     assert swap["credits"] == 45
-    finish(frozen, swap["video_id"])
+    await finish(frozen, swap["video_id"])
     done = await result(client, swap["video_id"])
     info = await downloaded(client, done["url"])
     assert (info.width, info.height) == (640, 360) and abs(info.duration_s - 5) < 0.3
@@ -444,7 +444,7 @@ async def test_mask_selection_errors(aiohttp_client):
     assert_error(await call(client, "POST", MASK, json={"keyframe_id": 1}), 400011)
     assert_error(await call(client, "POST", MASK, json={"source_video_id": 3}), 500008)
     assert_error(await call(client, "POST", MASK, json={"source_video_id": video}), 500090)
-    assert balance(engine) == 1
+    assert await balance(engine) == 1
     assert not app[ADAPTERS]["pixverse"].violations
 
 
@@ -501,10 +501,10 @@ async def test_modify_errors(client, frozen):
 async def test_mimic_flow(client, frozen):
     dance = await media_id(client, video_bytes("mp4", 640, 360, seconds=4, audio=True))
     person = await upload_id(client, image_bytes(540, 960))
-    before = balance(frozen)
+    before = await balance(frozen)
     resp = await created(client, MIMIC, {"video_media_id": dance, "img_id": person, "quality": "540p"})
-    assert resp["credit"] == 40 and balance(frozen) == before - 40  # 10 per second, 4 s
-    finish(frozen, resp["video_id"])
+    assert resp["credit"] == 40 and await balance(frozen) == before - 40  # 10 per second, 4 s
+    await finish(frozen, resp["video_id"])
     done = await result(client, resp["video_id"])
     assert (done["outputWidth"], done["outputHeight"]) == (540, 960)
     info = await downloaded(client, done["url"])
@@ -525,12 +525,12 @@ async def test_mimic_errors(client, frozen):
 
 
 # cross-cutting -------------------------------------------------------------------------
-async def test_a_repeated_trace_id_creates_one_job_on_every_generate(client, frozen):
+async def test_a_repeated_trace_id_creates_one_job_on_every_generate(client, frozen, store):
     video = await source_video(client, frozen)
     trace = str(uuid.uuid4())
     first = await call(client, "POST", SOUND, trace=trace, json={"source_video_id": video})
     again = await call(client, "POST", SOUND, trace=trace, json={"source_video_id": video})
-    assert first == again and len(frozen.list_jobs("pixverse", KEY, "sound-effect")) == 1
+    assert first == again and len(await frozen.list_jobs("pixverse", KEY, "sound-effect")) == 1
 
 
 async def test_insufficient_balance_on_a_chained_operation(aiohttp_client):
@@ -540,16 +540,16 @@ async def test_insufficient_balance_on_a_chained_operation(aiohttp_client):
     engine.clock.freeze()
     video = await source_video(client, engine)  # 45, leaves 5
     assert_error(await call(client, "POST", SOUND, json={"source_video_id": video}), 500090)
-    assert len(engine.list_jobs("pixverse", KEY, "sound-effect")) == 0 and balance(engine) == 5
+    assert len(await engine.list_jobs("pixverse", KEY, "sound-effect")) == 0 and await balance(engine) == 5
     assert not app[ADAPTERS]["pixverse"].violations
 
 
 async def test_generate_switches_add_audio_and_cost(client, frozen):
     body = {**T2V_SEED, "sound_effect_switch": True, "lip_sync_switch": True,
             "lip_sync_tts_speaker_id": "1", "lip_sync_tts_content": "a" * 16}
-    before = balance(frozen)
+    before = await balance(frozen)
     done = await finished_id(client, frozen, T2V, body)
-    assert balance(frozen) == before - (45 + 10 + 8)
+    assert await balance(frozen) == before - (45 + 10 + 8)
     assert done["has_audio"] is True and (await downloaded(client, done["url"])).has_audio
 
 

@@ -76,7 +76,7 @@ async def test_seed_examples_create_tasks(client, engine, body, kind):
     data = created["data"]
     assert re.fullmatch(r"[0-9a-f]{32}", data["task_id"])
     assert isinstance(data["estimated_time"], int) and data["estimated_time"] > 0
-    job = engine.get_job("pixwith", data["task_id"])
+    job = await engine.get_job("pixwith", data["task_id"])
     assert job.kind == kind
     assert data["estimated_time"] == round(job.plan.queue_s + job.plan.run_s)
 
@@ -88,7 +88,7 @@ async def test_lifecycle_three_outputs_download_as_h264(client, engine):
     queued = await post(client, GET, task)
     assert queued == {"code": 1, "message": "success",
                       "data": {"task_id": created["task_id"], "status": 1, "result_urls": []}}
-    job = engine.get_job("pixwith", created["task_id"])
+    job = await engine.get_job("pixwith", created["task_id"])
     engine.clock.advance(job.plan.queue_s + 0.01)
     assert (await post(client, GET, task))["data"]["status"] == 1
 
@@ -208,7 +208,7 @@ async def test_validation_errors(client, body, message):
 async def test_1080p_5s_and_float_integers_are_accepted(client, engine):
     created = await post(client, CREATE, with_options(resolution="1080p", duration=5.0, num_outputs=2.0))
     assert created["code"] == 1
-    job = engine.get_job("pixwith", created["data"]["task_id"])
+    job = await engine.get_job("pixwith", created["data"]["task_id"])
     assert (job.width, job.height, job.duration, job.outputs) == (1920, 1080, 5, 2)
 
 
