@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import click
+from aiohttp import web
 
 from .app import create_app
 from .engine.statefile import StateFileError
@@ -43,11 +44,19 @@ def main() -> None:
 @click.option("--state-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Keep the state in this file: read at start, written on shutdown and every "
                    "state_save_interval_s seconds (README, Restarts).")
-def serve(host, port, time_scale, seed, profile, progress_mode, strict, admin_token, state_file) -> None:
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Worker processes on one port (SO_REUSEPORT) sharing the state in Redis; "
+                   "more than one needs --redis (README, Scaling out) [1].")
+def serve(host, port, time_scale, seed, profile, progress_mode, strict, admin_token, state_file,
+          workers) -> None:
     """Start the fake and print what to point each provider's client at."""
     settings = Settings.load(profile, host=host, port=port, time_scale=time_scale, seed=seed,
                              progress_mode=progress_mode, strict=strict, admin_token=admin_token,
-                             state_file=state_file)
+                             state_file=state_file, workers=workers)
+    if settings.workers > 1:
+        from .workers import supervise
+
+        sys.exit(supervise(settings))
     try:
         asyncio.run(_serve(settings))
     except StateFileError as exc:
@@ -58,42 +67,69 @@ def serve(host, port, time_scale, seed, profile, progress_mode, strict, admin_to
 
 async def _serve(settings: Settings) -> None:
     settings, generated = prepare_exposure(settings)
+    runner, lines, warnings = await start(settings, generated)
+    announce(lines, warnings)
+    try:
+        await stopped()
+    finally:
+        await runner.cleanup()
+
+
+async def start(settings: Settings, generated: str | None = None, reuse_port: bool = False,
+                workers: int = 1) -> tuple[web.AppRunner, list[str], list[str]]:
+    """Build the app and listen; returns the runner, the banner's lines (stdout) and the
+    exposure warning with the generated token's hint (stderr; empty on loopback).  ``reuse_port``: one of several
+    workers on one port (``serve --workers``)."""
     app = create_app(settings)
     # Contracts and compiled validators live for the whole process; moving them out of
     # the collector's generations keeps full GC passes (and p99 spikes) short.
     gc.freeze()
     runner = make_runner(app, settings)
-    site = await start_site(runner, settings)
+    site = await start_site(runner, settings, reuse_port=reuse_port)
     port = site.port  # the real one when --port 0
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     base = f"http://{host}:{port}"
     warning = exposure_warning(settings, port)
+    warnings: list[str] = []
     if warning is not None:
-        log.warning(warning)
-        click.echo(click.style(f"WARNING: {warning}", fg="red", bold=True), err=True)
+        warnings.append(warning)
         if generated is not None:
-            click.echo(f"admin token (generated for this run; set one with --admin-token or "
-                       f"PIXVERSE_MOCK_ADMIN_TOKEN): {generated}\n"
-                       f"  open {base}/__admin/?token={generated} in a browser, or send "
-                       f"'Authorization: Bearer <token>'", err=True)
-    click.echo(f"pixverse-mock listening on {base}  (time scale {settings.time_scale:g}x, "
-               f"seed {settings.seed}, progress by {settings.progress_mode})")
+            warnings.append(f"admin token (generated for this run; set one with --admin-token or "
+                          f"PIXVERSE_MOCK_ADMIN_TOKEN): {generated}\n"
+                          f"  open {base}/__admin/?token={generated} in a browser, or send "
+                          f"'Authorization: Bearer <token>'")
+    processes = f", {workers} workers" if workers > 1 else ""
+    lines = [f"pixverse-mock listening on {base}  (time scale {settings.time_scale:g}x, "
+             f"seed {settings.seed}, progress by {settings.progress_mode}{processes})"]
     for adapter in app[ADAPTERS].values():
-        click.echo(f"  {adapter.title:<22} base URL {base}{adapter.client_base_path:<6} "
-                   f"instead of {adapter.upstream}{adapter.client_base_path}  auth: {adapter.auth_hint}")
-    click.echo(f"  {'admin':<22} {base}/__admin/health   media: {base}/__files/")
-    # SIGTERM and SIGINT stop the server cleanly: due webhook deliveries are attempted
-    # and the undelivered ones reported (README) before the process exits.
+        lines.append(f"  {adapter.title:<22} base URL {base}{adapter.client_base_path:<6} "
+                     f"instead of {adapter.upstream}{adapter.client_base_path}  auth: {adapter.auth_hint}")
+    lines.append(f"  {'admin':<22} {base}/__admin/health   media: {base}/__files/")
+    return runner, lines, warnings
+
+
+def announce(lines: list[str], warnings: list[str]) -> None:
+    """Print what :func:`start` returned: the exposure warning loud on stderr (and
+    logged), the banner on stdout."""
+    if warnings:
+        log.warning(warnings[0])
+        click.echo(click.style(f"WARNING: {warnings[0]}", fg="red", bold=True), err=True)
+        for line in warnings[1:]:
+            click.echo(line, err=True)
+    for line in lines:
+        click.echo(line)
+
+
+async def stopped() -> None:
+    """Return once SIGTERM or SIGINT arrives.  Stopping then is clean: due webhook
+    deliveries are attempted and the undelivered ones reported (README) before exit."""
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # no signal handlers on this platform
             pass
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await stop.wait()
 
 
 if __name__ == "__main__":

@@ -111,9 +111,13 @@ class HeaderTimeoutSite(web.BaseSite):
     """A TCP site (like ``web.TCPSite``) whose connections get ``header_read_timeout_s``
     wall seconds for their first request's headers."""
 
-    def __init__(self, runner: web.BaseRunner, host: str, port: int, header_read_timeout_s: float) -> None:
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, header_read_timeout_s: float,
+                 reuse_port: bool = False) -> None:
         super().__init__(runner)
         self._host, self._port, self._timeout_s = host, port, header_read_timeout_s
+        # Several worker processes listen on one port (SO_REUSEPORT): the kernel spreads
+        # new connections over them (serve --workers).
+        self._reuse_port = reuse_port
 
     @property
     def name(self) -> str:
@@ -126,7 +130,7 @@ class HeaderTimeoutSite(web.BaseSite):
         timeout_s = self._timeout_s
         self._server = await asyncio.get_running_loop().create_server(
             lambda: _HeaderDeadline(server(), timeout_s), self._host or None, self._port,
-            reuse_address=True, family=socket.AF_UNSPEC)
+            reuse_address=True, reuse_port=self._reuse_port or None, family=socket.AF_UNSPEC)
 
     @property
     def port(self) -> int:
@@ -136,12 +140,14 @@ class HeaderTimeoutSite(web.BaseSite):
 
 
 async def start_site(runner: web.AppRunner, settings: Settings, host: str | None = None,
-                     port: int | None = None) -> HeaderTimeoutSite:
+                     port: int | None = None, reuse_port: bool = False) -> HeaderTimeoutSite:
     """Set up ``runner`` (if not yet) and listen on ``host``/``port`` (default: the
-    settings'); ``site.port`` is the port bound."""
+    settings'); ``site.port`` is the port bound.  ``reuse_port``: share the port with
+    other processes (SO_REUSEPORT; Linux and the BSDs)."""
     if runner.server is None:
         await runner.setup()
     site = HeaderTimeoutSite(runner, settings.host if host is None else host,
-                             settings.port if port is None else port, settings.header_read_timeout_s)
+                             settings.port if port is None else port, settings.header_read_timeout_s,
+                             reuse_port=reuse_port)
     await site.start()
     return site

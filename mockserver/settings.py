@@ -220,6 +220,11 @@ class Settings(BaseSettings):
     # written to `state_file` on shutdown and every `state_save_interval_s` wall
     # seconds, and read back at start (engine/statefile.py).  None: nothing is kept.
     state_file: Path | None = None
+    # Shared state for several workers or hosts (README, Scaling out): a redis:// URL.
+    redis_url: str | None = None
+    # Worker processes `serve` runs on one port (SO_REUSEPORT); more than one needs
+    # `redis_url` (mockserver/workers.py).
+    workers: int = Field(1, ge=1, le=64)
     state_save_interval_s: float = Field(30.0, gt=0)
     # Media renders (placeholder MP4/PNG, once per shape): threads rendering at once, and
     # distinct shapes waiting or rendering before /__files answers 503 + Retry-After.

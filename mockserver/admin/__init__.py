@@ -11,6 +11,7 @@ journal verification that did not hold).
 from __future__ import annotations
 
 import functools
+import os
 from difflib import SequenceMatcher
 from typing import Any, Sequence
 
@@ -131,8 +132,9 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
     app[ADMIN_VIOLATIONS] = []
 
     async def health(request: web.Request, _: None) -> web.Response:
+        # pid: which worker answered when several share the port (serve --workers).
         return json_answer({"status": "ok", "jobs": len(engine.jobs), "journal": len(engine.journal),
-                      "faults": len(engine.faults)})
+                            "faults": len(engine.faults), "pid": os.getpid()})
 
     async def clock_get(request: web.Request, _: None) -> web.Response:
         return json_answer(clock_view(engine))
