@@ -20,7 +20,7 @@ API_KEY ?=
 # Empty: every registered provider (mockserver/providers, README: Add a provider).
 PROVIDERS ?=
 
-.PHONY: install lock user-lane run lint types check test contract bench clean
+.PHONY: install lock user-lane run lint types check test contract bench clean schemas
 
 install: $(STAMP)
 
@@ -57,11 +57,16 @@ types: install
 	$(BIN)/mypy
 
 ## The inner loop, under a minute: lint, types and the unit tests that start no server
-## (the engine, settings, contract loading, the testing kit's strategies).
+## (the engine, settings, contract loading, the testing kit's strategies, the admin schemas).
 UNIT_TESTS := tests/engine tests/app/test_settings.py tests/contracts/test_contract_loading.py \
-	tests/testing/test_strategies.py
+	tests/testing/test_strategies.py tests/admin/test_admin_schemas.py
 check: lint types
 	$(BIN)/python -m pytest -q $(UNIT_TESTS)
+
+## Rewrite contracts/admin.yaml's request schemas from the pydantic models that validate them
+## (mockserver/admin/schemas.py); tests/admin/test_admin_schemas.py fails while they are stale.
+schemas: install
+	$(BIN)/python -m mockserver.admin.schemas
 
 ## Lint, types and the whole test suite.
 test: lint types

@@ -207,7 +207,7 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise BenchError(f"{self.name} exited with status {self.proc.returncode} before answering.\n"
-                                 f"{self._stderr_tail()}", EXIT_START)
+                                 f"{self.stderr_tail()}", EXIT_START)
             try:
                 status, body = request(self.port, "POST", CREATE_PATH, CREATE_BODY, timeout=2.0)
             except OSError as exc:  # refused while it is still importing
@@ -220,9 +220,11 @@ class Server:
             raise BenchError(f"{self.name} answered the probe create with HTTP {status}: "
                              f"{body[:300]!r}", EXIT_START)
         raise BenchError(f"{self.name} did not answer within {timeout:g} s ({last_problem}).\n"
-                         f"{self._stderr_tail()}", EXIT_START)
+                         f"{self.stderr_tail()}", EXIT_START)
 
-    def _stderr_tail(self, lines: int = 15) -> str:
+    def stderr_tail(self, lines: int = 15) -> str:
+        """The last ``lines`` of what the server wrote to stderr (its log), for an error
+        message (the other load scripts start their fake with this class too)."""
         try:
             text = (self.log_dir / f"{self.name}.err").read_text(errors="replace")
         except OSError:
@@ -607,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
                     for name in order:
                         server = servers[name]
                         if not server.alive():
-                            raise BenchError(f"{name} died during the bench.\n{server._stderr_tail()}", EXIT_START)
+                            raise BenchError(f"{name} died during the bench.\n{server.stderr_tail()}", EXIT_START)
                         base = f"http://{HOST}:{server.port}"
                         path = CREATE_PATH
                         if scenario == "poll":

@@ -24,6 +24,11 @@ time).  A benchmark, not a test; numbers depend on the machine.
 
     python loadtests/bench_webhooks.py [--jobs 10000] [--scale 200] [--in-flight 64]
                                        [--rate 2000] [--steady-scale 4]
+
+The fake's stdout and stderr go to files (``bench.Server``: a pipe nobody reads fills
+up and blocks the server); on a failure the last lines of its stderr are printed and
+the files kept.  ``BENCH_PROFILE=script.py`` runs ``python script.py SCALE`` instead of
+``serve`` (under a profiler, say): it must listen on ``$PIXVERSE_MOCK_PORT``.
 """
 from __future__ import annotations
 
@@ -31,9 +36,11 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -41,22 +48,26 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from bench import HOST, BenchError, Server, free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 BODY = {"aspect_ratio": "16:9", "duration": 5, "model": "v5", "prompt": "bench", "quality": "360p"}
+#: Wall seconds the fake may take to answer its first create.
+START_TIMEOUT_S = 30.0
 
 
-def start_fake(scale: float, in_flight: int) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "PIXVERSE_MOCK_WEBHOOKS__MAX_IN_FLIGHT": str(in_flight),
+def start_fake(scale: float, in_flight: int, log_dir: Path) -> tuple[Server, str]:
+    """The fake on 127.0.0.1:<free port>, its output in ``log_dir``; (server, base URL)
+    once it answers a create.  BenchError (with its stderr's tail) if it does not."""
+    port = free_port()
+    env = {**os.environ, "PIXVERSE_MOCK_WEBHOOKS__MAX_IN_FLIGHT": str(in_flight), "PIXVERSE_MOCK_PORT": str(port),
            "PIXVERSE_MOCK_RETENTION_MAX_JOBS": "200000", "PIXVERSE_MOCK_STARTING_CREDITS": str(10**9)}
     cmd = ([sys.executable, os.environ["BENCH_PROFILE"], str(scale)] if os.environ.get("BENCH_PROFILE") else
-           [sys.executable, "-m", "mockserver", "serve", "--host", "127.0.0.1", "--port", "0",
+           [sys.executable, "-m", "mockserver", "serve", "--host", HOST, "--port", str(port),
             "--seed", "1", "--time-scale", str(scale)])
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
-    first = proc.stdout.readline() if proc.stdout else ""
-    if "listening on " not in first:
-        proc.kill()
-        raise SystemExit(f"the fake did not start: {first}")
-    return proc, first.split("listening on ")[1].split()[0]
+    server = Server("fake", cmd, ROOT, env, port, log_dir)
+    server.start(START_TIMEOUT_S)
+    return server, f"http://{HOST}:{port}"
 
 
 def pct(values: list[float], q: float) -> float:
@@ -162,47 +173,61 @@ async def run(args: argparse.Namespace) -> None:
         await asyncio.sleep(0.05)
     receiver = f"http://127.0.0.1:{port_file.read_text()}"
     port_file.unlink()
-    proc, base = start_fake(args.scale, args.in_flight)
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
+    server: Server | None = None
     try:
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as s:
-            await s.put(f"{base}/__admin/webhooks/pixverse", json={"url": f"{receiver}/hook"})
-
-            # burst: every delivery due at the same instant ---------------------------------
-            await s.post(f"{base}/__admin/clock", json={"freeze": True})
-            ids = await submit_all(s, base, args.jobs, "burst")
-            await s.post(f"{base}/__admin/clock", json={"advance": 3600})
-            t_advanced = time.time()
-            arrivals = await wait_for_arrivals(s, receiver, len(ids))
-            log = await (await s.get(f"{base}/__admin/webhooks/deliveries",
-                                     params={"limit": 10000, "provider": "pixverse"})).json()
-            report("burst", [(arrivals[str(i)] - t_advanced) * 1000 for i in ids],
-                   [(e["wall_time"] - t_advanced) * 1000 + e["duration_ms"] for e in log["entries"]],
-                   max(arrivals.values()) - t_advanced)
-
-            # spread: jobs end over the running clock while others are being submitted -------
-            await s.delete(f"{receiver}/arrivals")
-            await s.delete(f"{base}/__admin/webhooks/deliveries")
-            await s.post(f"{base}/__admin/clock", json={"freeze": False})
-            ids = await submit_all(s, base, args.jobs, "spread")
-            await report_due_as_planned("spread", s, base, receiver, ids)
-            # steady: every job pending at once, then due as planned ------------------------
-            await s.delete(f"{receiver}/arrivals")
-            await s.delete(f"{base}/__admin/webhooks/deliveries")
-            await s.post(f"{base}/__admin/clock", json={"scale": args.steady_scale})
-            t_submit = time.time()
-            ids = await submit_all(s, base, args.jobs, "steady", rate=args.rate)
-            submit_s = time.time() - t_submit
-            in_flight = len(ids) - int(await (await s.get(f"{receiver}/count")).text())
-            print(f"steady: {len(ids)} submits in {submit_s:.1f} s ({len(ids) / submit_s:.0f}/s), "
-                  f"{in_flight} jobs in flight when they ended, clock at {args.steady_scale:g}x")
-            await report_due_as_planned("steady", s, base, receiver, ids)
-            summary = await (await s.get(f"{base}/__admin/webhooks")).json()
-            print(json.dumps({k: summary[k] for k in ("counts", "pending")}))
+        server, base = start_fake(args.scale, args.in_flight, log_dir)
+        await scenarios(args, base, receiver)
+    except BaseException:
+        # A fake that did not start has its tail in the BenchError already.
+        tail = f"{server.stderr_tail()}\n" if server is not None else ""
+        print(f"{tail}(the fake's output: {log_dir})", file=sys.stderr)
+        raise
+    else:
+        shutil.rmtree(log_dir, ignore_errors=True)
     finally:
-        proc.terminate()
-        proc.wait(10)
+        if server is not None:
+            server.stop()
         rproc.terminate()
         rproc.wait(10)
+
+
+async def scenarios(args: argparse.Namespace, base: str, receiver: str) -> None:
+    """The three scenarios against the fake at ``base``, deliveries to ``receiver``."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as s:
+        await s.put(f"{base}/__admin/webhooks/pixverse", json={"url": f"{receiver}/hook"})
+
+        # burst: every delivery due at the same instant ---------------------------------
+        await s.post(f"{base}/__admin/clock", json={"freeze": True})
+        ids = await submit_all(s, base, args.jobs, "burst")
+        await s.post(f"{base}/__admin/clock", json={"advance": 3600})
+        t_advanced = time.time()
+        arrivals = await wait_for_arrivals(s, receiver, len(ids))
+        log = await (await s.get(f"{base}/__admin/webhooks/deliveries",
+                                 params={"limit": 10000, "provider": "pixverse"})).json()
+        report("burst", [(arrivals[str(i)] - t_advanced) * 1000 for i in ids],
+               [(e["wall_time"] - t_advanced) * 1000 + e["duration_ms"] for e in log["entries"]],
+               max(arrivals.values()) - t_advanced)
+
+        # spread: jobs end over the running clock while others are being submitted -------
+        await s.delete(f"{receiver}/arrivals")
+        await s.delete(f"{base}/__admin/webhooks/deliveries")
+        await s.post(f"{base}/__admin/clock", json={"freeze": False})
+        ids = await submit_all(s, base, args.jobs, "spread")
+        await report_due_as_planned("spread", s, base, receiver, ids)
+        # steady: every job pending at once, then due as planned ------------------------
+        await s.delete(f"{receiver}/arrivals")
+        await s.delete(f"{base}/__admin/webhooks/deliveries")
+        await s.post(f"{base}/__admin/clock", json={"scale": args.steady_scale})
+        t_submit = time.time()
+        ids = await submit_all(s, base, args.jobs, "steady", rate=args.rate)
+        submit_s = time.time() - t_submit
+        in_flight = len(ids) - int(await (await s.get(f"{receiver}/count")).text())
+        print(f"steady: {len(ids)} submits in {submit_s:.1f} s ({len(ids) / submit_s:.0f}/s), "
+              f"{in_flight} jobs in flight when they ended, clock at {args.steady_scale:g}x")
+        await report_due_as_planned("steady", s, base, receiver, ids)
+        summary = await (await s.get(f"{base}/__admin/webhooks")).json()
+        print(json.dumps({k: summary[k] for k in ("counts", "pending")}))
 
 
 def main() -> None:
@@ -217,7 +242,10 @@ def main() -> None:
     if args.receiver:
         receiver_main(args.receiver)
     else:
-        asyncio.run(run(args))
+        try:
+            asyncio.run(run(args))
+        except BenchError as exc:
+            raise SystemExit(f"error: {exc}") from None
 
 
 if __name__ == "__main__":

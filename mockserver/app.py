@@ -15,7 +15,7 @@ from .engine.webhooks import Channel
 from .files import add_file_routes
 from .intake import APP_HANDLER_ARGS, MAX_BODY_BYTES
 from .keys import ADAPTERS, ADMIN_CONTRACT, ADMIN_VIOLATIONS, ENGINE, FAULTS, METRICS, SETTINGS
-from .providers import specs
+from .providers import configure, specs
 from .providers.base import ProviderAdapter
 from .recording import add_unmatched_route
 from .settings import Settings
@@ -73,12 +73,16 @@ def keep_state(app: web.Application, engine: Engine, path: Path, interval_s: flo
 def create_app(settings: Settings | None = None) -> web.Application:
     """The whole fake as one aiohttp application.
 
-    Raises ``mockserver.contract.ContractError`` at start-up if a contract is missing
-    or does not describe an operation an adapter serves.
+    ``settings`` need not be bound to the registry: ``providers.configure`` binds them
+    (``app[SETTINGS]`` holds the bound ones).  Raises pydantic.ValidationError for a bad
+    provider section or an unknown provider name in settings (``configure``), and
+    ``mockserver.contract.ContractError`` if a contract is missing or does not describe
+    an operation an adapter serves.
     """
-    settings = settings or Settings()
-    # Read once, here: every provider fact the engine and control plane need comes from
-    # the registry (providers/__init__.py), never from a name in their code.
+    # Bound to the registry once, here: every provider fact the engine, the adapters and
+    # the control plane need comes from it (providers/__init__.py), never from a name in
+    # their code.
+    settings = configure(settings or Settings())
     registered = specs()
     engine = Engine(settings, providers=[s.name for s in registered],
                     webhook_providers=[s.name for s in registered if s.webhooks != "none"])
@@ -96,7 +100,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
     # The control plane is a sub-application behind its own guard (admin/guard.py): every
     # route under /__admin is checked, and provider routes pay nothing for it.
     admin = web.Application(middlewares=[admin_guard(settings.admin_token)])
-    add_admin_routes(admin, engine, adapters, [s.name for s in registered])
+    add_admin_routes(admin, engine, adapters, [s.name for s in registered],
+                     account_webhooks=[s.name for s in registered if s.webhooks == "account"])
     mount_admin(app, admin)
     # The delivery scheduler runs with the application: webhooks go out whether or not
     # anyone uses the control plane.

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import click
 from aiohttp import web
+from pydantic import ValidationError
 
 from .app import create_app
 from .engine.statefile import StateFileError
 from .keys import ADAPTERS
+from .providers import configure
 from .serving import exposure_warning, make_runner, prepare_exposure, start_site
 from .settings import Settings
 
@@ -49,18 +51,22 @@ def main() -> None:
                    "more than one needs --redis (README, Scaling out) [1].")
 def serve(host, port, time_scale, seed, profile, progress_mode, strict, admin_token, state_file,
           workers) -> None:
-    """Start the fake and print what to point each provider's client at."""
-    settings = Settings.load(profile, host=host, port=port, time_scale=time_scale, seed=seed,
-                             progress_mode=progress_mode, strict=strict, admin_token=admin_token,
-                             state_file=state_file, workers=workers)
-    if settings.workers > 1:
-        from .workers import supervise
-
-        sys.exit(supervise(settings))
+    """Start the fake and print what to point each provider's client at.  Exits 2 with
+    the reason on stderr for settings that do not validate (a bad value, a provider
+    section or name the registry does not know, a provider module that cannot be
+    imported) and for a state file that cannot be read back."""
     try:
+        settings = configure(Settings.load(profile, host=host, port=port, time_scale=time_scale, seed=seed,
+                                           progress_mode=progress_mode, strict=strict, admin_token=admin_token,
+                                           state_file=state_file, workers=workers))
+        if settings.workers > 1:
+            from .workers import supervise
+
+            sys.exit(supervise(settings))
         asyncio.run(_serve(settings))
-    except StateFileError as exc:
-        # Never a silent fresh start over a file someone meant to keep.
+    except (ValidationError, ImportError, StateFileError) as exc:
+        # Never a silent fresh start over a file someone meant to keep, nor a start
+        # with settings other than the ones asked for.
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
 

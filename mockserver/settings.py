@@ -6,16 +6,17 @@ says otherwise; the virtual clock turns them into wall time by ``time_scale``.
 """
 from __future__ import annotations
 
-import functools
+import json
+import os
+import types
+import typing
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 import yaml
-from pydantic import BaseModel, Field, PrivateAttr, create_model, field_validator, model_validator
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
-
-if TYPE_CHECKING:
-    from .providers.spec import ProviderSpec
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "PIXVERSE_MOCK_"
 
@@ -23,26 +24,35 @@ ENV_PREFIX = "PIXVERSE_MOCK_"
 Refundable = Literal["failed", "moderated"]
 
 
-def _specs() -> "tuple[ProviderSpec, ...]":
-    # Settings hold a section per registered provider; the registry is read when
-    # settings are validated (not imported with this module: the adapters import it).
-    from .providers import specs
+def module_paths(value: Any) -> list[str]:
+    """Import paths as given to ``provider_modules``: a list as is, a string as a JSON
+    list or as comma-separated paths, None as none."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return [str(p) for p in json.loads(text)]
+        return [p.strip() for p in text.split(",") if p.strip()]
+    return list(value)
 
-    return specs()
 
+@dataclass(frozen=True)
+class ProviderDefaults:
+    """What settings take from the provider registry when they are bound to it
+    (``mockserver.providers.configure``).  Plain data handed in, so that this module
+    imports no provider (the adapters import it).
 
-def _module_paths(value: Any) -> list[str]:
-    from .providers import module_paths
+    - ``sections``: provider name -> its settings model (``ProviderSpec.settings_model``).
+    - ``starting_credits``: provider -> a new key's default balance.
+    - ``refunds``: provider -> outcomes refunded by default.
+    - ``rate_limit_presets``: preset name -> its rules (``accounts.rate_limit_presets``).
+    """
 
-    return module_paths(value)
-
-
-def _check_providers(names: Any, what: str) -> Any:
-    known = [s.name for s in _specs()]
-    for name in names or ():
-        if name not in known:
-            raise ValueError(f"{what}: unknown provider {name!r}; one of {', '.join(known)}")
-    return names
+    sections: Mapping[str, type[BaseModel]]
+    starting_credits: Mapping[str, int]
+    refunds: Mapping[str, tuple[Refundable, ...]]
+    rate_limit_presets: Mapping[str, tuple["RateLimitRule", ...]]
 
 
 class RateLimitRule(BaseModel):
@@ -52,27 +62,8 @@ class RateLimitRule(BaseModel):
     limit: int = Field(ge=1)
     window_s: float = Field(gt=0)
     per: Literal["ip", "key"] = "ip"
-    # Registered provider names (providers/__init__.py).
+    # Registered provider names (providers/__init__.py), checked by ``Settings.bound``.
     providers: list[str] | None = None
-
-    @field_validator("providers")
-    @classmethod
-    def _known(cls, value: list[str] | None) -> list[str] | None:
-        return _check_providers(value, "providers")
-
-
-def rate_limit_presets() -> dict[str, list[RateLimitRule]]:
-    """Named rule sets for ``accounts.rate_limit_presets``: each provider's documented
-    limits (``ProviderSpec.rate_limit_preset``; Freepik's, docs.freepik.com/ratelimits),
-    applying to that provider alone."""
-    return {s.name: [RateLimitRule(**rule, providers=[s.name]) for rule in s.rate_limit_preset]
-            for s in _specs() if s.rate_limit_preset}
-
-
-def default_starting_credits() -> dict[str, int]:
-    """Starting balance per provider when neither ``accounts.starting_credits`` nor the
-    top-level ``starting_credits`` is set (``ProviderSpec.starting_credits``)."""
-    return {s.name: s.starting_credits for s in _specs() if s.starting_credits is not None}
 
 
 class AccountSettings(BaseModel):
@@ -82,28 +73,15 @@ class AccountSettings(BaseModel):
     starting_credits: dict[str, int] = Field(default_factory=dict)
     # Provider -> most jobs one key may have queued or running (absent: no cap).
     concurrency: dict[str, int] = Field(default_factory=dict)
-    # Provider -> outcomes whose cost goes back to the key when first observed.
-    # Default: each provider's ``ProviderSpec.refunds`` (PixVerse refunds moderated videos).
-    refunds: dict[str, list[Refundable]] = Field(
-        default_factory=lambda: {s.name: list(s.refunds) for s in _specs() if s.refunds})
-    # Off by default.  Presets by provider name (rate_limit_presets()) plus rules of your own.
+    # Provider -> outcomes whose cost goes back to the key when first observed.  Bound
+    # to the registry, each provider's ``ProviderSpec.refunds`` lies under this
+    # (PixVerse refunds moderated videos; ``pixverse: []`` turns that off).
+    refunds: dict[str, list[Refundable]] = Field(default_factory=dict)
+    # Off by default.  Presets by provider name (providers.rate_limit_presets()) plus rules of your own.
     rate_limit_presets: list[str] = Field(default_factory=list)
     rate_limits: list[RateLimitRule] = Field(default_factory=list)
     # Windows count wall seconds (what a client's real request rate meets) or virtual ones.
     rate_limit_clock: Literal["wall", "virtual"] = "wall"
-
-    @field_validator("rate_limit_presets")
-    @classmethod
-    def _known_presets(cls, value: list[str]) -> list[str]:
-        known = rate_limit_presets()
-        for name in value:
-            if name not in known:
-                raise ValueError(f"unknown rate limit preset {name!r}; one of {', '.join(known)}")
-        return value
-
-    def rate_rules(self) -> list[RateLimitRule]:
-        presets = rate_limit_presets()
-        return [r for name in self.rate_limit_presets for r in presets[name]] + self.rate_limits
 
 
 class WebhookSettings(BaseModel):
@@ -187,7 +165,7 @@ class Settings(BaseSettings):
     # None: any non-empty key works (like most sandboxes).  A list: only those keys.
     api_keys: list[str] | None = None
     # Every key's starting balance (a provider's own `accounts.starting_credits` wins;
-    # unset, AI/ML API starts with default_starting_credits()).  See starting_balance().
+    # unset, a provider's ``ProviderSpec.starting_credits``, AI/ML API's).  See starting_balance().
     starting_credits: int = 100_000
     accounts: AccountSettings = Field(default_factory=AccountSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
@@ -231,8 +209,8 @@ class Settings(BaseSettings):
     media_render_workers: int = Field(2, ge=1)
     media_render_queue: int = Field(8, ge=1)
 
-    # Extra providers to register before the sections below are read: import paths
-    # "package.module:SPEC" (providers/__init__.py; README, Add a provider).  The
+    # Extra providers to register before the settings are bound to the registry: import
+    # paths "package.module:SPEC" (providers/__init__.py; README, Add a provider).  The
     # environment variable takes a JSON list or comma-separated paths (the str in the
     # annotation lets it arrive undecoded; the validator makes it a list).
     provider_modules: list[str] | str = Field(default_factory=list)
@@ -240,13 +218,16 @@ class Settings(BaseSettings):
     @field_validator("provider_modules", mode="before")
     @classmethod
     def _module_list(cls, value: Any) -> Any:
-        return _module_paths(value)
-    # One section per registered provider, validated by its ``ProviderSpec.settings_model``
-    # (the models live in providers/<name>/settings.py).  Read as ``settings.<name>``
-    # (``settings.freepik.problem_wrapped``); set as a top-level key: a profile's
-    # ``freepik:``, ``Settings(freepik={...})``, env ``PIXVERSE_MOCK_FREEPIK__PROBLEM_WRAPPED``.
+        return module_paths(value)
+    # One section per provider, set as a top-level key: a profile's ``freepik:``,
+    # ``Settings(freepik={...})``, env ``PIXVERSE_MOCK_FREEPIK__PROBLEM_WRAPPED``.  Kept
+    # here as given (mappings) until the settings are bound to the registry
+    # (``mockserver.providers.configure``, which ``create_app`` and ``serve`` call): then
+    # each is validated by its ``ProviderSpec.settings_model`` (providers/<name>/settings.py)
+    # and read as ``settings.<name>`` (``settings.freepik.problem_wrapped``).
     provider_settings: dict[str, Any] = Field(default_factory=dict)
     _default_credits: dict[str, int] = PrivateAttr(default_factory=dict)
+    _registry: ProviderDefaults | None = PrivateAttr(None)
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],
@@ -255,53 +236,102 @@ class Settings(BaseSettings):
                                    dotenv_settings: PydanticBaseSettingsSource,
                                    file_secret_settings: PydanticBaseSettingsSource,
                                    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _SectionEnv(settings_cls, init_settings, env_settings),
-                dotenv_settings, file_secret_settings)
+        return (init_settings, env_settings, _SectionEnv(settings_cls), dotenv_settings, file_secret_settings)
 
     @model_validator(mode="before")
     @classmethod
     def _gather_sections(cls, data: Any) -> Any:
-        """Register ``provider_modules``, then move each registered provider's top-level
-        section into ``provider_settings`` (the top-level one laid over it)."""
+        """Move each top-level key that is no field and holds a mapping (or a section
+        model) into ``provider_settings``: a provider's section (the top-level one laid
+        over one already there).  Other unknown keys stay, for pydantic to refuse."""
         if not isinstance(data, dict):
             return data
-        from .providers import load
-
-        for path in _module_paths(data.get("provider_modules")):
-            load(path)
         data = dict(data)
         sections = dict(data.get("provider_settings") or {})
-        for spec in _specs():
-            if spec.name in data:
-                sections[spec.name] = _lay_over(sections.get(spec.name), data.pop(spec.name))
+        for name in [k for k, v in data.items()
+                     if k not in cls.model_fields and isinstance(v, (dict, BaseModel))]:
+            sections[name] = _lay_over(sections.get(name), data.pop(name))
         data["provider_settings"] = sections
         return data
-
-    @model_validator(mode="after")
-    def _validate_sections(self) -> "Settings":
-        known = {s.name: s for s in _specs()}
-        unknown = sorted(set(self.provider_settings) - set(known))
-        if unknown:
-            raise ValueError(f"settings for unknown provider(s) {', '.join(unknown)}; "
-                             f"registered: {', '.join(known)}")
-        clashes = sorted(set(known) & set(type(self).model_fields))
-        if clashes:
-            raise ValueError(f"provider name(s) {', '.join(clashes)} clash with settings fields")
-        self.provider_settings = {name: spec.settings_model.model_validate(self.provider_settings.get(name) or {})
-                                  for name, spec in known.items()}
-        # Read once here, not per new key (starting_balance).
-        self._default_credits = default_starting_credits()
-        # ``settings.<provider>`` is that provider's section: kept in the instance dict
-        # too, so reading it (per request, in some adapters) is a plain attribute read.
-        self.__dict__.update(self.provider_settings)
-        return self
 
     if TYPE_CHECKING:
         def __getattr__(self, name: str) -> Any: ...
 
+    def bound(self, registry: ProviderDefaults) -> "Settings":
+        """These settings bound to ``registry``: every provider section validated by its
+        model (``settings.<name>``), provider names in sections, ``accounts`` and rate
+        limit rules checked, default starting credits, refunds and rate limit presets
+        known.  ``self`` when already bound to the same facts, else a new object (what
+        was set stays set).  Raises pydantic.ValidationError listing every problem, each
+        at its place (``accounts.concurrency.runway``: "unknown provider 'runway'; one
+        of ...", ``provider_settings``: "settings for unknown provider(s) ...",
+        ``pixverse.auth_err_code``: the section model's own error)."""
+        if self._registry == registry:
+            return self
+        known = list(registry.sections)
+        errors: list[tuple[tuple[str | int, ...], Any, str]] = []
+
+        def check(loc: tuple[str | int, ...], name: str) -> None:
+            if name not in registry.sections:
+                errors.append((loc, name, f"unknown provider {name!r}; one of {', '.join(known)}"))
+
+        unknown = sorted(set(self.provider_settings) - set(known))
+        if unknown:
+            errors.append((("provider_settings",), unknown, f"settings for unknown provider(s) "
+                           f"{', '.join(unknown)}; registered: {', '.join(known)}"))
+        clashes = sorted(set(known) & set(type(self).model_fields))
+        if clashes:
+            errors.append(((), clashes, f"provider name(s) {', '.join(clashes)} clash with settings fields"))
+        accounts = self.accounts
+        for field in ("starting_credits", "concurrency", "refunds"):
+            for name in getattr(accounts, field):
+                check(("accounts", field, name), name)
+        for n, rule in enumerate(accounts.rate_limits):
+            for name in rule.providers or ():
+                check(("accounts", "rate_limits", n, "providers"), name)
+        for n, preset in enumerate(accounts.rate_limit_presets):
+            if preset not in registry.rate_limit_presets:
+                errors.append((("accounts", "rate_limit_presets", n), preset, f"unknown rate limit preset "
+                               f"{preset!r}; one of {', '.join(registry.rate_limit_presets)}"))
+        details: list[Any] = [{"type": "value_error", "loc": loc, "input": value, "ctx": {"error": ValueError(msg)}}
+                              for loc, value, msg in errors]
+        sections: dict[str, BaseModel] = {}
+        for name, model in registry.sections.items():
+            try:
+                sections[name] = _section(model, self.provider_settings.get(name))
+            except ValidationError as exc:
+                details += [{"type": e["type"], "loc": (name, *e["loc"]), "input": e["input"],
+                             **({"ctx": e["ctx"]} if "ctx" in e else {})} for e in exc.errors()]
+        if details:
+            raise ValidationError.from_exception_data(type(self).__name__, details)
+        new = self.model_copy(update={
+            "provider_settings": sections,
+            # A provider's default refunds lie under what the layers say.
+            "accounts": accounts.model_copy(update={"refunds": {
+                **{name: list(states) for name, states in registry.refunds.items()}, **accounts.refunds}})})
+        # Read once here, not per new key (starting_balance).
+        new._default_credits = dict(registry.starting_credits)
+        new._registry = registry
+        # ``settings.<provider>`` is that provider's section: kept in the instance dict
+        # too, so reading it (per request, in some adapters) is a plain attribute read.
+        new.__dict__.update(sections)
+        return new
+
+    def rate_rules(self) -> list[RateLimitRule]:
+        """The rate limit rules in force: the named presets' rules, then
+        ``accounts.rate_limits``.  Raises RuntimeError when presets are named and the
+        settings are not bound to the registry (which knows the presets)."""
+        accounts = self.accounts
+        if accounts.rate_limit_presets and self._registry is None:
+            raise RuntimeError("rate limit presets need settings bound to the provider registry "
+                               "(mockserver.providers.configure)")
+        presets = self._registry.rate_limit_presets if self._registry is not None else {}
+        return [r for name in accounts.rate_limit_presets for r in presets[name]] + accounts.rate_limits
+
     def starting_balance(self, provider: str) -> int:
         """A new key's balance at ``provider``: ``accounts.starting_credits[provider]``,
-        else ``starting_credits`` when set explicitly, else the provider's default."""
+        else ``starting_credits`` when set explicitly, else the provider's default
+        (known once bound to the registry)."""
         own = self.accounts.starting_credits.get(provider)
         if own is not None:
             return own
@@ -372,36 +402,66 @@ def _lay_over(base: Any, top: Any) -> Any:
     return deep_merge(base, top) if isinstance(base, dict) and isinstance(top, dict) else top
 
 
-class _SectionEnv(PydanticBaseSettingsSource):
-    """``PIXVERSE_MOCK_<PROVIDER>__<FIELD>`` for every registered provider's section,
-    parsed by pydantic-settings' own environment source (JSON for lists and mappings)."""
+def _is_complex(annotation: Any) -> bool:
+    # What pydantic-settings reads as JSON from the environment: containers and models.
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_complex(a) for a in typing.get_args(annotation) if a is not type(None))
+    if origin is not None:
+        return origin in (list, tuple, set, frozenset, dict) or _is_complex(origin)
+    return isinstance(annotation, type) and (issubclass(annotation, (list, tuple, set, frozenset, dict))
+                                             or issubclass(annotation, BaseModel))
 
-    def __init__(self, settings_cls: type[BaseSettings], *before: PydanticBaseSettingsSource) -> None:
-        super().__init__(settings_cls)
-        self._before = before
+
+def _section(model: type[BaseModel], raw: Any) -> BaseModel:
+    """A provider's section as ``model``: ``raw`` a mapping (profile, arguments, or the
+    environment's strings, lists and mappings as JSON, as pydantic-settings reads them)
+    or a model.  Raises pydantic.ValidationError."""
+    if isinstance(raw, model):
+        return raw
+    if isinstance(raw, BaseModel):
+        raw = raw.model_dump(exclude_unset=True)
+    data = dict(raw or {})
+    for name, field in model.model_fields.items():
+        value = data.get(name)
+        if isinstance(value, str) and _is_complex(field.annotation):
+            try:
+                data[name] = json.loads(value)
+            except ValueError:
+                pass  # left as is: the model's own error names the field
+        elif isinstance(value, dict) and isinstance(field.annotation, type) \
+                and issubclass(field.annotation, BaseModel):
+            data[name] = _section(field.annotation, value)
+    return model.model_validate(data)
+
+
+class _SectionEnv(PydanticBaseSettingsSource):
+    """``PIXVERSE_MOCK_<PROVIDER>__<FIELD>`` (and deeper, ``__``-separated) for every
+    name that is no settings field: a provider's section, as strings, typed when the
+    settings are bound to the registry (names are not case-sensitive, as elsewhere).
+    Given as ``provider_settings``, so that a section passed as an argument, under
+    either spelling, is laid over the environment's, field by field."""
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        # Providers named by `provider_modules` (arguments, else environment) have
-        # sections too: register them before reading.
-        from .providers import load
-
-        for source in self._before:
-            modules = _module_paths(source().get("provider_modules"))
-            if modules:
-                for path in modules:
-                    load(path)
-                break
-        return EnvSettingsSource(_sections_model(tuple((s.name, s.settings_model) for s in _specs())))()
-
-
-@functools.lru_cache(maxsize=8)
-def _sections_model(sections: tuple[tuple[str, type[BaseModel]], ...]) -> type[BaseSettings]:
-    fields: dict[str, Any] = {name: (model | None, None) for name, model in sections}
-    model: type[BaseSettings] = create_model("ProviderSections", __base__=BaseSettings, **fields)
-    model.model_config.update(SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__",
-                                                 extra="ignore"))
-    return model
-
+        prefix = ENV_PREFIX.lower()
+        fields = self.settings_cls.model_fields
+        found: dict[str, Any] = {}
+        for key, value in os.environ.items():
+            key = key.lower()
+            if not key.startswith(prefix):
+                continue
+            name, _, rest = key[len(prefix):].partition("__")
+            path = [p for p in rest.split("__") if p]
+            if not name or not path or name in fields:
+                continue
+            node = found.setdefault(name, {})
+            for part in path[:-1]:
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    break
+            else:
+                node[path[-1]] = value
+        return {"provider_settings": found} if found else {}

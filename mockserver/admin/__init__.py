@@ -109,26 +109,28 @@ def near_misses(method: str, path: str, routes: Sequence[tuple[str, str, str, st
 
 
 def admin_enums(providers: Sequence[str], fault_providers: Sequence[str],
-                webhook_providers: Sequence[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+                webhook_providers: Sequence[str],
+                account_webhooks: Sequence[str] = ()) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """The provider enums of contracts/admin.yaml, filled in at start-up (the registry
     decides them; the file lists none)."""
     return (("Provider", tuple(providers)), ("FaultProvider", tuple(fault_providers)),
-            ("WebhookProvider", tuple(webhook_providers)))
+            ("WebhookProvider", tuple(webhook_providers)), ("AccountWebhookProvider", tuple(account_webhooks)))
 
 
 def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, Any],
-                     providers: Sequence[str] | None = None) -> None:
+                     providers: Sequence[str] | None = None, account_webhooks: Sequence[str] = ()) -> None:
     """Register every admin route (the table in ``admin/routes.py``, handlers from this
     module, ``dashboard``, ``faults`` and ``webhooks``) and the app's ``Metrics``
     (``app[METRICS]``).
     ``providers``: the registered names, listed in the contract's provider enums (None:
-    the adapters').  Requests are journaled and counted where they are answered
-    (``recording.py``)."""
+    the adapters'); ``account_webhooks``: those whose spec's webhook channel is
+    ``account``, each given ``/__admin/webhooks/{provider}``.  Requests are journaled
+    and counted where they are answered (``recording.py``)."""
     metrics = Metrics(engine)
     app[METRICS] = metrics
     names = tuple(adapters) if providers is None else tuple(providers)
     app[ADMIN_CONTRACT] = load_contract(engine.settings.contracts_dir, "admin", admin_enums(
-        names, engine.faults.providers or (*names, FILES), engine.webhooks.providers or names))
+        names, engine.faults.providers or (*names, FILES), engine.webhooks.providers or names, account_webhooks))
     app[ADMIN_VIOLATIONS] = []
 
     async def health(request: web.Request, _: None) -> web.Response:
@@ -262,5 +264,6 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
         "list_jobs": jobs_list, "get_job": job_get, "force_job": job_force,
         "query_journal": journal_get, "clear_journal": journal_delete, "verify_journal": journal_verify,
         "list_unmatched_requests": unmatched_get, "get_metrics": metrics_get,
-        **dashboard_handlers(app, engine, adapters), **fault_handlers(engine), **webhook_handlers(engine)}
+        **dashboard_handlers(app, engine, adapters), **fault_handlers(engine),
+        **webhook_handlers(engine, account_webhooks)}
     register(app, handlers, engine.settings.strict)

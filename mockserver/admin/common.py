@@ -34,17 +34,13 @@ def error_answer(message: str, status: int = 400, errors: list[Any] | None = Non
 
 
 def validate_each(model: type[BaseModel], items: list[Any], label: str,
-                  before: Callable[[Any], list[tuple[str, str]]] | None = None,
                   context: dict[str, Any] | None = None) -> tuple[list[Any], list[dict[str, Any]]]:
     """Each of ``items`` validated as ``model``: (the valid ones, the errors).  An error
     is ``{label: index, "field": dotted pydantic location or None, "message"}``;
-    ``before(item)`` adds (field, message) problems found ahead of pydantic; ``context``
-    is pydantic's validation context (e.g. the registered provider names)."""
+    ``context`` is pydantic's validation context (e.g. the registered provider names)."""
     valid: list[Any] = []
     errors: list[dict[str, Any]] = []
     for n, item in enumerate(items):
-        if before is not None:
-            errors += [{label: n, "field": field, "message": message} for field, message in before(item)]
         try:
             valid.append(model.model_validate(item, context=context))
         except ValidationError as exc:

@@ -28,14 +28,6 @@ from ..engine.faults import FaultRule
 from .common import AdminHandler, error_answer, json_answer, validate_each
 
 
-def _nulls(value: Any, where: str = "") -> list[str]:
-    """Fields sent as JSON null (the contract allows none; leave a field out instead)."""
-    if isinstance(value, dict):
-        return [p for k, v in value.items()
-                for p in ([f"{where}{k}"] if v is None else _nulls(v, f"{where}{k}."))]
-    return []
-
-
 def _test_id(request: web.Request) -> tuple[str | None, web.Response | None]:
     test_id = request.query.get("test_id")
     if test_id is not None and not test_id:
@@ -62,9 +54,7 @@ def fault_handlers(engine: Engine) -> dict[str, AdminHandler]:
         items = body if isinstance(body, list) else [body]
         if not items or not all(isinstance(i, dict) for i in items):
             return error_answer("body must be a fault rule (object) or a non-empty list of them")
-        rules, errors = validate_each(
-            FaultRule, items, "rule", context=faults.context,
-            before=lambda item: [(field, "leave the field out instead of null") for field in _nulls(item)])
+        rules, errors = validate_each(FaultRule, items, "rule", context=faults.context)
         if errors:
             return error_answer("invalid fault rule", errors=errors)
         added = [faults.add(rule).id for rule in rules]

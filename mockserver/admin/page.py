@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping
 from urllib.parse import urlencode
 
 from ..engine import Engine
-from ..engine.faults import HTTP_ERRORS, FaultRule
+from ..engine.faults import FaultRule
 from ..engine.jobs import QUEUED, RUNNING, STATES, TERMINAL, Job
 from ..engine.journal import Entry, mask_key
 from ..files import image_url, upload_url, video_url
@@ -410,14 +410,12 @@ def _options(values: Iterable[str], selected: str | None, blank: str = "any") ->
 def _fault_field(name: str, schema: dict[str, Any]) -> str:
     """One input of the fault form, typed from the rule model's JSON schema."""
     choices = next((s.get("enum") for s in schema.get("anyOf", [schema]) if "enum" in s), None)
-    if name == "error":
-        choices = [str(code) for code in HTTP_ERRORS]
     label = escape(name)
+    types = {s.get("type") for s in schema.get("anyOf", [schema])}
     if choices:
-        control = f'<select name="{label}" data-type="{"int" if name == "error" else "str"}">' \
-                  f'{_options(choices, None, "-")}</select>'
+        control = f'<select name="{label}" data-type="{"int" if "integer" in types else "str"}">' \
+                  f'{_options([str(c) for c in choices], None, "-")}</select>'
     else:
-        types = {s.get("type") for s in schema.get("anyOf", [schema])}
         kind = ("json" if name == "latency" else "int" if "integer" in types
                 else "float" if "number" in types else "str")
         default = schema.get("default")

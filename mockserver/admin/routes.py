@@ -9,6 +9,7 @@ one behind ``common.contract_checked``.
 """
 from __future__ import annotations
 
+import re
 from typing import Mapping
 
 from aiohttp import web
@@ -18,6 +19,10 @@ from .common import AdminHandler, contract_checked
 
 # Any character, slashes and newlines too: AI/ML API ids can hold "/".
 _JOB = r"/jobs/{provider}/{job_id:[\s\S]+}"
+#: The account webhook of each provider whose spec's webhook channel is ``account``
+#: (PixVerse's console webhook: ``/webhooks/pixverse``; the contract's
+#: ``AccountWebhookProvider`` enum lists them, so another name is a 400).
+_ACCOUNT_WEBHOOK = "/webhooks/{provider}"
 
 #: (method, path, operationId): the whole control plane.
 ROUTES: tuple[tuple[str, str, str], ...] = (
@@ -47,9 +52,9 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("DELETE", "/faults/{fault_id}", "remove_fault"),
     # admin/webhooks.py
     ("GET", "/webhooks", "get_webhooks"),
-    ("GET", "/webhooks/pixverse", "get_pixverse_webhook"),
-    ("PUT", "/webhooks/pixverse", "set_pixverse_webhook"),
-    ("DELETE", "/webhooks/pixverse", "reset_pixverse_webhook"),
+    ("GET", _ACCOUNT_WEBHOOK, "get_account_webhook"),
+    ("PUT", _ACCOUNT_WEBHOOK, "set_account_webhook"),
+    ("DELETE", _ACCOUNT_WEBHOOK, "reset_account_webhook"),
     ("GET", "/webhooks/deliveries", "list_deliveries"),
     ("DELETE", "/webhooks/deliveries", "clear_deliveries"),
     ("GET", "/webhooks/faults", "list_delivery_faults"),
@@ -58,6 +63,9 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     ("DELETE", "/webhooks/faults/{fault_id}", "remove_delivery_fault"),
     ("POST", "/webhooks/drain", "drain_webhooks"),
 )
+
+_WEBHOOK_SIBLINGS = "|".join(sorted({re.escape(p.split("/")[2]) for _, p, _ in ROUTES
+                                     if p.startswith("/webhooks/") and p != _ACCOUNT_WEBHOOK}))
 
 #: Operations whose body a pydantic model validates item by item (its errors name the
 #: item's index and field); the contract still checks path and query.
@@ -80,6 +88,9 @@ def register(app: web.Application, handlers: Mapping[str, AdminHandler], strict:
         raise KeyError(f"admin handlers without a route: {sorted(stray)}")
     app.router.add_get("", _page_redirect)
     for method, path, op_id in ROUTES:
+        if path == _ACCOUNT_WEBHOOK:
+            # Not the fixed /webhooks/... routes: a wrong method there stays a 405.
+            path = f"/webhooks/{{provider:(?!(?:{_WEBHOOK_SIBLINGS})$)[^/]+}}"
         app.router.add_route(method, path, contract_checked(
             contract, op_id, handlers[op_id], strict=strict, violations=violations,
             check_body=op_id not in MODEL_BODIES))

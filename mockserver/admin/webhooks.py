@@ -1,14 +1,20 @@
-"""``/__admin/webhooks``: the delivery log, delivery faults and PixVerse's account webhook.
+"""``/__admin/webhooks``: the delivery log, delivery faults and the account webhooks.
+
+Account webhooks are those of the providers whose ``ProviderSpec.webhooks`` is
+``"account"`` (PixVerse's console webhook, ``{provider}`` = ``pixverse``):
 
 - ``GET /__admin/webhooks`` -> 200 ``{running, watching, pending, held, in_flight, due,
-  counts, log_size, log_capacity, allowed_hosts, faults, pixverse}``.
-- ``GET /__admin/webhooks/pixverse[?api_key=K]`` -> 200 the account webhook every key
-  uses (or key ``K``'s): ``{api_key, url, secret, signature, allowed, keys: [...]}``.
-- ``PUT /__admin/webhooks/pixverse`` ``{url?, secret?, signature?, api_key?}`` -> 200 the
-  same; without ``api_key`` it changes the default, with it one key's webhook.
+  counts, log_size, log_capacity, allowed_hosts, faults, <provider>...}``: one key per
+  provider with an account webhook (``pixverse``), its view as below.
+- ``GET /__admin/webhooks/{provider}[?api_key=K]`` -> 200 the account webhook every key
+  uses (or key ``K``'s): ``{api_key, own, url, secret_fingerprint, signature, allowed,
+  keys: [...]}``.
+- ``PUT /__admin/webhooks/{provider}`` ``{url?, secret?, signature?, api_key?}`` -> 200
+  the same; without ``api_key`` it changes the default, with it one key's webhook.
   ``url: null`` turns the webhook off.  400 ``{"message"}`` for a bad body.
-- ``DELETE /__admin/webhooks/pixverse[?api_key=K]`` -> 200: key ``K``'s own webhook
+- ``DELETE /__admin/webhooks/{provider}[?api_key=K]`` -> 200: key ``K``'s own webhook
   removed, or (no key) every key's and the default back to the settings.
+- Any other ``{provider}``: 400 (the contract's ``AccountWebhookProvider`` enum).
 - ``GET /__admin/webhooks/deliveries[?provider&job_id&outcome&test_id&delivery_id&limit]``
   -> 200 ``{count, size, capacity, entries}``, newest first: every attempt with
   ``sent_at`` (virtual) and ``wall_time``, ``url``, ``http_status``, ``response``,
@@ -26,7 +32,7 @@ logging what is due) when it shuts down.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from aiohttp import web
 
@@ -37,11 +43,6 @@ from ..outbound import ClientSender
 from .common import AdminHandler, error_answer, json_answer, validate_each
 
 DEFAULT_LIMIT = 100
-PIXVERSE = "pixverse"
-
-
-def _fault_view(fault: DeliveryFault) -> dict[str, Any]:
-    return fault.model_dump(exclude_none=True)
 
 
 def run_scheduler(app: web.Application, engine: Engine) -> None:
@@ -65,37 +66,39 @@ def run_scheduler(app: web.Application, engine: Engine) -> None:
     app.on_cleanup.append(stop)
 
 
-def webhook_handlers(engine: Engine) -> dict[str, AdminHandler]:
-    """The ``/__admin/webhooks*`` handlers by operationId (``admin/routes.py`` routes them)."""
+def webhook_handlers(engine: Engine, account_webhooks: Sequence[str] = ()) -> dict[str, AdminHandler]:
+    """The ``/__admin/webhooks*`` handlers by operationId (``admin/routes.py`` routes them).
+    ``account_webhooks``: the providers with an account webhook (each adapter defines
+    its default with ``engine.webhooks.define_account`` when it is built)."""
     hooks = engine.webhooks
 
-    def account_view(api_key: str | None) -> dict[str, Any]:
-        hook = hooks.account(PIXVERSE, api_key)
-        assert hook is not None
-        keys = hooks.accounts(PIXVERSE)
+    def account_view(provider: str, api_key: str | None) -> dict[str, Any]:
+        hook = hooks.account(provider, api_key)
+        assert hook is not None, f"{provider} declares an account webhook but defined none"
+        keys = hooks.accounts(provider)
         return {"api_key": api_key, "own": any(a["api_key"] == api_key for a in keys), **hook.view(),
                 "allowed": hook.url is not None and host_allowed(hook.url, hooks.settings.allowed_hosts),
                 "keys": keys}
 
     async def summary(request: web.Request, _: None) -> web.Response:
-        return json_answer({**hooks.summary(), "faults": [_fault_view(f) for f in hooks.faults],
-                      "pixverse": account_view(None)})
+        return json_answer({**hooks.summary(), **{p: account_view(p, None) for p in account_webhooks}})
 
-    async def pixverse_get(request: web.Request, _: None) -> web.Response:
-        return json_answer(account_view(request.query.get("api_key")))
+    async def account_get(request: web.Request, _: None) -> web.Response:
+        return json_answer(account_view(request.match_info["provider"], request.query.get("api_key")))
 
-    async def pixverse_put(request: web.Request, body: dict[str, Any]) -> web.Response:
+    async def account_put(request: web.Request, body: dict[str, Any]) -> web.Response:
         # ``url`` already passed the contract's pattern (contract_checked).
+        provider = request.match_info["provider"]
         kwargs: dict[str, Any] = {"secret": body.get("secret"), "variant": body.get("signature")}
         if "url" in body:
             kwargs["url"] = body["url"]
-        hooks.set_account(PIXVERSE, body.get("api_key"), **kwargs)
-        return json_answer(account_view(body.get("api_key")))
+        hooks.set_account(provider, body.get("api_key"), **kwargs)
+        return json_answer(account_view(provider, body.get("api_key")))
 
-    async def pixverse_delete(request: web.Request, _: None) -> web.Response:
-        api_key = request.query.get("api_key")
-        hooks.drop_account(PIXVERSE, api_key)
-        return json_answer(account_view(api_key))
+    async def account_delete(request: web.Request, _: None) -> web.Response:
+        provider, api_key = request.match_info["provider"], request.query.get("api_key")
+        hooks.drop_account(provider, api_key)
+        return json_answer(account_view(provider, api_key))
 
     async def deliveries_get(request: web.Request, _: None) -> web.Response:
         q = request.query
@@ -115,7 +118,7 @@ def webhook_handlers(engine: Engine) -> dict[str, AdminHandler]:
         return json_answer({"deleted": n})
 
     async def faults_get(request: web.Request, _: None) -> web.Response:
-        return json_answer({"faults": [_fault_view(f) for f in hooks.faults]})
+        return json_answer({"faults": [f.view() for f in hooks.faults]})
 
     async def faults_post(request: web.Request, body: Any) -> web.Response:
         items = body if isinstance(body, list) else [body]
@@ -123,7 +126,7 @@ def webhook_handlers(engine: Engine) -> dict[str, AdminHandler]:
                                       context=None if hooks.providers is None else {"providers": hooks.providers})
         if errors:
             return error_answer("invalid delivery fault", errors=errors)
-        return json_answer({"faults": [_fault_view(hooks.add_fault(r)) for r in rules]}, 201)
+        return json_answer({"faults": [hooks.add_fault(r).view() for r in rules]}, 201)
 
     async def faults_delete(request: web.Request, _: None) -> web.Response:
         return json_answer({"deleted": hooks.remove_fault(None)})
@@ -140,10 +143,10 @@ def webhook_handlers(engine: Engine) -> dict[str, AdminHandler]:
             handled = await hooks.drain(timeout_s)
         except TimeoutError:
             return error_answer(f"deliveries still running after {timeout_s:g} s", 504)
-        return json_answer({"handled": handled, **hooks.summary(), "faults": [_fault_view(f) for f in hooks.faults]})
+        return json_answer({"handled": handled, **hooks.summary()})
 
-    return {"get_webhooks": summary, "get_pixverse_webhook": pixverse_get,
-            "set_pixverse_webhook": pixverse_put, "reset_pixverse_webhook": pixverse_delete,
+    return {"get_webhooks": summary, "get_account_webhook": account_get,
+            "set_account_webhook": account_put, "reset_account_webhook": account_delete,
             "list_deliveries": deliveries_get, "clear_deliveries": deliveries_delete,
             "list_delivery_faults": faults_get, "add_delivery_faults": faults_post,
             "remove_delivery_faults": faults_delete, "remove_delivery_fault": fault_delete,

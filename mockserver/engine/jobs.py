@@ -19,7 +19,10 @@ SUCCEEDED: Final = "succeeded"
 FAILED: Final = "failed"
 MODERATED: Final = "moderated"
 
-STATES = (QUEUED, RUNNING, SUCCEEDED, FAILED, MODERATED)
+#: A job's neutral state: the one list (the admin contract's State is generated from it).
+JobState = Literal["queued", "running", "succeeded", "failed", "moderated"]
+STATES: tuple[str, ...] = get_args(JobState)
+assert STATES == (QUEUED, RUNNING, SUCCEEDED, FAILED, MODERATED)
 TERMINAL = frozenset({SUCCEEDED, FAILED, MODERATED})
 #: How a job can end: the one list (fault rules, directives and settings use it).
 Outcome = Literal["succeeded", "failed", "moderated"]

@@ -290,7 +290,7 @@ def memory_state(settings: Settings, hooks: Hooks, providers: Iterable[str] | No
         ledger=Ledger(settings.starting_balance, settings.accounts.refunds),
         concurrency=ConcurrencyCaps(settings.accounts.concurrency, hooks.status, hooks._alive,
                                     hooks._wall_until),
-        rate_limits=RateLimiter(settings.accounts.rate_rules(),
+        rate_limits=RateLimiter(settings.rate_rules(),
                                 clock.now if virtual_rates else time.monotonic,
                                 (lambda: 1 / clock.scale) if virtual_rates else (lambda: 1.0)),
         idempotency=IdempotencyStore(),

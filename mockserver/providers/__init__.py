@@ -14,9 +14,12 @@ here, by any of:
   the module's ``SPEC``);
 - :func:`register` from Python, before the app is built.
 
-The registry is read when an app, its settings and the testing tools are built, never
-per request.  Order: built-ins (in ``BUILTIN_ORDER``, then by name), then the rest in
-the order they were registered.
+The registry is read when an app and the testing tools are built, never per request.
+Settings know no provider: :func:`configure` (called by ``create_app`` and ``serve``)
+registers their ``provider_modules`` and binds them to the registry (each provider's
+settings section, default starting credits, refunds, rate limit presets).  Order:
+built-ins (in ``BUILTIN_ORDER``, then by name), then the rest in the order they were
+registered.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ import os
 import pkgutil
 from typing import Any, Iterator
 
+from ..settings import ProviderDefaults, RateLimitRule, Settings, module_paths
 from .spec import ErrorEnvelope, NoSettings, PollInterval, ProviderSpec, WebhookChannel
 
 ENTRY_POINT_GROUP = "pixverse_mock.providers"
@@ -69,21 +73,6 @@ def _ensure_loaded() -> None:
 
 def _env_modules() -> list[str]:
     return module_paths(os.environ.get(ENV_MODULES))
-
-
-def module_paths(value: Any) -> list[str]:
-    """Import paths as given to ``provider_modules``: a list as is, a string as a JSON
-    list or as comma-separated paths, None as none."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            import json
-
-            return [str(p) for p in json.loads(text)]
-        return [p.strip() for p in text.split(",") if p.strip()]
-    return list(value)
 
 
 def _as_spec(obj: Any, where: str) -> ProviderSpec:
@@ -144,6 +133,36 @@ def spec(name: str) -> ProviderSpec:
     return found
 
 
+def rate_limit_presets() -> dict[str, list[RateLimitRule]]:
+    """Named rule sets for ``accounts.rate_limit_presets``: each provider's documented
+    limits (``ProviderSpec.rate_limit_preset``; Freepik's, docs.freepik.com/ratelimits),
+    applying to that provider alone."""
+    return {s.name: [RateLimitRule(**rule, providers=[s.name]) for rule in s.rate_limit_preset]
+            for s in specs() if s.rate_limit_preset}
+
+
+def default_starting_credits() -> dict[str, int]:
+    """Starting balance per provider when neither ``accounts.starting_credits`` nor the
+    top-level ``starting_credits`` is set (``ProviderSpec.starting_credits``)."""
+    return {s.name: s.starting_credits for s in specs() if s.starting_credits is not None}
+
+
+def configure(settings: Settings) -> Settings:
+    """``settings`` bound to the registry (``Settings.bound``), after registering their
+    ``provider_modules``: what ``create_app`` serves and ``serve`` checks before it
+    starts.  Raises ImportError, AttributeError or TypeError for a provider module that
+    does not name a spec, ValueError for a taken or reserved name, and
+    pydantic.ValidationError for a bad section or an unknown provider name in settings."""
+    for path in module_paths(settings.provider_modules):
+        load(path)
+    registered = specs()
+    return settings.bound(ProviderDefaults(
+        sections={s.name: s.settings_model for s in registered},
+        starting_credits=default_starting_credits(),
+        refunds={s.name: s.refunds for s in registered if s.refunds},
+        rate_limit_presets={name: tuple(rules) for name, rules in rate_limit_presets().items()}))
+
+
 def __getattr__(attr: str) -> Any:
     # Kept for code that imported the adapters from here: resolved on use, so reading
     # the registry does not import every adapter.  Submodules (``from .. import
@@ -160,6 +179,5 @@ def __getattr__(attr: str) -> Any:
 
 
 __all__ = ["BUILTIN_ORDER", "ENTRY_POINT_GROUP", "ENV_MODULES", "REGISTRY", "ErrorEnvelope", "NoSettings",
-           "PollInterval", "ProviderSpec", "WebhookChannel", "load", "module_paths", "names", "register", "spec",
-           "specs",
-           "unregister"]
+           "PollInterval", "ProviderSpec", "WebhookChannel", "configure", "default_starting_credits", "load",
+           "module_paths", "names", "rate_limit_presets", "register", "spec", "specs", "unregister"]

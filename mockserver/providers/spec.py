@@ -6,8 +6,8 @@ control plane, the testing kit, the load scenarios and the Makefile read provide
 from here, never by name, so a fifth reseller is its folder, its contract and its docs.
 
 A spec holds data: the adapter class is named by import path (``adapter``) and loaded
-when an app is built, and settings read the registry only when they are validated, so
-nothing below ``providers/`` imports a provider.
+when an app is built, and settings are bound to the registry by ``providers.configure``
+(settings import no provider), so nothing below ``providers/`` imports a provider.
 """
 from __future__ import annotations
 
@@ -75,7 +75,9 @@ class ProviderSpec:
       balance (None: the top-level ``starting_credits``); ``refunds`` the outcomes whose
       cost goes back by default; ``rate_limit_preset`` the documented rate limits as
       ``RateLimitRule`` fields (``accounts.rate_limit_presets: [<name>]``).
-    - ``webhooks``: its webhook channel.
+    - ``webhooks``: its webhook channel.  ``account``: the adapter defines the default
+      hook (``engine.webhooks.define_account``) and the control plane serves it at
+      ``/__admin/webhooks/<name>``.
     - ``task_id_keys``: where a task id sits: path and query parameter names and JSON
       body keys (the journal's ``task_id`` filter reads them).
     - ``error_envelope``: the in-band error envelope, None when errors are HTTP statuses.

@@ -13,7 +13,8 @@ import pytest
 
 from mockserver.app import ENGINE, create_app
 from mockserver.engine.limits import RateLimiter
-from mockserver.settings import Settings, rate_limit_presets
+from mockserver.providers import configure, rate_limit_presets
+from mockserver.settings import Settings
 from support import make_settings
 from support.pixverse import ERRMSG, assert_error
 
@@ -104,8 +105,10 @@ async def test_starting_balance_settings_precedence(aiohttp_client):
     assert await pw_balance(client) == 500          # the provider's own setting
     assert await pv_balance(client) == 777          # the explicit top-level one
     assert await aiml_balance(client) == 777        # explicit top-level beats the AI/ML default
-    assert Settings().starting_balance("aimlapi") == 100_000_000
-    assert Settings(accounts={"starting_credits": {"aimlapi": 5}}).starting_balance("aimlapi") == 5
+    assert configure(Settings()).starting_balance("aimlapi") == 100_000_000
+    assert configure(Settings(accounts={"starting_credits": {"aimlapi": 5}})).starting_balance("aimlapi") == 5
+    # Unbound settings know no provider's default: the top-level balance.
+    assert Settings().starting_balance("aimlapi") == 100_000
 
 
 # balance arithmetic ---------------------------------------------------------------------------

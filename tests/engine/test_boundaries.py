@@ -109,29 +109,17 @@ def test_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": set()}) == []
 
 
-#: Import edges allowed to close a cycle, each with the reason and the way out.
-#: settings -> providers: Settings reads the provider registry when it validates (a
-#: section, default credits, refunds and rate-limit presets per registered provider),
-#: with local imports (and names ProviderSpec in annotations), while every adapter
-#: imports Settings.  Issue 16 leaves this one:
-#: the way out is Settings holding the raw provider sections and create_app applying
-#: the registry's models and defaults to them.
-KNOWN_CYCLE_EDGES = {("mockserver.settings", "mockserver.providers"),
-                     ("mockserver.settings", "mockserver.providers.spec")}
-
-
 def test_no_import_cycles_in_mockserver():
     # A package importing its own submodules (``engine/__init__`` -> ``engine.core``)
     # is how a package names its API; a submodule importing the package back is not.
-    graph = {name: {m for m in deps if not name.startswith(m + ".") and (name, m) not in KNOWN_CYCLE_EDGES}
-             for name, deps in GRAPH.items()}
+    graph = {name: {m for m in deps if not name.startswith(m + ".")} for name, deps in GRAPH.items()}
     assert cycles(graph) == []
 
 
-def test_the_known_cycle_edges_still_exist():
-    # An allowance that no longer matches an import is stale: remove it.
-    for source, target in KNOWN_CYCLE_EDGES:
-        assert target in GRAPH[source], (source, target)
+def test_settings_know_no_provider():
+    # Settings hold provider sections as data; ``providers.configure`` binds them to the
+    # registry, so the adapters may import settings and never the other way round.
+    assert not {m for m in imported("mockserver.settings") if m.startswith("mockserver.providers")}
 
 
 def test_adapters_reach_the_engine_through_its_methods():

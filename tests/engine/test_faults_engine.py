@@ -227,3 +227,37 @@ def test_shipped_profiles_load(name):
     if name == "realistic":
         assert all(set(r) & {"error", "errcode", "connection", "outcome", "moderation"} == set()
                    for r in rules)
+
+
+def test_a_rule_refuses_null_but_a_profile_file_null_means_left_out():
+    with pytest.raises(ValidationError, match="leave the field out instead of null"):
+        FaultRule.model_validate({"error": 503, "message": None})
+    with pytest.raises(ValidationError, match="leave the field out"):
+        FaultRule(error=503, test_id=None)
+    assert FaultRule(error=503).test_id is None  # left out: None in Python
+    fs = FaultSet(random.Random(1), profile=[{"error": 503, "message": None, "test_id": None}])
+    assert [r["error"] for r in fs.list()] == [503]
+
+
+def test_clashing_effects_name_the_clash():
+    with pytest.raises(ValidationError, match="moderation: submit is an error of its own"):
+        FaultRule(moderation="submit", errcode=500054)
+    with pytest.raises(ValidationError, match="contradicts outcome"):
+        FaultRule(moderation="completion", outcome="succeeded")
+    with pytest.raises(ValidationError, match="needs an effect: latency, error, .* or dribble_bps"):
+        FaultRule(provider="freepik")
+
+
+def test_a_delivery_fault_counts_firings_but_does_not_take_them_as_input():
+    from mockserver.engine.webhooks import DeliveryFault
+
+    with pytest.raises(ValidationError):
+        DeliveryFault.model_validate({"kind": "delay", "fired": 2})
+    fault = DeliveryFault(kind="delay", seconds=3, times=2)
+    fault.fire()
+    assert fault.view() == {"kind": "delay", "seconds": 3.0, "times": 2, "fired": 1}
+    # A state file written before: every field, nulls included, and the counter.
+    old = {"id": "wf1", "kind": "delay", "provider": None, "job_id": None, "event": None,
+           "seconds": 3.0, "times": 2, "fired": 1}
+    back = DeliveryFault.from_view(old)
+    assert back.fired == 1 and back.view() == {"id": "wf1", "kind": "delay", "seconds": 3.0, "times": 2, "fired": 1}

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from conftest import make_settings
 from mockserver.app import ADAPTERS, create_app
 from mockserver.engine.jobs import MODERATED, STATES
-from mockserver.providers import load, names, spec, unregister
+from mockserver.providers import configure, load, names, spec, unregister
 from mockserver.settings import Settings
 from mockserver.testing.contracts import contract, operation_ids, poll_operations, submit_operations
 from mockserver.testing.harness import check_client
@@ -99,9 +99,9 @@ def test_the_spec_agrees_with_the_contract_and_settings(provider):
         assert envelope is None
     else:
         assert (envelope["field"], envelope["success"]) == (s.error_envelope.field, s.error_envelope.success)
-    # Its settings section: an attribute of Settings, its defaults unless set.
-    assert getattr(Settings(), provider) == s.settings_model()
-    assert getattr(Settings(**{provider: {}}), provider) == s.settings_model()
+    # Its settings section: an attribute of Settings bound to the registry, its defaults unless set.
+    assert getattr(configure(Settings()), provider) == s.settings_model()
+    assert getattr(configure(Settings(**{provider: {}})), provider) == s.settings_model()
 
 
 # journal -----------------------------------------------------------------------------
@@ -259,3 +259,21 @@ def test_the_load_workload_builds_its_requests(provider):
 async def test_delivery_faults_select_it_where_it_sends_webhooks(fake, provider):
     resp = await fake.post("/__admin/webhooks/faults", json={"kind": "delay", "provider": provider, "seconds": 1})
     assert resp.status == (400 if spec(provider).webhooks == "none" else 201), await resp.text()
+
+
+async def test_its_account_webhook_is_on_the_control_plane_where_it_has_one(fake, provider):
+    # /__admin/webhooks/{provider} serves the providers whose spec says "account"
+    # (PixVerse's console webhook); any other name is a 400 naming the ones it takes.
+    resp = await fake.get(f"/__admin/webhooks/{provider}")
+    summary = await (await fake.get("/__admin/webhooks")).json()
+    if spec(provider).webhooks != "account":
+        assert resp.status == 400 and "provider" in await resp.text() and provider not in summary
+        assert (await fake.put(f"/__admin/webhooks/{provider}", json={})).status == 400
+        return
+    assert resp.status == 200 and (await resp.json())["api_key"] is None
+    assert summary[provider]["api_key"] is None
+    url = "http://127.0.0.1:9/hook"
+    own = await (await fake.put(f"/__admin/webhooks/{provider}", json={"url": url, "api_key": "k1"})).json()
+    assert own["own"] is True and own["url"] == url and [k["api_key"] for k in own["keys"]] == ["k1"]
+    gone = await (await fake.delete(f"/__admin/webhooks/{provider}", params={"api_key": "k1"})).json()
+    assert gone["own"] is False and gone["keys"] == []

@@ -18,8 +18,8 @@ from .rules import (
                     InjectedError,
                     Latency,
 )
-from .ruleset import MAX_DIRECTIVE_STATES, Decision, Directive, FaultContext, FaultSet, fault_rng
+from .ruleset import MAX_DIRECTIVE_STATES, Decision, Directive, FaultContext, FaultSet, RuleCounters, fault_rng
 
 __all__ = ["CONNECTION_FAULTS", "FILES", "HTTP_ERRORS", "MAX_DIRECTIVE_STATES", "MAX_HANG_S", "OUTCOMES",
            "SUBMIT", "Decision", "Directive", "FaultContext", "FaultRule", "FaultSet",
-           "InjectedError", "Latency", "fault_rng"]
+           "InjectedError", "Latency", "RuleCounters", "fault_rng"]

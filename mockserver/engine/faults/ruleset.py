@@ -17,7 +17,9 @@ import itertools
 import random
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
+
+from pydantic import BaseModel, Field
 
 from ..snapshots import next_of, rng_state, set_rng_state
 from .rules import FILES, MAX_HANG_S, SUBMIT, FaultRule, InjectedError
@@ -92,6 +94,18 @@ class Decision:
         return out
 
 
+class RuleCounters(BaseModel):
+    """A rule as stored: the fields that were set (defaults left out; ``provider`` and
+    ``operation`` always lists, ``latency`` an object, ``moderation: completion`` shown
+    as ``outcome: moderated``) plus where it came from and its counters
+    (:meth:`FaultSet.list`; the control plane's FaultRuleView)."""
+
+    source: Literal["profile", "admin"]
+    seen: int = Field(ge=0, description="Requests the selectors met.")
+    fired: int = Field(ge=0, description="Times it injected.")
+    remaining: int | None = Field(ge=0, description="Firings left (null without `times`).")
+
+
 @dataclass(slots=True)
 class _State:
     seen: int = 0
@@ -117,7 +131,10 @@ class FaultSet:
         self.providers: tuple[str, ...] | None = None if providers is None else (*providers, FILES)
         # pydantic's validation context for rules from outside (admin): the known names.
         self.context = None if providers is None else {"providers": self.providers}
-        self._profile = [r.model_copy() if isinstance(r, FaultRule) else self._validate(r) for r in profile]
+        # A profile file's ``field: null`` means left out, as it always has (the control
+        # plane and the model refuse null; users' profile files keep working).
+        self._profile = [r.model_copy() if isinstance(r, FaultRule)
+                         else self._validate({k: v for k, v in r.items() if v is not None}) for r in profile]
         for n, rule in enumerate(self._profile, 1):
             # Stable across resets, so a test can refer to a profile rule by id.
             rule.id = rule.id or f"profile-{n}"
@@ -195,8 +212,9 @@ class FaultSet:
                 continue
             state = self._state[rule_id]
             remaining = None if rule.times is None else max(rule.times - state.fired, 0)
-            out.append(rule.public() | {"source": self._sources[rule_id], "seen": state.seen,
-                                        "fired": state.fired, "remaining": remaining})
+            out.append(rule.public() | RuleCounters.model_validate(
+                {"source": self._sources[rule_id], "seen": state.seen, "fired": state.fired,
+                 "remaining": remaining}).model_dump())
         return out
 
     def clear(self, test_id: str | None = None) -> int:

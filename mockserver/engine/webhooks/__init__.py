@@ -15,11 +15,11 @@ through their :class:`Channel`; the HTTP client is the app's (``outbound.py``).
 """
 from .accounts import AccountHook, secret_fingerprint
 from .deliveries import DELIVERED, ERROR, FAILED, REFUSED, UNDELIVERED, Channel, Delivery, Sender, SendResult, Watch
-from .faults import DeliveryFault
+from .faults import DeliveryCounters, DeliveryFault
 from .hosts import host_allowed, normalise_host_url
 from .redaction import redact_url, response_excerpt
 from .scheduler import DEFAULT_HOLD_S, WebhookScheduler
 
 __all__ = ["DEFAULT_HOLD_S", "DELIVERED", "ERROR", "FAILED", "REFUSED", "UNDELIVERED", "AccountHook", "Channel",
-           "Delivery", "DeliveryFault", "SendResult", "Sender", "Watch", "WebhookScheduler", "host_allowed",
-           "normalise_host_url", "redact_url", "response_excerpt", "secret_fingerprint"]
+           "Delivery", "DeliveryCounters", "DeliveryFault", "SendResult", "Sender", "Watch", "WebhookScheduler",
+           "host_allowed", "normalise_host_url", "redact_url", "response_excerpt", "secret_fingerprint"]

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Hashable, Protocol, Sequence
+from typing import Any, Awaitable, Callable, Hashable, Literal, Protocol, Sequence, get_args
 
 from ..jobs import Job
 
@@ -14,6 +14,9 @@ FAILED = "failed"            # the receiver answered, but not with what counts a
 ERROR = "error"              # no answer: connection refused, reset, timeout
 REFUSED = "refused"          # the target host is not allowed; never retried
 UNDELIVERED = "undelivered"  # still pending when the fake shut down (a reset drops them unlogged)
+#: The one list (the admin contract's DeliveryOutcome is generated from it).
+DeliveryOutcome = Literal["delivered", "failed", "error", "refused", "undelivered"]
+assert get_args(DeliveryOutcome) == (DELIVERED, FAILED, ERROR, REFUSED, UNDELIVERED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -254,7 +254,7 @@ class WebhookScheduler:
         for rule in self.faults:
             if not rule.matches(d):
                 continue
-            rule.fired += 1
+            rule.fire()
             d.faults.append(rule.kind)
             if rule.kind == "delay":
                 d.due += rule.seconds or 0.0
@@ -592,7 +592,7 @@ class WebhookScheduler:
                        if kind == _DELIVERY and due <= self.clock.now() + _EPSILON and not item.cancelled),
             "counts": dict(self.counts), "log_size": len(self.log), "log_capacity": self.log.maxlen,
             "allowed_hosts": list(self.settings.allowed_hosts),
-            "faults": [f.model_dump(exclude_none=True) for f in self.faults],
+            "faults": [f.view() for f in self.faults],
         }
 
     # the state file --------------------------------------------------------------------------
@@ -625,7 +625,7 @@ class WebhookScheduler:
             "watches": watches, "deliveries": deliveries,
             "log": list(self.log), "log_seq": next_of(self._log_seq),
             "counts": self.counts, "lifetime_counts": [[p, o, n] for (p, o), n in self.lifetime_counts.items()],
-            "faults": [f.model_dump(mode="json") for f in self.faults], "fault_seq": next_of(self._fault_ids),
+            "faults": [f.view() for f in self.faults], "fault_seq": next_of(self._fault_ids),
             "rng": rng_state(self._rng),
         }
 
@@ -643,7 +643,7 @@ class WebhookScheduler:
         self._log_seq = itertools.count(int(data["log_seq"]))
         self.counts.update({k: int(v) for k, v in data["counts"].items()})
         self.lifetime_counts = {(p, o): int(n) for p, o, n in data["lifetime_counts"]}
-        self.faults = [DeliveryFault.model_validate(f) for f in data["faults"]]
+        self.faults = [DeliveryFault.from_view(f) for f in data["faults"]]
         self._fault_ids = itertools.count(int(data["fault_seq"]))
         set_rng_state(self._rng, data["rng"])
 

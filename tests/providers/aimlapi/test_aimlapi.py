@@ -9,6 +9,7 @@ from urllib.parse import quote
 import av
 import pytest
 
+from mockserver.providers import configure
 from mockserver.settings import Settings
 from support import download_video, make_settings, probe_video
 
@@ -258,13 +259,16 @@ async def test_era_2026_is_the_default(client):
 
 
 def test_id_format_is_an_alias_of_the_era(tmp_path):
-    assert make_settings().aimlapi.active_era == "2026"
-    assert make_settings(aimlapi={"id_format": "uuid-model"}).aimlapi.active_era == "2025"
-    assert make_settings(aimlapi={"id_format": "nanoid"}).aimlapi.active_era == "2026"
-    assert make_settings(aimlapi={"id_format": "uuid-model", "era": "2026"}).aimlapi.active_era == "2026"
+    def era(**overrides):
+        return configure(make_settings(**overrides)).aimlapi.active_era
+
+    assert era() == "2026"
+    assert era(aimlapi={"id_format": "uuid-model"}) == "2025"
+    assert era(aimlapi={"id_format": "nanoid"}) == "2026"
+    assert era(aimlapi={"id_format": "uuid-model", "era": "2026"}) == "2026"
     profile = tmp_path / "p.yaml"
     profile.write_text("settings:\n  aimlapi:\n    id_format: uuid-model\n")
-    assert Settings.load(profile).aimlapi.active_era == "2025"
+    assert configure(Settings.load(profile)).aimlapi.active_era == "2025"
 
 
 class TestUuidModelIds:
