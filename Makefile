@@ -84,23 +84,26 @@ contract: install
 		$(BIN)/python -m pytest -q tests/contracts/test_contract_fuzz.py -k test_fake_keeps_its_contract
 
 ## The fake against a bare aiohttp app under wrk, on loopback (installs wrk if missing), start-up
-## time, then resident memory with 1,000,000 stored jobs (MEMORY_JOBS=0 skips it).
+## time, then resident memory with 1,000,000 stored jobs (MEMORY_JOBS=0 skips it).  FAKES="memory
+## redis redis:2" runs those fakes side by side (in memory, state in Redis, 2 workers on Redis).
 bench: install
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python loadtests/bench.py --duration $${DURATION:-10} --connections 32 --threads 2 \
-		--memory $${MEMORY_JOBS:-1000000}
+		--memory $${MEMORY_JOBS:-1000000} $(foreach f,$(FAKES),--fake $(f))
 
 ## Locust scenarios of all four providers, headless and bounded, against a freshly started fake
 ## (HOST=http://... targets any server instead, e.g. your service in front of the fake).  HTML
 ## report, CSV and thresholds.json in reports/load/; exits 1 when a threshold is missed (error
 ## ratio, end-to-end p95).  USERS [20], SPAWN_RATE [5], RUN_TIME [45s], SHAPE [constant|ramp|
-## step|spike|soak], PROCESSES [distributed: N worker processes], LOAD_ARGS [more run_load.py args].
+## step|spike|soak], PROCESSES [distributed: N locust worker processes], WORKERS [the fake's worker
+## processes, sharing a Redis the script starts], LOAD_ARGS [more run_load.py args].
 .PHONY: load
 load: install
 	$(BIN)/python loadtests/run_load.py \
 		$(if $(findstring ://,$(HOST)),--host $(HOST),--time-scale $(TIME_SCALE) $(if $(SEED),--seed $(SEED))) \
 		--users $(or $(USERS),20) --spawn-rate $(or $(SPAWN_RATE),5) --run-time $(or $(RUN_TIME),45s) \
-		--shape $(or $(SHAPE),constant) $(if $(PROCESSES),--processes $(PROCESSES)) $(LOAD_ARGS)
+		--shape $(or $(SHAPE),constant) $(if $(PROCESSES),--processes $(PROCESSES)) \
+		$(if $(WORKERS),--fake-workers $(WORKERS)) $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .hypothesis *.egg-info

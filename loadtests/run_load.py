@@ -62,6 +62,8 @@ def start_fake(args: argparse.Namespace, log_path: Path) -> tuple[subprocess.Pop
             "--time-scale", str(args.time_scale or 50)]
     if args.seed is not None:
         argv += ["--seed", str(args.seed)]
+    if args.fake_workers > 1:  # several workers share their state through a Redis of our own
+        argv += ["--redis", args._redis.url, "--workers", str(args.fake_workers)]
     log = open(log_path, "w")
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
     deadline = time.monotonic() + 30
@@ -102,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shape", default="constant", help="constant | ramp | step | spike | soak [constant]")
     parser.add_argument("--processes", type=int, default=0,
                         help="locust worker processes (distributed mode, one master); 0: one process [0]")
+    parser.add_argument("--fake-workers", type=int, default=1,
+                        help="worker processes of the fake this script starts; more than one share "
+                             "their state through a redis-server it starts on loopback [1]")
     parser.add_argument("--time-scale", type=float, default=0.0,
                         help="the fake's time scale: the one started here [50], else read from its admin API")
     parser.add_argument("--seed", type=int, default=None, help="seed for the fake and the scenario data")
@@ -120,7 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     report = args.report_dir
     report.mkdir(parents=True, exist_ok=True)
     fake = None
+    args._redis = None
     try:
+        if args.fake_workers > 1 and not args.host:
+            from mockserver.testing.redis_server import start as start_redis
+
+            args._redis = start_redis()
         if args.host:
             host = args.host.rstrip("/")
         else:
@@ -181,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 fake.kill()
                 fake.wait()
+        if args._redis is not None:
+            args._redis.stop()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Listening: the TCP site with connection timeouts, and what start-up says about exposure.
+"""Listening: the TCP site with connection timeouts, what start-up says about exposure,
+and the start/stop of one serving process (``serve`` and each of its ``--workers``).
 
 Both ``pixverse-mock serve`` (``cli.py``) and the in-process ``ThreadedFake`` start the
 fake through :func:`start_site`, so both close slow clients the same way:
@@ -17,17 +18,23 @@ fake through :func:`start_site`, so both close slow clients the same way:
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import secrets
+import signal
 import socket
 from typing import Any
 
+import click
 from aiohttp import web
 
 from .admin.guard import is_loopback_host
+from .app import create_app
+from .engine.webhooks import redact_url
+from .keys import ADAPTERS
 from .settings import Settings
 
-__all__ = ["exposure_warning", "make_runner", "prepare_exposure", "start_site"]
+__all__ = ["announce", "exposure_warning", "make_runner", "prepare_exposure", "start", "start_site", "stopped"]
 
 log = logging.getLogger("mockserver")
 
@@ -111,9 +118,13 @@ class HeaderTimeoutSite(web.BaseSite):
     """A TCP site (like ``web.TCPSite``) whose connections get ``header_read_timeout_s``
     wall seconds for their first request's headers."""
 
-    def __init__(self, runner: web.BaseRunner, host: str, port: int, header_read_timeout_s: float) -> None:
+    def __init__(self, runner: web.BaseRunner, host: str, port: int, header_read_timeout_s: float,
+                 reuse_port: bool = False) -> None:
         super().__init__(runner)
         self._host, self._port, self._timeout_s = host, port, header_read_timeout_s
+        # Several worker processes listen on one port (SO_REUSEPORT): the kernel spreads
+        # new connections over them (serve --workers).
+        self._reuse_port = reuse_port
 
     @property
     def name(self) -> str:
@@ -126,7 +137,7 @@ class HeaderTimeoutSite(web.BaseSite):
         timeout_s = self._timeout_s
         self._server = await asyncio.get_running_loop().create_server(
             lambda: _HeaderDeadline(server(), timeout_s), self._host or None, self._port,
-            reuse_address=True, family=socket.AF_UNSPEC)
+            reuse_address=True, reuse_port=self._reuse_port or None, family=socket.AF_UNSPEC)
 
     @property
     def port(self) -> int:
@@ -136,12 +147,75 @@ class HeaderTimeoutSite(web.BaseSite):
 
 
 async def start_site(runner: web.AppRunner, settings: Settings, host: str | None = None,
-                     port: int | None = None) -> HeaderTimeoutSite:
+                     port: int | None = None, reuse_port: bool = False) -> HeaderTimeoutSite:
     """Set up ``runner`` (if not yet) and listen on ``host``/``port`` (default: the
-    settings'); ``site.port`` is the port bound."""
+    settings'); ``site.port`` is the port bound.  ``reuse_port``: share the port with
+    other processes (SO_REUSEPORT; Linux and the BSDs)."""
     if runner.server is None:
         await runner.setup()
     site = HeaderTimeoutSite(runner, settings.host if host is None else host,
-                             settings.port if port is None else port, settings.header_read_timeout_s)
+                             settings.port if port is None else port, settings.header_read_timeout_s,
+                             reuse_port=reuse_port)
     await site.start()
     return site
+
+
+async def start(settings: Settings, generated: str | None = None, reuse_port: bool = False,
+                workers: int = 1) -> tuple[web.AppRunner, list[str], list[str]]:
+    """Build the app and listen; returns the runner, the banner's lines (stdout) and the
+    exposure warning with the generated token's hint (stderr; empty on loopback).
+    ``reuse_port``: one of several workers on one port (``serve --workers``)."""
+    app = create_app(settings)
+    # Contracts and compiled validators live for the whole process; moving them out of
+    # the collector's generations keeps full GC passes (and p99 spikes) short.
+    gc.freeze()
+    runner = make_runner(app, settings)
+    site = await start_site(runner, settings, reuse_port=reuse_port)
+    port = site.port  # the real one when --port 0
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    base = f"http://{host}:{port}"
+    warning = exposure_warning(settings, port)
+    warnings: list[str] = []
+    if warning is not None:
+        warnings.append(warning)
+        if generated is not None:
+            warnings.append(f"admin token (generated for this run; set one with --admin-token or "
+                          f"PIXVERSE_MOCK_ADMIN_TOKEN): {generated}\n"
+                          f"  open {base}/__admin/?token={generated} in a browser, or send "
+                          f"'Authorization: Bearer <token>'")
+    processes = f", {workers} workers" if workers > 1 else ""
+    lines = [f"pixverse-mock listening on {base}  (time scale {settings.time_scale:g}x, "
+             f"seed {settings.seed}, progress by {settings.progress_mode}{processes})"]
+    for adapter in app[ADAPTERS].values():
+        lines.append(f"  {adapter.title:<22} base URL {base}{adapter.client_base_path:<6} "
+                     f"instead of {adapter.upstream}{adapter.client_base_path}  auth: {adapter.auth_hint}")
+    lines.append(f"  {'admin':<22} {base}/__admin/health   media: {base}/__files/")
+    if settings.redis_url is not None:
+        # Never the password: redact_url shows user:****@.
+        lines.append(f"  {'state':<22} Redis at {redact_url(settings.redis_url)} "
+                     f"(keys under {settings.redis_prefix!r})")
+    return runner, lines, warnings
+
+
+def announce(lines: list[str], warnings: list[str]) -> None:
+    """Print what :func:`start` returned: the exposure warning loud on stderr (and
+    logged), the banner on stdout."""
+    if warnings:
+        log.warning(warnings[0])
+        click.echo(click.style(f"WARNING: {warnings[0]}", fg="red", bold=True), err=True)
+        for line in warnings[1:]:
+            click.echo(line, err=True)
+    for line in lines:
+        click.echo(line)
+
+
+async def stopped() -> None:
+    """Return once SIGTERM or SIGINT arrives.  Stopping then is clean: due webhook
+    deliveries are attempted and the undelivered ones reported (README) before exit."""
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # no signal handlers on this platform
+            pass
+    await stop.wait()

@@ -206,6 +206,9 @@ class Settings(BaseSettings):
     # share one server.  None: everything in this process's memory.
     redis_url: str | None = None
     redis_prefix: str = Field("pixverse-mock:", min_length=1)
+    # Worker processes `serve` runs on one port (SO_REUSEPORT); more than one needs
+    # `redis_url` (mockserver/workers.py).
+    workers: int = Field(1, ge=1, le=64)
     # Media renders (placeholder MP4/PNG, once per shape): threads rendering at once, and
     # distinct shapes waiting or rendering before /__files answers 503 + Retry-After.
     media_render_workers: int = Field(2, ge=1)

@@ -43,8 +43,8 @@ def frozen(engine):
 @pytest.fixture(scope="session")
 def redis_server():
     """One real ``redis-server`` on a free loopback port for the whole session
-    (``support.redis_server``); started on first use only."""
-    from support.redis_server import start
+    (``mockserver.testing.redis_server``); started on first use only."""
+    from mockserver.testing.redis_server import start
 
     server = start()
     yield server

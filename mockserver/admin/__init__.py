@@ -11,6 +11,7 @@ journal verification that did not hold).
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any, Sequence
 
 from aiohttp import web
@@ -135,8 +136,9 @@ def add_admin_routes(app: web.Application, engine: Engine, adapters: dict[str, A
 
     async def health(request: web.Request, _: None) -> web.Response:
         await engine.sync_records()
+        # pid: which worker answered when several share the port (serve --workers).
         return json_answer({"status": "ok", "jobs": await engine.count_jobs(), "journal": len(engine.journal),
-                      "faults": len(engine.faults)})
+                            "faults": len(engine.faults), "pid": os.getpid()})
 
     async def clock_get(request: web.Request, _: None) -> web.Response:
         await engine.sync_clock()

@@ -16,7 +16,15 @@ Series:
   outcome (``delivered``, ``failed``, ``error``, ``refused``; ``undelivered``: still
   pending at shutdown), from ``engine.webhooks.lifetime_counts``;
 - ``pixverse_mock_webhooks_pending``: deliveries waiting for their due time, a held
-  URL or a retry.
+  URL or a retry;
+- ``pixverse_mock_workers``: worker processes that answered the scrape;
+- ``pixverse_mock_redis_round_trips_total{pool}``: with ``--redis``, round trips to
+  Redis, ``requests`` (jobs, ids, credits, limits: the request path) or ``records``
+  (journal, faults, webhooks, sent in the background).
+
+With several workers (``serve --workers``, or hosts sharing one Redis) any worker's
+scrape covers them all: the requests, latency and round-trip counters are every
+worker's summed (each publishes its own when one is scraped), the rest is shared state.
 
 The per-request counting is the engine's (``engine.request_stats``, two dict updates
 and a bisect as each provider endpoint answers); prometheus-client only formats it at
@@ -52,13 +60,17 @@ class Metrics(Collector):
         # Live jobs per (provider, state), read from the engine just before a scrape
         # (the engine's reads are coroutines; prometheus-client's collect() is not).
         self._job_counts: dict[tuple[str, str], int] = {}
+        # Every worker's request counters and Redis round trips, likewise (one worker
+        # alone in memory: its own).
+        self._stats, self._workers = engine.request_stats, 1
+        self._round_trips: dict[str, int] = {}
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
     def collect(self) -> Iterator[Any]:
         requests = CounterMetricFamily(f"{PREFIX}_requests", "Requests answered by provider, operation and status.",
                                        labels=["provider", "operation", "status"])
-        for (provider, operation, status), n in sorted(self.engine.request_stats.requests.items()):
+        for (provider, operation, status), n in sorted(self._stats.requests.items()):
             requests.add_metric([provider, operation, str(status)], n)
         yield requests
 
@@ -66,7 +78,7 @@ class Metrics(Collector):
                                         "Wall time from request to answer, injected latency included.",
                                         labels=["provider", "operation"])
         bounds = [*LATENCY_BUCKETS, float("inf")]
-        for (provider, operation), slots in sorted(self.engine.request_stats.latency.items()):
+        for (provider, operation), slots in sorted(self._stats.latency.items()):
             cumulative, buckets = 0.0, []
             for bound, count in zip(bounds, slots):
                 cumulative += count
@@ -106,8 +118,18 @@ class Metrics(Collector):
         yield GaugeMetricFamily(f"{PREFIX}_webhooks_pending",
                                 "Webhook deliveries not finished: due later, held or awaiting a retry.",
                                 value=hooks.pending)
+        yield GaugeMetricFamily(f"{PREFIX}_workers", "Worker processes that answered this scrape (serve --workers).",
+                                value=self._workers)
+        if self._round_trips:
+            trips = CounterMetricFamily(f"{PREFIX}_redis_round_trips",
+                                        "Round trips to Redis by pool: requests (jobs, ids, credits, limits) or "
+                                        "records (journal, faults, webhooks).", labels=["pool"])
+            for pool, n in sorted(self._round_trips.items()):
+                trips.add_metric([pool], n)
+            yield trips
 
     async def render(self) -> bytes:
         self._job_counts = await self.engine.job_counts()
+        self._stats, self._round_trips, self._workers = await self.engine.worker_stats()
         await self.engine.sync_records()
         return generate_latest(self.registry)

@@ -161,6 +161,13 @@ class Engine:
         """Bring ``self.clock`` up to date with a clock shared with other processes
         (nothing to do in memory: the clock is this process's own)."""
 
+    async def worker_stats(self) -> tuple[RequestStats, dict[str, int], int]:
+        """What ``/__admin/metrics`` counts over every worker sharing this state: the
+        request counters summed, Redis round trips per pool (``requests``: jobs, ids,
+        credits, limits; ``records``: journal, faults, webhooks) summed, and how many
+        workers reported.  In memory: this process's own, no round trips, 1."""
+        return self.request_stats, {}, 1
+
     async def sync_records(self) -> None:
         """Bring the journal, the fault rules (with their counts and log) and the
         webhook log up to date with other workers' (nothing to do in memory): what the

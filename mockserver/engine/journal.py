@@ -551,3 +551,22 @@ class RequestStats:
     def latency(self) -> dict[tuple[str, str], list[float]]:
         """{(provider, operation): histogram slots} for operations with requests."""
         return {key: slots for key, (counts, slots) in self._series.items() if counts}
+
+    def snapshot(self) -> list[list[Any]]:
+        """The counters as JSON: ``[[provider, operation, {status: n}, slots], ...]``
+        (what another worker adds into its scrape; ``merge``)."""
+        return [[p, o, {str(k): v for k, v in counts.items()}, slots]
+                for (p, o), (counts, slots) in self._series.items() if counts]
+
+    @classmethod
+    def merged(cls, snapshots: Iterable[list[list[Any]]]) -> "RequestStats":
+        """One RequestStats holding the sum of ``snapshots`` (several workers' counts)."""
+        total = cls()
+        for snapshot in snapshots:
+            for provider, operation, counts, slots in snapshot:
+                mine, histogram = total.series(provider, operation)
+                for status, n in counts.items():
+                    mine[int(status)] = mine.get(int(status), 0) + n
+                for i, value in enumerate(slots[:len(histogram)]):
+                    histogram[i] += value
+        return total

@@ -48,6 +48,7 @@ import hashlib
 import logging
 import math
 import os
+import socket
 import time
 from collections import deque
 from typing import Any, Awaitable, Callable, Hashable, Iterable, TypeVar, cast
@@ -62,8 +63,10 @@ from ..settings import Settings
 from .clock import VirtualClock
 from .core import Engine
 from .jobs import STATES, TERMINAL, Job, JobSpec, Plan
+from .journal import RequestStats
 from .ledger import Ledger
 from .limits import CONCURRENCY, CREDITS, RATE, RateLimiter, Refusal, whole_seconds
+from .redis_peers import counting_pool, unavailable_as_503
 from .redis_records import connect as connect_records
 from .redis_records import share_records
 from .state import StoreUnavailable
@@ -399,6 +402,10 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot keep {type(value).__name__} in Redis")
 
 
+#: The peers' topic that has every worker publish its request counters.
+METRICS = "metrics"
+
+
 class RedisEngine(Engine):
     """:class:`~.core.Engine` whose jobs, ids, clock, uploads, credits, concurrency
     caps, rate limits and trace-id replays live in Redis at ``settings.redis_url``
@@ -414,9 +421,10 @@ class RedisEngine(Engine):
         # Any: redis-py types every answer as a union of all it can be.
         # At most REDIS_CONNECTIONS at once: a burst of requests queues for a connection
         # (up to the socket timeout) instead of opening one connection per request.
-        pool = aioredis.BlockingConnectionPool.from_url(
-            settings.redis_url, max_connections=REDIS_CONNECTIONS, timeout=10,
-            decode_responses=False, socket_connect_timeout=5, socket_timeout=10)
+        # Round trips this process made, per pool (exported by /__admin/metrics).
+        self.round_trips: dict[str, list[int]] = {"requests": [0], "records": [0]}
+        pool = counting_pool(settings.redis_url, self.round_trips["requests"], max_connections=REDIS_CONNECTIONS,
+                             timeout=10, decode_responses=False, socket_connect_timeout=5, socket_timeout=10)
         self.redis: Any = aioredis.Redis(connection_pool=pool)
         self.where = redact_url(settings.redis_url)
         r = self.redis
@@ -434,8 +442,14 @@ class RedisEngine(Engine):
         self._del_if = r.register_script(_DEL_IF)
         self.idempotency = self.state.idempotency = RedisReplay(self)
         # The journal, fault rules and webhooks (engine/redis_records.py).
-        self.records = share_records(self, connect_records(settings.redis_url), self.prefix, providers,
-                                     webhook_providers)
+        self.records = share_records(self, connect_records(settings.redis_url, self.round_trips["records"]),
+                                     self.prefix, providers, webhook_providers)
+        # Each worker's request counters, published when any worker is scraped; kept
+        # under peers* (a reset leaves it: Prometheus counters only grow), one field per
+        # process that ever ran, for a day after its last publication.
+        self._stats_key = f"{self.prefix}peers:metrics"
+        self._stats_field = f"{socket.gethostname()}:{os.getpid()}"
+        self.records.peers.on(METRICS, self._publish_stats)
         # A VirtualClock on wall time, so anchors mean the same on every host.
         self._clock = cast(VirtualClock, self.clock)
         self._clock.rebase(time.time)
@@ -491,6 +505,26 @@ class RedisEngine(Engine):
 
     async def sync_records(self) -> None:
         await self.records.sync()
+
+    async def _publish_stats(self, _: str = "") -> None:
+        data = orjson.dumps({"requests": self.request_stats.snapshot(),
+                             "round_trips": {pool: n[0] for pool, n in self.round_trips.items()}})
+        redis = self.records.redis
+        async with redis.pipeline(transaction=False) as pipe:
+            await pipe.hset(self._stats_key, self._stats_field, data).expire(self._stats_key, 86400).execute()
+
+    async def worker_stats(self) -> tuple[RequestStats, dict[str, int], int]:
+        """Every worker's counters (they publish them when asked; a worker that stopped
+        still counts with what it published last)."""
+        async with unavailable_as_503():
+            answered = await self.records.peers.ask(METRICS)
+            published = await self.records.redis.hgetall(self._stats_key)
+        snapshots = [orjson.loads(v) for v in published.values()]
+        trips: dict[str, int] = {}
+        for snapshot in snapshots:
+            for pool, n in snapshot["round_trips"].items():
+                trips[pool] = trips.get(pool, 0) + n
+        return RequestStats.merged(s["requests"] for s in snapshots), trips, answered
 
     # clock -----------------------------------------------------------------------------
     def _adopt(self, shared: dict[bytes, bytes]) -> None:

@@ -44,6 +44,28 @@ async def unavailable_as_503() -> AsyncIterator[None]:
         raise StoreUnavailable(f"Redis did not answer ({type(exc).__name__})") from None
 
 
+def counting_pool(url: str, counter: list[int], **kwargs: Any) -> Any:
+    """A ``redis.asyncio.BlockingConnectionPool`` for ``url`` whose connections add one
+    to ``counter[0]`` per round trip (a command, a pipeline or a script sent), which
+    ``/__admin/metrics`` exports as ``pixverse_mock_redis_round_trips_total``.  The
+    connection class follows the URL's scheme (``rediss://``: TLS, ``unix://``), as
+    redis-py's own ``from_url`` chooses it."""
+    import redis.asyncio as aioredis
+
+    base: Any = aioredis.Connection
+    if url.startswith("rediss://"):
+        base = aioredis.SSLConnection
+    elif url.startswith("unix://"):
+        base = aioredis.UnixDomainSocketConnection
+
+    class Counting(base):
+        async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            counter[0] += 1
+            await super().send_packed_command(command, check_health)
+
+    return aioredis.BlockingConnectionPool.from_url(url, connection_class=Counting, **kwargs)
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterable, cast
 from .faults import fault_rng
 from .faults.redis_rules import RedisFaultSet
 from .redis_journal import RedisJournal
-from .redis_peers import FLUSH, Peers, unavailable_as_503
+from .redis_peers import FLUSH, Peers, counting_pool, unavailable_as_503
 from .webhooks import WebhookScheduler
 from .webhooks.redis_schedule import RedisWebhookScheduler
 
@@ -69,13 +69,14 @@ class SharedRecords:
         await self.redis.aclose()
 
 
-def connect(url: str) -> Any:
+def connect(url: str, round_trips: list[int]) -> Any:
     """A client for the records: its own pool, which waits (up to 10 s) for a free
-    connection rather than failing when all are busy."""
+    connection rather than failing when all are busy; ``round_trips[0]`` counts what
+    it sends."""
     import redis.asyncio as aioredis
 
-    pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=64, timeout=10, client_name=CLIENT_NAME,
-                                                    socket_connect_timeout=5, socket_timeout=None)
+    pool = counting_pool(url, round_trips, max_connections=64, timeout=10, client_name=CLIENT_NAME,
+                         socket_connect_timeout=5, socket_timeout=None)
     return aioredis.Redis(connection_pool=pool)
 
 

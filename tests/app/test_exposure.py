@@ -10,7 +10,7 @@ import re
 import pytest
 from aiohttp import web
 
-from mockserver import cli
+from mockserver import cli, serving
 from mockserver.admin.guard import COOKIE, admin_guard, is_loopback_host, mount_admin
 from mockserver.app import ENGINE, create_app
 from mockserver.serving import exposure_warning, prepare_exposure
@@ -120,8 +120,9 @@ def test_only_loopback_binds_count_as_safe():
 
 async def test_serve_beyond_loopback_warns_and_requires_a_generated_token(monkeypatch, capsys, caplog):
     # The command as run with --host 0.0.0.0, except that the socket is bound on loopback.
-    real_start = cli.start_site
-    monkeypatch.setattr(cli, "start_site", lambda runner, settings: real_start(runner, settings, "127.0.0.1", 0))
+    real_start = serving.start_site
+    monkeypatch.setattr(serving, "start_site",
+                        lambda runner, settings, **kw: real_start(runner, settings, "127.0.0.1", 0, **kw))
     task = asyncio.create_task(cli._serve(make_settings(host="0.0.0.0", port=0)))
     for _ in range(200):
         out = capsys.readouterr()

@@ -174,7 +174,7 @@ async def test_poll_count_mode_polls_through_the_other_worker_deliver(aiohttp_cl
 
 
 async def test_redis_gone_the_journal_faults_and_webhooks_answer_503_not_a_traceback(aiohttp_client):
-    from support.redis_server import start
+    from mockserver.testing.redis_server import start
 
     server = start()
     try:

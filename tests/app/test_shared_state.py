@@ -17,11 +17,11 @@ from redis.asyncio.connection import AbstractConnection
 
 from mockserver.app import ADAPTERS, ENGINE, create_app
 from mockserver.engine.redis_records import CLIENT_NAME
+from mockserver.testing.redis_server import _free_port
+from mockserver.testing.redis_server import start as start_redis
 from support import ROOT, make_settings
 from support import pixverse as pv_support
 from support.pixverse import call as pv_call
-from support.redis_server import _free_port
-from support.redis_server import start as start_redis
 
 FREEPIK = "/v1/ai/text-to-video/pixverse-v5"
 PV_T2V = "/openapi/v2/video/text/generate"

@@ -1,12 +1,22 @@
-"""A real Redis server for the tests: Debian's ``redis-server`` on a free loopback port.
+"""A throwaway Redis for tests and benchmarks: ``redis-server`` on a free loopback port.
 
-No Docker and no server to keep running: :func:`start` launches one process with
-persistence off, waits for it to answer ``PING`` and returns it; the session fixture in
-``conftest.py`` stops it at the end.  ``.ci/run`` installs the package when it is missing;
-without the binary the tests that need Redis fail (they are part of the suite, not extras).
+For suites that run the fake with ``--redis`` (README, Scaling out) and for this
+project's own tests and ``loadtests/bench.py``: no Docker and no service to keep
+running.  :func:`start` launches one ``redis-server`` (Debian's package, or any on
+PATH) with persistence off, waits for it to answer ``PING`` and returns a handle whose
+``stop()`` ends it and removes its directory::
+
+    from mockserver.testing.redis_server import start
+
+    server = start()
+    try:
+        ...  # pixverse-mock serve --redis server.url
+    finally:
+        server.stop()
 """
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -21,7 +31,8 @@ START_TIMEOUT_S = 15.0
 
 @dataclass
 class RedisServer:
-    """One running ``redis-server``: ``url`` is ``redis://127.0.0.1:<port>/0``."""
+    """One running ``redis-server``: ``url`` is ``redis://127.0.0.1:<port>/0``;
+    ``url_for(db)`` another logical database of it."""
 
     proc: subprocess.Popen
     port: int
@@ -29,7 +40,18 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return self.url_for(0)
+
+    def url_for(self, db: int) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def cpu_s(self) -> float | None:
+        """User+system CPU seconds the server has used (Linux /proc; None elsewhere)."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def log(self) -> str:
         return (self.workdir / "redis.log").read_text(errors="replace")
@@ -68,7 +90,7 @@ def start(binary: str | None = None) -> RedisServer:
     exe = binary or shutil.which("redis-server") or ("/usr/bin/redis-server"
                                                      if Path("/usr/bin/redis-server").exists() else None)
     if exe is None:
-        raise RuntimeError("redis-server not found: install Debian's redis-server (.ci/run does)")
+        raise RuntimeError("redis-server not found: install it (Debian: apt-get install redis-server)")
     workdir = Path(tempfile.mkdtemp(prefix="pixverse-mock-redis-"))
     for _ in range(3):  # another process may take the port between choosing and binding it
         port = _free_port()
