@@ -49,6 +49,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import hashlib
+import inspect
 import itertools
 import logging
 import math
@@ -496,8 +497,11 @@ class RedisReplay:
 
     async def close(self) -> None:
         """Send what is left (the app's shutdown), while Redis is open."""
-        if self._sending is not None:
+        if self._sending is not None and not self._sending.done():
+            # Mid-send or waiting to retry: what it sent is not sent twice (a kept key
+            # no longer holds its token), what it did not is sent below.
             self._sending.cancel()
+            await asyncio.gather(self._sending, return_exceptions=True)
         try:
             await self.flush()
         except (RedisError, OSError) as exc:
@@ -590,7 +594,8 @@ class RedisEngine(Engine):
                 try:
                     await self._take_alone(take)
                 except BaseException:
-                    cast(Any, awaitable).close()  # never sent
+                    if inspect.iscoroutine(awaitable):
+                        awaitable.close()  # never sent
                     raise
         try:
             return await awaitable
