@@ -37,10 +37,10 @@ this engine, and they reset themselves (``sync``).
 
 Round trips: a poll is 2 (job + clock read; the poll-count script, which also ends the
 job's concurrency slot and refunds it once), a create 2 (admit; store) plus one per
-rate-limit check when rules are set, for every provider.  A PixVerse trace id is taken
-in the same script as the request's first read or write (``_TAKE_FIRST``), and its
-answer kept in the background, many answers per round trip on the records' pool
-(``RedisReplay``).  Redis unreachable
+rate-limit check when rules are set, for every provider.  A PixVerse trace id takes one
+more on a create, and none on a poll: there it is taken in the job read's script
+(``_TAKE_FIRST``).  Replayed answers are kept in the background, many per round trip,
+on the records' pool (``RedisReplay``).  Redis unreachable
 mid-request raises :class:`~.state.StoreUnavailable`, which the provider routes answer
 as the provider's 503 (``ProviderAdapter.unavailable_reply``).
 """
@@ -114,8 +114,8 @@ if v == ARGV[1] then return {job, v} end
 return {job, v, redis.call('HGETALL', KEYS[2])}
 """ % (len(_FIELDS) + 1)
 
-# Put before a script whose first write needs the trace id (a request's first round
-# trip, RedisReplay.once): KEYS gains the replay key, ARGV the token and its lease (ms).
+# Put before a read that is a request's first round trip (RedisReplay.once with
+# reads_first): KEYS gains the replay key, ARGV the token and its lease (ms).
 # -> {'busy', what the key holds} when another request has it; else the script's answer.
 _TAKE_FIRST = """
 if not redis.call('SET', KEYS[#KEYS], ARGV[#ARGV - 1], 'NX', 'PX', ARGV[#ARGV]) then
@@ -384,8 +384,8 @@ _TAKING: contextvars.ContextVar[_Take | None] = contextvars.ContextVar("pixverse
 
 class RedisReplay:
     """Trace-id replay across processes: the first request of a key takes it with
-    ``SET NX`` (holding a token while it runs) in the same round trip as its first
-    read or write (a job read, an admission: see ``_TAKE_FIRST``), and its answer
+    ``SET NX`` (holding a token while it runs), for a read (``reads_first``) in the
+    same round trip as its first read (a job read: see ``_TAKE_FIRST``), and its answer
     (JSON) is kept for ``REPLAY_TTL_S`` in the background, batched with other
     requests' answers (``flush``; the records' pool, as the journal sends its
     entries).  A repeat anywhere waits up to ``REPLAY_WAIT_S`` wall seconds for the
@@ -414,9 +414,11 @@ class RedisReplay:
 
     async def once(self, key: Hashable, make: Callable[[], Awaitable[T]],
                    reusable: Callable[[T], Awaitable[bool]] | None = None,
-                   revive: Callable[[Any], T] | None = None) -> T:
+                   revive: Callable[[Any], T] | None = None, *, reads_first: bool = False) -> T:
         """As :meth:`~.idempotency.IdempotencyStore.once`; ``revive`` turns the
-        stored JSON back into an answer (None: the JSON itself)."""
+        stored JSON back into an answer (None: the JSON itself).  With ``reads_first``
+        the key is taken in ``make``'s first round trip (a repeat runs ``make`` up to
+        there, and no further); without, in a round trip of its own before ``make``."""
         engine = self.engine
         rkey = self._key(key)
         waited = 0.0
@@ -425,6 +427,8 @@ class RedisReplay:
             take = _Take(rkey, _PENDING + os.urandom(8).hex().encode(), asyncio.current_task())
             mark = _TAKING.set(take)
             try:
+                if not reads_first:
+                    await engine._take_alone(take)
                 reply = await make()
                 if not take.claimed:  # the handler asked Redis nothing: take the key now
                     await engine._take_alone(take)
@@ -547,7 +551,6 @@ class RedisEngine(Engine):
         self._get_taking = r.register_script(_TAKE_FIRST + _GET)
         self._observe = r.register_script(_OBSERVE)
         self._admit = r.register_script(_ADMIT)
-        self._admit_taking = r.register_script(_TAKE_FIRST + _ADMIT)
         self._create = r.register_script(_CREATE)
         self._force = r.register_script(_FORCE)
         self._remove = r.register_script(_REMOVE)
@@ -816,18 +819,11 @@ class RedisEngine(Engine):
         now = self.clock.now()
         token = f"~{self._tag}:{self._seq}" if cap is not None else ""
         self._seq += 1
-        keys = [self._active_key(provider, api_key), f"{self.prefix}spent:{provider}"]
-        args: list[Any] = ["" if cap is None else cap, _num(now), cost, self.ledger.starting(provider), api_key,
-                           token, _num(now + RESERVE_S * self.clock.scale)]
-        take = self._claim() if _TAKING.get() is not None else None
-        if take is None:
-            answer = await self._run(self._admit(keys=keys, args=args))
-        else:
-            answer = await self._run(self._admit_taking(
-                keys=[*keys, take.rkey], args=[*args, take.token, int(REPLAY_WAIT_S * 1000)]))
+        answer = await self._run(self._admit(
+            keys=[self._active_key(provider, api_key), f"{self.prefix}spent:{provider}"],
+            args=["" if cap is None else cap, _num(now), cost, self.ledger.starting(provider), api_key,
+                  token, _num(now + RESERVE_S * self.clock.scale)]))
         verdict = answer[0]
-        if verdict == b"busy":
-            raise _Busy(answer[1])
         if verdict == b"ok":
             if cap is not None:
                 self._reserved.setdefault((provider, api_key), deque()).append(token)
