@@ -401,7 +401,7 @@ class RedisReplay:
         self._warned = False
 
     def __len__(self) -> int:
-        return len(self._outbox)  # the answers are in Redis (bounded there)
+        return len(self._outbox)  # answers on their way; the rest are in Redis (bounded there)
 
     def clear(self) -> None:
         """Nothing held here: ``RedisEngine.reset`` drops the keys (an answer still on
