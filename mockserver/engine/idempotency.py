@@ -46,11 +46,15 @@ class IdempotencyStore(Generic[T]):
         make: Callable[[], Awaitable[T]],
         reusable: Callable[[T], Awaitable[bool]] | None = None,
         revive: Callable[[Any], T] | None = None,
+        *,
+        reads_first: bool = False,
     ) -> T:
         """The remembered answer for ``key`` if ``await reusable(answer)`` accepts it
         (None: any answer is), else ``await make()``, remembered for next time.
         ``revive`` rebuilds an answer from its JSON where a store keeps JSON (Redis);
-        this store keeps the answer itself."""
+        this store keeps the answer itself.  ``reads_first``: ``make`` changes nothing
+        (no id drawn, nothing fetched) before its first read of the state, so a shared
+        store may take the key in that read (RedisReplay); ignored here."""
         while (pending := self._entries.get(key)) is not None:
             # shield: a repeat whose client hangs up must not cancel the first request.
             earlier = pending.result() if pending.done() else await asyncio.shield(pending)

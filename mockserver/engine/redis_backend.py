@@ -37,14 +37,20 @@ this engine, and they reset themselves (``sync``).
 
 Round trips: a poll is 2 (job + clock read; the poll-count script, which also ends the
 job's concurrency slot and refunds it once), a create 2 (admit; store) plus one per
-rate-limit check when rules are set and two for a PixVerse trace id.  Redis unreachable
+rate-limit check when rules are set, for every provider.  A PixVerse trace id takes one
+more on a create, and none on a poll: there it is taken in the job read's script
+(``_TAKE_FIRST``).  Replayed answers are kept in the background, many per round trip,
+on the records' pool (``RedisReplay``).  Redis unreachable
 mid-request raises :class:`~.state.StoreUnavailable`, which the provider routes answer
 as the provider's 503 (``ProviderAdapter.unavailable_reply``).
 """
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
+import inspect
+import itertools
 import logging
 import math
 import os
@@ -81,6 +87,10 @@ REPLAY_WAIT_S = 30.0
 #: Replay answers kept (the oldest go first) and how long (wall seconds) at most.
 REPLAY_MAX = 100_000
 REPLAY_TTL_S = 24 * 3600
+#: Answers waiting to be kept in Redis at most (a bound while Redis is away), and the
+#: wall seconds between attempts then.
+REPLAY_OUTBOX_MAX = 10_000
+REPLAY_RETRY_S = 1.0
 #: Wall seconds a concurrency slot reserved by ``admit`` is held for its job.
 RESERVE_S = 60.0
 #: Connections to Redis one process holds at most.
@@ -98,10 +108,19 @@ _FIELDS = ("i", "k", "a", "c", "q", "r", "o", "w", "h", "d", "n", "b", "t", "p",
 # KEYS: job hash, clock hash.  ARGV: the clock version this process runs, then _FIELDS.
 # -> {job values in _FIELDS order, clock version, the clock's fields when it changed}
 _GET = """
-local job = redis.call('HMGET', KEYS[1], unpack(ARGV, 2))
+local job = redis.call('HMGET', KEYS[1], unpack(ARGV, 2, %d))
 local v = redis.call('HGET', KEYS[2], 'v')
 if v == ARGV[1] then return {job, v} end
 return {job, v, redis.call('HGETALL', KEYS[2])}
+""" % (len(_FIELDS) + 1)
+
+# Put before a read that is a request's first round trip (RedisReplay.once with
+# reads_first): KEYS gains the replay key, ARGV the token and its lease (ms).
+# -> {'busy', what the key holds} when another request has it; else the script's answer.
+_TAKE_FIRST = """
+if not redis.call('SET', KEYS[#KEYS], ARGV[#ARGV - 1], 'NX', 'PX', ARGV[#ARGV]) then
+  return {'busy', redis.call('GET', KEYS[#KEYS])}
+end
 """
 
 # KEYS: job, spent hash, active zset.  ARGV: status by time ('' for poll-count mode),
@@ -300,15 +319,25 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
 return {0, redis.call('GET', KEYS[1])}
 """
 
-# KEYS: replay key, replay index.  ARGV: answer, ttl ms, max entries, token.  -> 1
+# KEYS: replay index.  ARGV: ttl ms, max entries, then per answer its replay key, the
+# token that took it and the answer ('' drops the key: the first attempt failed).
+# Only a key still holding its token changes.  -> answers kept
 _REPLAY_KEEP = """
-if redis.call('GET', KEYS[1]) ~= ARGV[4] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[2] .. ':seq'), KEYS[1])
-while redis.call('ZCARD', KEYS[2]) > tonumber(ARGV[3]) do
-  redis.call('DEL', redis.call('ZPOPMIN', KEYS[2])[1])
+local kept = 0
+for i = 3, #ARGV, 3 do
+  if redis.call('GET', ARGV[i]) == ARGV[i + 1] then
+    if ARGV[i + 2] == '' then redis.call('DEL', ARGV[i])
+    else
+      redis.call('SET', ARGV[i], ARGV[i + 2], 'PX', ARGV[1])
+      redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[1] .. ':seq'), ARGV[i])
+      kept = kept + 1
+    end
+  end
 end
-return 1
+while redis.call('ZCARD', KEYS[1]) > tonumber(ARGV[2]) do
+  redis.call('DEL', redis.call('ZPOPMIN', KEYS[1])[1])
+end
+return kept
 """
 
 # KEYS: replay key.  ARGV: expected value.  -> 1 deleted | 0
@@ -331,20 +360,52 @@ def _s(value: bytes | str | None) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
+class _Take:
+    """A trace id a request is about to take: the first Redis round trip inside the
+    handler carries it (``RedisEngine._claim``)."""
+
+    __slots__ = ("rkey", "token", "owner", "claimed")
+
+    def __init__(self, rkey: str, token: bytes, owner: asyncio.Task[Any] | None) -> None:
+        self.rkey, self.token, self.owner, self.claimed = rkey, token, owner, False
+
+
+class _Busy(Exception):
+    """Another request holds the trace id (``stored``: its token or its answer)."""
+
+    def __init__(self, stored: bytes | None) -> None:
+        super().__init__()
+        self.stored = stored
+
+
+# The trace id the running request takes with its first round trip (RedisReplay.once).
+_TAKING: contextvars.ContextVar[_Take | None] = contextvars.ContextVar("pixverse_mock_taking", default=None)
+
+
 class RedisReplay:
     """Trace-id replay across processes: the first request of a key takes it with
-    ``SET NX`` (holding a token while it runs), keeps its answer (JSON) for
-    ``REPLAY_TTL_S``; a repeat anywhere waits up to ``REPLAY_WAIT_S`` wall seconds for
-    it and replays it.  A first attempt that fails leaves nothing behind."""
+    ``SET NX`` (holding a token while it runs), for a read (``reads_first``) in the
+    same round trip as its first read (a job read: see ``_TAKE_FIRST``), and its answer
+    (JSON) is kept for ``REPLAY_TTL_S`` in the background, batched with other
+    requests' answers (``flush``; the records' pool, as the journal sends its
+    entries).  A repeat anywhere waits up to ``REPLAY_WAIT_S`` wall seconds for the
+    answer and replays it (a repeat on the same worker finds it here at once).  A
+    first attempt that fails leaves nothing behind."""
 
     def __init__(self, engine: RedisEngine) -> None:
         self.engine = engine
+        # Answers (b"": drop the key) not yet in Redis, by the token that took the key.
+        self._outbox: dict[bytes, tuple[str, bytes]] = {}
+        self._sending: asyncio.Task[None] | None = None
+        self._lock: asyncio.Lock | None = None
+        self._warned = False
 
     def __len__(self) -> int:
-        return 0  # the answers are in Redis (bounded there); nothing held here
+        return len(self._outbox)  # answers on their way; the rest are in Redis (bounded there)
 
     def clear(self) -> None:
-        """Nothing held here: ``RedisEngine.reset`` drops the keys."""
+        """Nothing held here: ``RedisEngine.reset`` drops the keys (an answer still on
+        its way finds its key gone and is dropped)."""
 
     def _key(self, key: Hashable) -> str:
         digest = hashlib.sha256(orjson.dumps(key, option=orjson.OPT_PASSTHROUGH_DATACLASS,
@@ -353,45 +414,103 @@ class RedisReplay:
 
     async def once(self, key: Hashable, make: Callable[[], Awaitable[T]],
                    reusable: Callable[[T], Awaitable[bool]] | None = None,
-                   revive: Callable[[Any], T] | None = None) -> T:
+                   revive: Callable[[Any], T] | None = None, *, reads_first: bool = False) -> T:
         """As :meth:`~.idempotency.IdempotencyStore.once`; ``revive`` turns the
-        stored JSON back into an answer (None: the JSON itself)."""
+        stored JSON back into an answer (None: the JSON itself).  With ``reads_first``
+        the key is taken in ``make``'s first round trip (a repeat runs ``make`` up to
+        there, and no further); without, in a round trip of its own before ``make``."""
         engine = self.engine
         rkey = self._key(key)
-        token = _PENDING + os.urandom(8).hex().encode()
         waited = 0.0
         pause = 0.005
         while True:
-            answer = await engine._run(engine._take(keys=[rkey], args=[token, int(REPLAY_WAIT_S * 1000)]))
-            if answer[0] == 1:
-                break
-            stored = answer[1]
+            take = _Take(rkey, _PENDING + os.urandom(8).hex().encode(), asyncio.current_task())
+            mark = _TAKING.set(take)
+            try:
+                if not reads_first:
+                    await engine._take_alone(take)
+                reply = await make()
+                if not take.claimed:  # the handler asked Redis nothing: take the key now
+                    await engine._take_alone(take)
+            except _Busy as busy:
+                stored = busy.stored
+            except BaseException:
+                if take.claimed:
+                    self._keep(rkey, take.token, b"")
+                raise
+            else:
+                self._keep(rkey, take.token, b"" if reply is None else orjson.dumps(reply, default=_plain))
+                return reply
+            finally:
+                _TAKING.reset(mark)
             if stored is None:
                 continue
-            if stored.startswith(_PENDING):
-                if waited >= REPLAY_WAIT_S:
-                    raise StoreUnavailable("the first request with this trace id did not answer in time")
-                await asyncio.sleep(pause)
-                waited += pause
-                pause = min(pause * 2, 0.1)
-                continue
+            local = stored.startswith(_PENDING)
+            if local:
+                stored = self._outbox.get(stored, (rkey, b""))[1]
+                if not stored:  # the first request is still running, here or elsewhere
+                    if waited >= REPLAY_WAIT_S:
+                        raise StoreUnavailable("the first request with this trace id did not answer in time")
+                    await asyncio.sleep(pause)
+                    waited += pause
+                    pause = min(pause * 2, 0.1)
+                    continue
             earlier = orjson.loads(stored)
             replay = revive(earlier) if revive is not None else earlier
             if reusable is None or await reusable(replay):
                 return replay
+            if local:
+                await self.flush()  # what Redis holds is the token until then
             await engine._run(engine._del_if(keys=[rkey], args=[stored]))
-        reply: T | None = None
+
+    def _keep(self, rkey: str, token: bytes, answer: bytes) -> None:
+        self._outbox[token] = (rkey, answer)
+        if len(self._outbox) > REPLAY_OUTBOX_MAX:
+            # Redis away for long: these tokens' leases have ended; their repeats run anew.
+            del self._outbox[next(iter(self._outbox))]
+        if self._sending is None or self._sending.done():
+            self._sending = asyncio.get_running_loop().create_task(self._send())
+
+    async def _send(self) -> None:
+        while self._outbox:
+            try:
+                await self.flush()
+            except (RedisError, OSError) as exc:
+                if not self._warned:
+                    log.warning("trace-id replay: cannot write to Redis at %s (%s); retried",
+                                self.engine.where, exc)
+                    self._warned = True
+                await asyncio.sleep(REPLAY_RETRY_S)
+
+    async def flush(self) -> None:
+        """Send every answer kept so far to Redis, ``_BATCH`` per round trip.  Raises
+        redis' errors (what was not sent stays)."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        engine = self.engine
+        async with self._lock:
+            while self._outbox:
+                batch = list(itertools.islice(self._outbox.items(), _BATCH))
+                args: list[Any] = [int(REPLAY_TTL_S * 1000), REPLAY_MAX]
+                for token, (rkey, answer) in batch:
+                    args += [rkey, token, answer]
+                await engine._replay_keep(keys=[f"{engine.prefix}replays"], args=args)
+                for token, _ in batch:
+                    self._outbox.pop(token, None)
+            self._warned = False
+
+    async def close(self) -> None:
+        """Send what is left (the app's shutdown), while Redis is open."""
+        if self._sending is not None and not self._sending.done():
+            # Mid-send or waiting to retry: what it sent is not sent twice (a kept key
+            # no longer holds its token), what it did not is sent below.
+            self._sending.cancel()
+            await asyncio.gather(self._sending, return_exceptions=True)
         try:
-            reply = await make()
-            return reply
-        finally:
-            if reply is None:
-                await engine._run(engine._del_if(keys=[rkey], args=[token]))
-            else:
-                data = orjson.dumps(reply, default=_plain)
-                await engine._run(engine._replay_keep(
-                    keys=[rkey, f"{engine.prefix}replays"],
-                    args=[data, int(REPLAY_TTL_S * 1000), REPLAY_MAX, token]))
+            await self.flush()
+        except (RedisError, OSError) as exc:
+            log.warning("trace-id replay: %d answers not kept: Redis at %s: %s",
+                        len(self._outbox), self.engine.where, exc)
 
 
 def _plain(value: Any) -> Any:
@@ -429,6 +548,7 @@ class RedisEngine(Engine):
         self.where = redact_url(settings.redis_url)
         r = self.redis
         self._get = r.register_script(_GET)
+        self._get_taking = r.register_script(_TAKE_FIRST + _GET)
         self._observe = r.register_script(_OBSERVE)
         self._admit = r.register_script(_ADMIT)
         self._create = r.register_script(_CREATE)
@@ -438,12 +558,14 @@ class RedisEngine(Engine):
         self._upload = r.register_script(_UPLOAD)
         self._rate = r.register_script(_RATE)
         self._take = r.register_script(_TAKE)
-        self._replay_keep = r.register_script(_REPLAY_KEEP)
         self._del_if = r.register_script(_DEL_IF)
-        self.idempotency = self.state.idempotency = RedisReplay(self)
+        self._replays = RedisReplay(self)
+        self.idempotency = self.state.idempotency = self._replays
         # The journal, fault rules and webhooks (engine/redis_records.py).
         self.records = share_records(self, connect_records(settings.redis_url, self.round_trips["records"]),
                                      self.prefix, providers, webhook_providers)
+        # Replay answers are kept in the background, batched, as journal entries are.
+        self._replay_keep = self.records.redis.register_script(_REPLAY_KEEP)
         # Each worker's request counters, published when any worker is scraped; kept
         # under peers* (a reset leaves it: Prometheus counters only grow), one field per
         # process that ever ran, for a day after its last publication.
@@ -469,10 +591,39 @@ class RedisEngine(Engine):
 
     # connection ------------------------------------------------------------------------
     async def _run(self, awaitable: Awaitable[T]) -> T:
+        if _TAKING.get() is not None:
+            take = self._claim()
+            if take is not None:  # a first round trip that cannot carry the take: one before it
+                try:
+                    await self._take_alone(take)
+                except BaseException:
+                    if inspect.iscoroutine(awaitable):
+                        awaitable.close()  # never sent
+                    raise
         try:
             return await awaitable
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise StoreUnavailable(f"Redis at {self.where} did not answer ({type(exc).__name__})") from None
+
+    def _claim(self) -> _Take | None:
+        """The trace id the running request has yet to take (RedisReplay.once), now
+        its to take; None when there is none (the common case: one ContextVar read)."""
+        take = _TAKING.get()
+        if take is None or take.claimed or take.owner is not asyncio.current_task():
+            return None
+        take.claimed = True
+        return take
+
+    async def _take_alone(self, take: _Take) -> None:
+        """Take ``take``'s trace id in a round trip of its own; raises _Busy when
+        another request has it."""
+        take.claimed = True
+        try:
+            answer = await self._take(keys=[take.rkey], args=[take.token, int(REPLAY_WAIT_S * 1000)])
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"Redis at {self.where} did not answer ({type(exc).__name__})") from None
+        if answer[0] != 1:
+            raise _Busy(answer[1])
 
     async def start(self) -> None:
         """Connect, take this process's epoch (its place in the id sequence), and
@@ -498,8 +649,9 @@ class RedisEngine(Engine):
 
     async def close(self) -> None:
         # The webhook scheduler first (what is due is attempted, the rest stays in
-        # Redis), then what the journal and fault counts buffer, while Redis is open.
+        # Redis), then what the journal, fault counts and replays buffer, while Redis is open.
         await self.webhooks.close()
+        await self._replays.close()
         await self.records.close()
         await self.redis.aclose(close_connection_pool=True)
 
@@ -576,8 +728,15 @@ class RedisEngine(Engine):
         return now > end + self.settings.retention_seconds
 
     async def get_job(self, provider: str, job_id: str) -> Job | None:
-        answer = await self._run(self._get(keys=[self._job_key(provider, job_id), self._clock_key],
-                                           args=[self._clock_version, *_FIELDS]))
+        keys = [self._job_key(provider, job_id), self._clock_key]
+        take = self._claim() if _TAKING.get() is not None else None
+        if take is None:
+            answer = await self._run(self._get(keys=keys, args=[self._clock_version, *_FIELDS]))
+        else:
+            answer = await self._run(self._get_taking(
+                keys=[*keys, take.rkey], args=[self._clock_version, *_FIELDS, take.token, int(REPLAY_WAIT_S * 1000)]))
+            if answer[0] == b"busy":
+                raise _Busy(answer[1])
         if len(answer) > 2:
             shared = answer[2]
             self._adopt(dict(zip(shared[::2], shared[1::2])))

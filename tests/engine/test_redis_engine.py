@@ -73,3 +73,101 @@ async def test_uploads_are_bounded_by_bytes_and_by_count(start, bound, sizes):
     assert await engine.get_upload("p", "0") is None
     assert (await engine.get_upload("p", "2")).data == b"x" * sizes
     assert [u.id for u in await engine.newest_uploads(5)] == ["2", "1"]
+
+
+# trace-id replay (RedisReplay, the Redis IdempotencyStore) ----------------------------------
+async def test_a_replay_takes_its_key_in_the_first_read_and_keeps_the_answer_in_the_background(start):
+    engine = await start()
+    await engine.create_job(spec("1"))
+    runs = []
+
+    async def poll() -> dict:
+        job = await engine.get_job("p", "1")  # a repeat goes no further
+        runs.append(1)
+        return {"id": job.id, "run": len(runs)}
+
+    await engine.idempotency.once("warm-up", poll, reads_first=True)  # loads the scripts
+    await engine.idempotency.once("warm-up, eager", poll)
+    await engine._replays.flush()
+    runs.clear()
+    before = engine.round_trips["requests"][0]
+    first = await engine.idempotency.once("trace", poll, reads_first=True)
+    assert engine.round_trips["requests"][0] - before == 1  # the take rode with the job read
+    assert len(engine._replays) == 1  # the answer is on its way
+    assert await engine.idempotency.once("trace", poll, reads_first=True) == first  # found here
+    await engine._replays.flush()
+    assert len(engine._replays) == 0
+    other = await start()  # another worker finds it in Redis
+    assert await other.idempotency.once("trace", poll, reads_first=True) == first and runs == [1]
+    before = engine.round_trips["requests"][0]
+    await engine.idempotency.once("eager", poll)  # without reads_first: a round trip of its own
+    assert engine.round_trips["requests"][0] - before == 2
+
+
+async def test_a_handler_that_asks_redis_nothing_takes_the_key_after(start):
+    engine = await start()
+    runs = []
+
+    async def pure() -> str:
+        runs.append(1)
+        return f"answer {len(runs)}"
+
+    assert await engine.idempotency.once("k", pure, reads_first=True) == "answer 1"
+    await engine._replays.flush()
+    other = await start()
+    assert await other.idempotency.once("k", pure, reads_first=True) == "answer 1"
+
+
+async def test_a_replayed_first_attempt_that_raises_leaves_nothing_behind(start):
+    engine = await start()
+    await engine.create_job(spec("1"))
+
+    async def broken() -> str:
+        await engine.get_job("p", "1")
+        raise RuntimeError("handler failed")
+
+    async def works() -> str:
+        return "ok"
+
+    with pytest.raises(RuntimeError):
+        await engine.idempotency.once("k", broken, reads_first=True)
+    await engine._replays.flush()
+    other = await start()
+    assert await other.idempotency.once("k", works) == "ok"
+
+
+async def test_concurrent_repeats_on_two_workers_run_the_handler_once(start):
+    import asyncio
+
+    a, b = await start(), await start()
+    await a.create_job(spec("1"))
+    runs = []
+
+    def make(engine):
+        async def run() -> int:
+            runs.append(1)
+            await engine.admit("p", "k", 1)
+            await asyncio.sleep(0)
+            return len(runs)
+        return run
+
+    answers = await asyncio.gather(*(e.idempotency.once("k", make(e)) for e in (a, b, a, b)))
+    assert answers == [1, 1, 1, 1] and runs == [1]
+    assert await a.balance("p", "k") == a.ledger.starting("p") - 1  # one debit
+
+
+async def test_an_unreusable_answer_still_on_its_way_is_made_again(start):
+    engine = await start()
+    made = []
+
+    async def make() -> dict:
+        made.append(1)
+        await engine.balance("p", "k")
+        return {"n": len(made)}
+
+    async def only_latest(answer: dict) -> bool:
+        return answer["n"] >= 2
+
+    assert await engine.idempotency.once("k", make, only_latest) == {"n": 1}
+    assert await engine.idempotency.once("k", make, only_latest) == {"n": 2}
+    assert await engine.idempotency.once("k", make, only_latest) == {"n": 2}

@@ -152,9 +152,11 @@ class PixverseAdapter(ProviderAdapter):
         if call.op.method != "POST" and not self.settings.pixverse.trace_id_replay:
             return await run()
         trace = call.request.headers[TRACE_HEADER].strip().lower()
+        # A GET reads before it changes anything (its poll count): a shared store takes
+        # the trace id in that read.  A POST may draw an id or fetch a URL first.
         return await self.engine.idempotency.once((self.name, call.api_key, trace, op_id), run,
                                                   lambda reply: self._still_live(op_id, reply),
-                                                  lambda data: Reply(**data))
+                                                  lambda data: Reply(**data), reads_first=call.op.method == "GET")
 
     async def _still_live(self, op_id: str, reply: Reply) -> bool:
         refers = _REFERS.get(op_id)
