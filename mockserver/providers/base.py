@@ -429,7 +429,9 @@ class ProviderAdapter:
         kinds of faults injected and the test id header."""
         # Multipart bodies (uploads) are parsed and checked by their handler.
         wants_json = "application/json" in op.body_media_types
-        rates, hit_rate = self.engine.rate_limits, self.engine.hit_rate
+        # Rate-limit rules come from the settings (fixed for an app's life): asked once
+        # here, not through the limiter's __bool__ on every request.
+        rates, hit_rate = bool(self.engine.rate_limits), self.engine.hit_rate
         faults = self.engine.faults
         contract = self.contract
         # Path parameters: (contract name, aiohttp's name, coercion or None for text).
