@@ -112,33 +112,24 @@ class Engine:
         drawn outcome; without it a fault's ``spec.planned`` outcome applies, if any."""
         job = self._new_job(spec)
         self.jobs.add(job, job.created_at)
-        self.concurrency.track(job)
+        concurrency = self.concurrency
+        if concurrency.caps:  # most fakes cap nothing: no call per create
+            concurrency.track(job)
         return job
 
     def _new_job(self, spec: JobSpec) -> Job:
         """The job ``spec`` describes, planned now (not stored)."""
-        now = self.now()
+        now = self.clock.now()
         plan = self.plan(spec.quality, spec.duration)
         planned, outcome = spec.planned, spec.outcome
         if outcome is not None:
             plan.outcome = outcome
         elif planned is not None:
             plan.outcome = planned.outcome
-        job = Job(
-            id=spec.job_id,
-            provider=spec.provider,
-            kind=spec.kind,
-            api_key=spec.api_key,
-            created_at=now,
-            plan=plan,
-            width=spec.width,
-            height=spec.height,
-            duration=spec.duration,
-            outputs=spec.outputs,
-            request=spec.request or {},
-            test_id=spec.test_id,
-            cost=spec.cost,
-        )
+        # Positional (every create): id, provider, kind, api_key, created_at, plan, width,
+        # height, duration, outputs, request, test_id, polls, forced, forced_at, cost.
+        job = Job(spec.job_id, spec.provider, spec.kind, spec.api_key, now, plan, spec.width, spec.height,
+                  spec.duration, spec.outputs, spec.request, spec.test_id, 0, None, None, spec.cost)
         if planned is not None and planned.immediate and outcome is None:
             job.forced, job.forced_at = planned.outcome, now
         return job
@@ -197,11 +188,16 @@ class Engine:
     async def admit(self, provider: str, api_key: str, cost: int, *, job: bool = True) -> Refusal | None:
         """Check the key's concurrency cap (when ``job``) and balance, then take
         ``cost`` credits.  A Refusal, and nothing taken, when either says no."""
-        if job:
+        return self.admit_now(provider, api_key, cost, job)
+
+    def admit_now(self, provider: str, api_key: str, cost: int, job: bool = True) -> Refusal | None:
+        """:meth:`admit` without a coroutine, for callers that know this engine keeps its
+        state in memory (``ProviderAdapter.admit``: one frame less per create)."""
+        if job and self.concurrency.caps:
             refusal = self.concurrency.refuse(provider, api_key)
             if refusal is not None:
                 return refusal
-        if not self.ledger.try_debit(provider, api_key, cost):
+        if cost and not self.ledger.try_debit(provider, api_key, cost):  # nothing to take at 0
             return Refusal(CREDITS)
         return None
 

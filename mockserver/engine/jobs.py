@@ -131,7 +131,10 @@ class Job:
         self.height = height
         self.duration = duration
         self.outputs = outputs
-        self.request = request
+        if request.__class__ is bytes and request:  # as sent (most creates): the setter's first case
+            self._request = request
+        else:
+            self.request = request
         self.test_id = test_id
         self.polls = polls
         self.forced = forced

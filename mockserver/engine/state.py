@@ -109,6 +109,9 @@ class CreditLedger(Protocol):
 class ConcurrencyCounter(Protocol):
     """Jobs queued or running per (provider, key) under a per-provider cap."""
 
+    #: provider -> cap (empty: nothing capped, so nothing to refuse or track).
+    caps: dict[str, int]
+
     def refuse(self, provider: str, api_key: str) -> Refusal | None: ...
     def track(self, job: Job) -> None: ...
     def clear(self) -> None: ...

@@ -15,10 +15,10 @@ a few keys share a few strings.
 """
 from __future__ import annotations
 
-import sys
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from itertools import islice
+from sys import intern as _intern
 from typing import Callable, Iterator
 
 from .jobs import Job
@@ -110,25 +110,29 @@ class JobStore:
         return None
 
     def add(self, job: Job, now: float) -> None:
+        # Every create runs this: locals, and helpers inlined where it is one line.
         # Interned: the same few keys and test ids arrive as new strings per request.
-        job.api_key = sys.intern(job.api_key)
+        provider, job_id = job.provider, job.id
+        api_key = job.api_key = _intern(job.api_key)
         if job.test_id is not None:
-            job.test_id = sys.intern(job.test_id)
-        jobs = self._jobs.get(job.provider)
+            job.test_id = _intern(job.test_id)
+        jobs = self._jobs.get(provider)
         if jobs is None:
-            jobs = self._jobs[job.provider] = {}
-        old = jobs.get(job.id)
+            jobs = self._jobs[provider] = {}
+        old = jobs.get(job_id)
         if old is not None:  # the same id again: the new job replaces the old one
             self._forget(old)
-        jobs[job.id] = job
+        jobs[job_id] = job
         self._count += 1
-        self.bytes += request_bytes(job)
+        stored = job._request  # request_bytes(job)
+        if stored.__class__ is bytes:
+            self.bytes += len(stored)
         self._order.append(job)
-        owner = (job.provider, job.api_key, job.kind)
+        owner = (provider, api_key, job.kind)
         owned = self._by_owner.get(owner)
         if owned is None:
             owned = self._by_owner[owner] = {}
-        owned[job.id] = None
+        owned[job_id] = None
         while self._count > self.max_jobs:
             oldest = self._pop_front()
             if oldest is None:
@@ -136,6 +140,13 @@ class JobStore:
             self._forget(oldest)
         if self.max_bytes is not None and self.bytes > self.max_bytes:
             self._shed_bytes(job)
+        # The sweep, when the oldest job is live and not expired (the usual case): nothing.
+        order = self._order  # (dropping jobs above may have rebuilt it)
+        oldest = order[0] if order else job
+        if oldest is job or (now <= (oldest.forced_at if oldest.forced_at is not None else
+                                     oldest.created_at + oldest.queue_s + oldest.run_s) + self.retention_s
+                             and self._live(oldest)):
+            return
         for _ in range(_SWEEP_PER_INSERT):
             oldest = self._pop_front()
             if oldest is None or oldest is job or not self._expired(oldest, now):
@@ -170,7 +181,9 @@ class JobStore:
         if jobs is None:
             return None
         job = jobs.get(job_id)
-        if job is not None and self._expired(job, now):
+        # self._expired(job, now), inlined: every poll asks.
+        if job is not None and now > (job.forced_at if job.forced_at is not None else
+                                      job.created_at + job.queue_s + job.run_s) + self.retention_s:
             self._forget(job)
             return None
         return job

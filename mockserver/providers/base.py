@@ -144,6 +144,9 @@ class ProviderAdapter:
         self.contract: Contract = load_contract(self.spec.contract_dir or settings.contracts_dir,
                                                 self.contract_name)
         self.violations: list[str] = []
+        # An engine that keeps its accounts in memory admits without a coroutine of its
+        # own (one frame less per create); one that overrides ``admit`` is awaited.
+        self._admit_now = engine.admit_now if type(engine).admit is Engine.admit else None
         self.submit_ops: frozenset[str] = self.submit_operations if self.submit_operations is not None \
             else frozenset(op_id for op_id in self.handlers
                            if self.contract.operation(op_id).method == "POST"
@@ -255,7 +258,9 @@ class ProviderAdapter:
     async def admit(self, call: Call, cost: int) -> Reply | None:
         """Before creating a job: the refusal answer when the key is at its
         concurrency cap or has fewer than ``cost`` credits, else None (``cost`` taken)."""
-        refusal = await self.engine.admit(self.name, call.api_key, cost)
+        admit_now = self._admit_now
+        refusal = admit_now(self.name, call.api_key, cost) if admit_now is not None \
+            else await self.engine.admit(self.name, call.api_key, cost)
         return None if refusal is None else self.refusal_reply(call.op, call.request, refusal)
 
     def create_job(self, call: Call, spec: JobSpec) -> Awaitable[Job]:
@@ -424,7 +429,9 @@ class ProviderAdapter:
         kinds of faults injected and the test id header."""
         # Multipart bodies (uploads) are parsed and checked by their handler.
         wants_json = "application/json" in op.body_media_types
-        rates, hit_rate = self.engine.rate_limits, self.engine.hit_rate
+        # Rate-limit rules come from the settings (fixed for an app's life): asked once
+        # here, not through the limiter's __bool__ on every request.
+        rates, hit_rate = bool(self.engine.rate_limits), self.engine.hit_rate
         faults = self.engine.faults
         contract = self.contract
         # Path parameters: (contract name, aiohttp's name, coercion or None for text).

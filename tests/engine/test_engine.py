@@ -141,6 +141,32 @@ def test_store_expires_finished_jobs_after_retention():
     assert len(store) == 1
 
 
+def test_store_sweeps_expired_jobs_behind_a_dropped_one():
+    # The insert's sweep skips its loop when the oldest job is live and not expired;
+    # a dropped job at the front must still send it looking further.
+    store = JobStore(max_jobs=100, retention_s=60)
+    store.add(_job(job_id="a", queue=0, run=10), now=0)
+    store.add(_job(job_id="d", created=500), now=0)
+    store.add(_job(job_id="e", queue=0, run=10), now=0)
+    store.remove("p", "d")                       # dropped out of order: stays in the deque
+    assert store.get("p", "a", 100) is None      # expired on read: the dropped one is now first
+    store.add(_job(job_id="f", created=100), now=100)
+    assert len(store) == 1 and store.get("p", "e", 100) is None
+    assert store.get("p", "f", 100) is not None
+
+
+def test_store_counts_request_bytes_on_add_and_drop():
+    store = JobStore(max_jobs=100, retention_s=60)
+    # As sent (bytes, kept as is) or a dict (kept as compact JSON); empty: nothing kept.
+    for job_id, request in (("a", b'{"prompt":"x"}'), ("b", {"prompt": "yy"}), ("c", b"")):
+        store.add(Job(job_id, "p", "t2v", "k", 0.0, Plan(10.0, 100.0, SUCCEEDED), 640, 360, 5,
+                      request=request), now=0)
+    assert store.bytes == len(b'{"prompt":"x"}') + len(b'{"prompt":"yy"}')
+    assert store.get("p", "a", 0).request == {"prompt": "x"} and store.get("p", "c", 0).request == {}
+    store.remove("p", "a")
+    assert store.bytes == len(b'{"prompt":"yy"}')
+
+
 def test_upload_store_is_bounded_by_bytes():
     store = UploadStore(max_bytes=10)
     for i in range(3):

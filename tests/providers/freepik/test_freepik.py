@@ -139,3 +139,26 @@ async def test_integral_floats_count_as_integers(client, engine):
     done = await client.get(f"{I2V}/{created['task_id']}", headers=KEY)
     assert done.status == 200
     assert (await done.json())["data"]["generated"][0].endswith(f"/5s/{created['task_id']}.mp4")
+
+
+async def test_an_engine_overriding_admit_is_asked_on_every_create():
+    # In memory the adapter admits without the engine's coroutine; an engine with its
+    # own admit (RedisEngine) must still be the one that decides.
+    from mockserver.engine import Engine
+    from mockserver.engine.limits import CONCURRENCY, Refusal
+    from mockserver.providers import configure
+    from mockserver.providers.base import Call
+    from mockserver.providers.freepik.adapter import FreepikAdapter
+
+    class Refusing(Engine):
+        async def admit(self, provider, api_key, cost, *, job=True):
+            return Refusal(CONCURRENCY, 7, 1)
+
+    settings = configure(make_settings())
+    memory = FreepikAdapter(Engine(settings), settings)
+    refusing = FreepikAdapter(Refusing(settings), settings)
+    op = memory.contract.operation("create_pixverse_v5_video")
+    call = Call(None, op, "test-key", dict(SEED_REQUEST), {}, {}, None, None)  # type: ignore[arg-type]
+    assert await memory.admit(call, 0) is None
+    reply = await refusing.admit(call, 0)
+    assert reply is not None and reply.status == 429 and reply.headers["Retry-After"] == "7"
