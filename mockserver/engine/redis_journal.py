@@ -52,6 +52,9 @@ local max_entries, max_bytes = tonumber(ARGV[1]), tonumber(ARGV[2])
 local bytes = tonumber(redis.call('GET', KEYS[3]) or '0')
 local len = redis.call('XLEN', KEYS[1])
 local evicted = tonumber(ARGV[3])
+-- Entries the worker's own buffer already pushed out (the batch's oldest) take their
+-- numbers too, so entries are numbered as the in-memory journal numbers them.
+if evicted > 0 then redis.call('INCRBY', KEYS[2], evicted) end
 for i = 4, #ARGV, 4 do
   local seq = redis.call('INCR', KEYS[2])
   local fields = {'p', ARGV[i], 'n', ARGV[i + 1]}

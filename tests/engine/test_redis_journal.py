@@ -168,3 +168,17 @@ async def test_close_flushes_and_a_redis_away_keeps_the_entries(conns, redis_url
     reader = journal(conns)
     await reader.sync()
     assert [e.task_id for e in reader] == ["last"]
+
+
+async def test_entries_a_worker_evicted_before_sending_keep_their_numbers(conns):
+    # Five requests answered before the worker sent any (a busy loop, or Redis slow):
+    # its buffer holds three, as the journal does, and the numbers are the in-memory
+    # journal's, so ``seq`` means the same whichever store a test runs on.
+    shared, memory = journal(conns, max_entries=3), Journal(3, 64, 10_000)
+    for n in range(5):
+        record(shared, task_id=f"t{n}")
+        record(memory, task_id=f"t{n}")
+    await shared.sync()
+    assert [(e.seq, e.task_id) for e in shared.newest(10)] == [(e.seq, e.task_id) for e in memory.newest(10)]
+    assert [e.seq for e in shared.newest(10)] == [5, 4, 3]
+    assert shared.evicted == memory.evicted == 2
